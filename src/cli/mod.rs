@@ -1,0 +1,241 @@
+//! The command line: clap commands and their output (tables, JSON). No model logic lives here;
+//! every command is a thin shell over library calls the tests use too.
+
+pub mod output;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use readysim::engine::EngineKind;
+use readysim::replay::{self, Report};
+use readysim::scenario::{self, Preset, Scenario};
+
+/// Exit code: every expectation matched.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: some expectation did not match.
+pub const EXIT_MISMATCH: u8 = 1;
+/// Exit code: bad input (a malformed scenario, an unknown name, a bad argument).
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Deterministic simulation of service-startup readiness races.
+///
+/// With no command, replays every scenario under the scenarios folder and prints a table.
+#[derive(Parser, Debug)]
+#[command(name = "readysim", version, about, long_about = None)]
+pub struct Cli {
+    /// The scenarios folder (names are looked up here).
+    #[arg(
+        long,
+        global = true,
+        default_value = "scenarios",
+        env = "READYSIM_SCENARIOS"
+    )]
+    pub scenarios: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The engine that runs the model.
+    #[arg(long, global = true, value_enum, default_value_t = Engine::Fast)]
+    pub engine: Engine,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// `--engine` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Engine {
+    /// readysim's executor (decisions choose among same-instant tasks).
+    Fast,
+    /// tokio's paused current_thread runtime (the cross-check).
+    Tokio,
+}
+
+impl From<Engine> for EngineKind {
+    fn from(e: Engine) -> Self {
+        match e {
+            Engine::Fast => EngineKind::Fast,
+            Engine::Tokio => EngineKind::Tokio,
+        }
+    }
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Replay one scenario (a name under the scenarios folder, or a path) and check [expect].
+    Replay {
+        /// Scenario name or path to a .toml file.
+        name: String,
+        /// Rewrite the file's [expect] from this run (after you reviewed the change).
+        #[arg(long)]
+        bless: bool,
+    },
+    /// List the scenarios with their one-line summaries.
+    List,
+    /// Run a scenario once per preset (only `preset` changes) and print one row each.
+    Compare {
+        /// Scenario name or path.
+        name: String,
+    },
+    /// Replay every scenario and print a pass/fail table (the default command).
+    All,
+}
+
+/// A failure that maps to exit 2.
+pub struct BadInput(pub String);
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    let kind: EngineKind = cli.engine.into();
+    let result = match &cli.command {
+        None | Some(Command::All) => all(&cli, kind),
+        Some(Command::Replay { name, bless }) => replay_one(&cli, name, kind, *bless),
+        Some(Command::List) => list(&cli),
+        Some(Command::Compare { name }) => compare(&cli, name, kind),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(BadInput(msg)) => {
+            if cli.json {
+                println!("{}", serde_json::json!({ "error": msg }));
+            } else {
+                eprintln!("error: {msg}");
+            }
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// Finds and loads a scenario by name or path.
+pub fn resolve(root: &Path, name: &str) -> Result<(PathBuf, Scenario), BadInput> {
+    let path = scenario::find(root, name).map_err(|e| BadInput(e.to_string()))?;
+    if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+        if let Some((_, files)) = scenario::duplicate_names(root)
+            .into_iter()
+            .find(|(n, _)| n == stem)
+        {
+            return Err(BadInput(
+                scenario::FindError::Duplicate {
+                    name: stem.to_string(),
+                    files,
+                }
+                .to_string(),
+            ));
+        }
+    }
+    let sc = scenario::load(&path).map_err(|e| BadInput(e.to_string()))?;
+    Ok((path, sc))
+}
+
+fn replay_one(cli: &Cli, name: &str, kind: EngineKind, bless: bool) -> Result<u8, BadInput> {
+    let (path, sc) = resolve(&cli.scenarios, name)?;
+    let rep = replay::replay(&sc, kind);
+    if bless {
+        let text = std::fs::read_to_string(&path).map_err(|e| BadInput(e.to_string()))?;
+        let blessed = output::bless(&text, &replay::expect_of(&rep));
+        scenario::write_atomic(&path, &blessed, true)
+            .map_err(|e| BadInput(format!("{}: cannot write: {e}", path.display())))?;
+        eprintln!(
+            "blessed {}: [expect] rewritten from this run",
+            path.display()
+        );
+        return Ok(EXIT_OK);
+    }
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&rep).expect("report"));
+    } else {
+        print!("{}", output::replay_text(&sc, &rep, kind));
+    }
+    Ok(if rep.matches { EXIT_OK } else { EXIT_MISMATCH })
+}
+
+fn list(cli: &Cli) -> Result<u8, BadInput> {
+    let files = scenario::files_under(&cli.scenarios);
+    let mut rows = Vec::new();
+    for p in &files {
+        let sc = scenario::load(p).map_err(|e| BadInput(e.to_string()))?;
+        rows.push((sc.name.clone(), sc.policy.preset.name(), sc.summary.clone()));
+    }
+    if cli.json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(n, p, s)| serde_json::json!({"name": n, "preset": p, "summary": s}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else {
+        let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(4);
+        for (n, p, s) in rows {
+            println!("{n:<w$}  {p:<9}  {s}");
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn compare(cli: &Cli, name: &str, kind: EngineKind) -> Result<u8, BadInput> {
+    let (_, sc) = resolve(&cli.scenarios, name)?;
+    let reports: Vec<(Preset, Report)> = Preset::ALL
+        .iter()
+        .map(|&p| {
+            let mut s = sc.clone();
+            s.policy.preset = p;
+            s.expect = None;
+            (p, replay::report(&s, replay::evaluate(&s, kind)))
+        })
+        .collect();
+    if cli.json {
+        let v: Vec<_> = reports
+            .iter()
+            .map(|(p, r)| {
+                let mut j = serde_json::to_value(r).expect("report");
+                j["preset"] = serde_json::json!(p.name());
+                j
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else {
+        print!("{}", output::compare_table(&sc, &reports));
+    }
+    Ok(EXIT_OK)
+}
+
+fn all(cli: &Cli, kind: EngineKind) -> Result<u8, BadInput> {
+    let files = scenario::files_under(&cli.scenarios);
+    if files.is_empty() {
+        return Err(BadInput(format!(
+            "no scenario files under {}",
+            cli.scenarios.display()
+        )));
+    }
+    let dups = scenario::duplicate_names(&cli.scenarios);
+    let mut rows = Vec::new();
+    let mut bad = false;
+    for p in &files {
+        let row = match scenario::load(p) {
+            Ok(sc) if dups.iter().any(|(n, _)| *n == sc.name) => {
+                bad = true;
+                output::Row::error(p, "duplicate name".into())
+            }
+            Ok(sc) => output::Row::from_report(p, &replay::replay(&sc, kind)),
+            Err(e) => {
+                bad = true;
+                output::Row::error(p, e.to_string())
+            }
+        };
+        rows.push(row);
+    }
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
+    } else {
+        print!("{}", output::all_table(&rows, kind));
+    }
+    Ok(if bad {
+        EXIT_BAD_INPUT
+    } else if failed > 0 {
+        EXIT_MISMATCH
+    } else {
+        EXIT_OK
+    })
+}

@@ -1,0 +1,272 @@
+//! Text output of the CLI: the replay timeline, the compare table, the all-scenarios table,
+//! and the `--bless` rewrite of an `[expect]` block.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use readysim::engine::EngineKind;
+use readysim::replay::Report;
+use readysim::scenario::{Expect, Preset, Scenario};
+
+fn or_dash<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map_or("-".to_string(), T::to_string)
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// The replay's text: header, timeline, same-instant choices, verdict, expectations.
+pub fn replay_text(sc: &Scenario, rep: &Report, kind: EngineKind) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "scenario  {}  ({})", sc.name, sc.summary);
+    let _ = writeln!(
+        o,
+        "policy    {}   environment {}{}   engine {}",
+        sc.policy.preset.name(),
+        format!("{:?}", sc.environment.name).to_lowercase(),
+        if sc.environment.cloud_run {
+            " (Cloud Run)"
+        } else {
+            ""
+        },
+        kind.name()
+    );
+    let _ = writeln!(
+        o,
+        "\n{:>9}  {:<10} {:<16} details",
+        "t(ms)", "actor", "event"
+    );
+    o.push_str(&rep.trace_text);
+    let eng = &rep.evaluation.output.engine;
+    if !eng.choices.is_empty() {
+        let _ = writeln!(o, "\nsame-instant choices:");
+        for c in &eng.choices {
+            let _ = writeln!(
+                o,
+                "{:>9}  ran #{} of {} ready{}",
+                c.at_ms,
+                c.chosen,
+                c.ready,
+                c.value
+                    .map_or(" (list exhausted: first)".to_string(), |v| format!(
+                        " (decision {v})"
+                    ))
+            );
+        }
+    }
+    let _ = writeln!(o, "\nverdict");
+    let _ = writeln!(o, "  startup          {}", or_dash(&rep.startup));
+    let _ = writeln!(o, "  verdict_at_ms    {}", or_dash(&rep.verdict_at_ms));
+    let _ = writeln!(o, "  elapsed_ms       {}", or_dash(&rep.elapsed_ms));
+    let _ = writeln!(
+        o,
+        "  failed_services  {}",
+        rep.failed_services.as_deref().map_or("-".into(), list)
+    );
+    let _ = writeln!(o, "  message          {}", or_dash(&rep.message));
+    let clients: Vec<String> = rep
+        .clients
+        .iter()
+        .map(|c| c.clone().unwrap_or_else(|| "none".into()))
+        .collect();
+    let _ = writeln!(o, "  clients          {}", list(&clients));
+    let _ = writeln!(o, "  lost_messages    {}", rep.lost_messages);
+    let _ = writeln!(o, "  violations       {}", list(&rep.violations));
+    let _ = writeln!(o, "  trace_hash       {}", rep.trace_hash);
+    let _ = writeln!(
+        o,
+        "  engine           {:?} at {} ms after {} steps",
+        eng.end, eng.end_ms, eng.steps
+    );
+    match &sc.expect {
+        None => {
+            let _ = writeln!(o, "\nno [expect] block: nothing to compare");
+        }
+        Some(_) if rep.matches => {
+            let _ = writeln!(o, "\nexpect: every field matches");
+        }
+        Some(_) => {
+            let _ = writeln!(o, "\nexpect: {} field(s) differ", rep.mismatches.len());
+            for m in &rep.mismatches {
+                let _ = writeln!(o, "  {}: expected {}, got {}", m.field, m.expected, m.got);
+                if m.field == "trace_hash" {
+                    let _ = writeln!(
+                        o,
+                        "  the model drifted: review the trace, then `readysim replay {} --bless`",
+                        sc.name
+                    );
+                }
+            }
+        }
+    }
+    o
+}
+
+/// `compare`: one row per preset.
+pub fn compare_table(sc: &Scenario, reports: &[(Preset, Report)]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{}: {} (file preset {}; only the preset changes below)\n",
+        sc.name,
+        sc.summary,
+        sc.policy.preset.name()
+    );
+    let _ = writeln!(
+        o,
+        "{:<10} {:<9} {:>8} {:>8}  {:<24} {:<28} {:>5}  violations",
+        "preset", "startup", "verdict", "elapsed", "failed services", "clients", "lost"
+    );
+    for (p, r) in reports {
+        let clients: Vec<String> = r
+            .clients
+            .iter()
+            .map(|c| c.clone().unwrap_or_else(|| "none".into()))
+            .collect();
+        let _ = writeln!(
+            o,
+            "{:<10} {:<9} {:>8} {:>8}  {:<24} {:<28} {:>5}  {}",
+            p.name(),
+            or_dash(&r.startup),
+            or_dash(&r.verdict_at_ms),
+            or_dash(&r.elapsed_ms),
+            r.failed_services.as_deref().map_or("-".into(), list),
+            summarize_clients(&clients),
+            r.lost_messages,
+            list(&r.violations)
+        );
+    }
+    o
+}
+
+/// `served x3, reset` style summary.
+fn summarize_clients(c: &[String]) -> String {
+    if c.is_empty() {
+        return "-".into();
+    }
+    let mut parts: Vec<(String, usize)> = Vec::new();
+    for x in c {
+        match parts.last_mut() {
+            Some((n, k)) if n == x => *k += 1,
+            _ => parts.push((x.clone(), 1)),
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(n, k)| if k == 1 { n } else { format!("{n} x{k}") })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One row of the all-scenarios table.
+#[derive(Serialize)]
+pub struct Row {
+    /// The file.
+    pub file: String,
+    /// Whether it loaded and matched its [expect].
+    pub pass: bool,
+    /// startup outcome.
+    pub startup: Option<String>,
+    /// Violations.
+    pub violations: Vec<String>,
+    /// What went wrong.
+    pub problem: Option<String>,
+}
+
+impl Row {
+    /// A row from a replay.
+    pub fn from_report(p: &Path, r: &Report) -> Row {
+        let problem = (!r.matches).then(|| {
+            r.mismatches
+                .iter()
+                .map(|m| format!("{}: expected {}, got {}", m.field, m.expected, m.got))
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
+        Row {
+            file: p.display().to_string(),
+            pass: r.matches,
+            startup: r.startup.clone(),
+            violations: r.violations.clone(),
+            problem,
+        }
+    }
+
+    /// A row for a file that could not be replayed.
+    pub fn error(p: &Path, e: String) -> Row {
+        Row {
+            file: p.display().to_string(),
+            pass: false,
+            startup: None,
+            violations: Vec::new(),
+            problem: Some(e),
+        }
+    }
+}
+
+/// The default command's table.
+pub fn all_table(rows: &[Row], kind: EngineKind) -> String {
+    let mut o = String::new();
+    let w = rows.iter().map(|r| r.file.len()).max().unwrap_or(4);
+    let _ = writeln!(
+        o,
+        "{:<w$}  {:<4}  {:<8}  violations",
+        "scenario", "", "startup"
+    );
+    for r in rows {
+        let _ = writeln!(
+            o,
+            "{:<w$}  {:<4}  {:<8}  {}",
+            r.file,
+            if r.pass { "pass" } else { "FAIL" },
+            or_dash(&r.startup),
+            list(&r.violations)
+        );
+        if let Some(p) = &r.problem {
+            let _ = writeln!(o, "{:<w$}        {p}", "");
+        }
+    }
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    let _ = writeln!(
+        o,
+        "\n{} scenarios, {} passed, {} failed (engine {})",
+        rows.len(),
+        rows.len() - failed,
+        failed,
+        kind.name()
+    );
+    o
+}
+
+/// Replaces (or appends) the `[expect]` table of a scenario's text, keeping everything else,
+/// comments included, byte for byte.
+pub fn bless(text: &str, e: &Expect) -> String {
+    let mut kept = String::new();
+    let mut in_expect = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_expect = t == "[expect]";
+        }
+        if !in_expect {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    while kept.ends_with("\n\n") {
+        kept.pop();
+    }
+    #[derive(Serialize)]
+    struct Wrap<'a> {
+        expect: &'a Expect,
+    }
+    let block = toml::to_string(&Wrap { expect: e }).expect("expect serialises");
+    format!("{kept}\n{block}")
+}

@@ -1,0 +1,98 @@
+//! The cross-check engine: the same model on tokio's current_thread runtime with paused time.
+//!
+//! tokio runs same-instant ready tasks in FIFO order and offers no way to choose among them, so
+//! this engine makes no scheduling choices; drawn values still come from the decisions list.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use tokio::time::{Duration, Instant};
+
+use super::{EndReason, EngineReport, Rt, RunConfig};
+
+/// State of a tokio-engine run.
+pub struct Core {
+    start: Instant,
+    decisions: Vec<u32>,
+    cursor: Cell<usize>,
+    stopped: Cell<bool>,
+    stop: tokio::sync::Notify,
+}
+
+impl Core {
+    pub(super) fn now(&self) -> u64 {
+        Instant::now().duration_since(self.start).as_millis() as u64
+    }
+
+    pub(super) fn sleep_until(&self, t: u64) -> Pin<Box<tokio::time::Sleep>> {
+        Box::pin(tokio::time::sleep_until(self.at(t)))
+    }
+
+    fn at(&self, t: u64) -> Instant {
+        // Far-future deadlines saturate instead of overflowing `Instant`.
+        let t = t.min(u64::MAX / 4);
+        self.start + Duration::from_millis(t)
+    }
+
+    pub(super) fn spawn(&self, fut: impl Future<Output = ()> + 'static) {
+        tokio::task::spawn_local(fut);
+    }
+
+    pub(super) async fn freeze(&self, d: u64) {
+        // The clock jumps with no other task polled until this one yields; timers that fell
+        // due fire late, as after a blocking sleep.
+        tokio::time::advance(Duration::from_millis(d)).await;
+    }
+
+    pub(super) fn draw(&self) -> Option<u32> {
+        let i = self.cursor.get();
+        let v = self.decisions.get(i).copied();
+        if v.is_some() {
+            self.cursor.set(i + 1);
+        }
+        v
+    }
+
+    pub(super) fn stop(&self) {
+        self.stopped.set(true);
+        self.stop.notify_one();
+    }
+}
+
+pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current_thread runtime with paused time");
+    let local = tokio::task::LocalSet::new();
+    let horizon = config.horizon_ms;
+    let decisions = config.decisions.clone();
+    let (end, end_ms, used) = local.block_on(&rt, async move {
+        let core = Rc::new(Core {
+            start: Instant::now(),
+            decisions,
+            cursor: Cell::new(0),
+            stopped: Cell::new(false),
+            stop: tokio::sync::Notify::new(),
+        });
+        root(Rt::Tokio(core.clone()));
+        let stopped = tokio::time::timeout_at(core.at(horizon), core.stop.notified()).await;
+        let end = match stopped {
+            Ok(()) => EndReason::Stopped,
+            Err(_) => EndReason::Horizon,
+        };
+        let end_ms = core.now().min(horizon);
+        (end, end_ms, core.cursor.get())
+    });
+    drop(local);
+    EngineReport {
+        end,
+        end_ms,
+        steps: 0,
+        choices: Vec::new(),
+        decisions_used: used,
+    }
+}

@@ -1,0 +1,145 @@
+//! The serving path: listen backlog, dispatch, the per-connection guard, the startup queue,
+//! messages through `get_client`, and close codes. Each client is its own task.
+
+use std::rc::Rc;
+
+use super::manager;
+use super::validator::{self, CheckOutcome};
+use super::world::{AppPhase, World};
+use crate::engine::{first_of, Either};
+use crate::scenario::{Client, GuardMode, OnRedisError};
+use crate::trace::{Actor, Check, Ev, Outcome, PassVia};
+
+/// The startup queue holds at most this many connections.
+pub const QUEUE_CAPACITY: u32 = 50;
+/// A queued connection is held at most this long.
+pub const QUEUE_HOLD_MS: u64 = 30_000;
+
+enum Guarded {
+    Accepted,
+    Rejected,
+    Queued,
+}
+
+/// One client: connect at `at_ms`, wait, pass the guard, send messages; exactly one outcome.
+pub async fn client(w: Rc<World>, idx: usize, spec: Client) {
+    let actor = Actor::Client(idx as u32 + 1);
+    let mut retries_left = spec.retries;
+    let mut at = spec.at_ms;
+    loop {
+        w.rt.sleep_until(at).await;
+        w.emit(actor, Ev::Arrive);
+        if w.exited() || w.now() < w.bind_ms {
+            w.emit(actor, Ev::Refused);
+            return w.client_done(idx, Outcome::Refused);
+        }
+        let pre_ready_503 = w.gcp && w.policy.guard == GuardMode::Reject;
+        let guarded = if !w.startup_complete.get() && pre_ready_503 {
+            // The reference server answers while starting instead of holding the backlog.
+            reject(&w, actor)
+        } else {
+            if !w.startup_complete.get() {
+                w.emit(actor, Ev::Backlog);
+                let mut rx = w.app.subscribe();
+                let phase = match rx.wait_for(|p| *p != AppPhase::Starting).await {
+                    Ok(p) => *p,
+                    Err(_) => AppPhase::Exited,
+                };
+                if phase == AppPhase::Exited {
+                    w.emit(actor, Ev::Reset);
+                    return w.client_done(idx, Outcome::Reset);
+                }
+                w.emit(actor, Ev::Dispatch);
+            }
+            guard(&w, actor).await
+        };
+        match guarded {
+            Guarded::Accepted => return serve(&w, idx, &spec, actor).await,
+            Guarded::Rejected if retries_left > 0 => {
+                retries_left -= 1;
+                at = w.now().saturating_add(w.policy.retry_after_ms);
+                w.emit(actor, Ev::Retry);
+            }
+            Guarded::Rejected => return w.client_done(idx, Outcome::Rejected503),
+            Guarded::Queued => {
+                w.rt.sleep(QUEUE_HOLD_MS).await;
+                w.queue_len.set(w.queue_len.get() - 1);
+                w.emit(actor, Ev::QueueDropped);
+                return w.client_done(idx, Outcome::HandshakeFailed);
+            }
+        }
+    }
+}
+
+fn reject(w: &World, actor: Actor) -> Guarded {
+    w.emit(
+        actor,
+        Ev::Reject503 {
+            retry_after_ms: w.policy.retry_after_ms,
+        },
+    );
+    Guarded::Rejected
+}
+
+async fn guard(w: &Rc<World>, actor: Actor) -> Guarded {
+    if !w.gcp || w.policy.guard == GuardMode::None {
+        w.emit(actor, Ev::Accept);
+        return Guarded::Accepted;
+    }
+    if w.policy.guard == GuardMode::Reject {
+        if validator::guard_recheck(w).await {
+            w.emit(
+                actor,
+                Ev::Admit {
+                    via: PassVia::Recheck,
+                },
+            );
+            return Guarded::Accepted;
+        }
+        return reject(w, actor);
+    }
+    let limit = w.now().saturating_add(w.policy.guard_timeout(w.env));
+    let group = w.policy.group_timeouts_ms[0];
+    let check = validator::run_check(w, actor, Check::Redis, group);
+    if let Either::Left(CheckOutcome::Pass(via)) = first_of(check, w.rt.sleep_until(limit)).await {
+        w.emit(actor, Ev::Admit { via });
+        return Guarded::Accepted;
+    }
+    match w.policy.guard {
+        GuardMode::Queue if w.queue_len.get() >= QUEUE_CAPACITY => reject(w, actor),
+        GuardMode::Queue => {
+            w.queue_len.set(w.queue_len.get() + 1);
+            w.emit(actor, Ev::Queued);
+            Guarded::Queued
+        }
+        _ => {
+            w.emit(actor, Ev::AcceptDegraded);
+            Guarded::Accepted
+        }
+    }
+}
+
+async fn serve(w: &Rc<World>, idx: usize, spec: &Client, actor: Actor) {
+    for n in 1..=spec.messages {
+        if n > 1 {
+            w.rt.sleep(spec.message_gap_ms).await;
+        }
+        w.emit(actor, Ev::MessageSend { n });
+        if manager::data_op(w, actor).await {
+            w.emit(actor, Ev::MessageHandled);
+            continue;
+        }
+        match w.policy.on_redis_error {
+            OnRedisError::Silent => {
+                w.emit(actor, Ev::MessageLost);
+                w.results().lost_messages += 1;
+            }
+            OnRedisError::ErrorFrame => w.emit(actor, Ev::ErrorFrame),
+            OnRedisError::Close1011 => {
+                w.emit(actor, Ev::Close1011);
+                return w.client_done(idx, Outcome::Closed1011);
+            }
+        }
+    }
+    w.client_done(idx, Outcome::Served)
+}

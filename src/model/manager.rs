@@ -1,0 +1,304 @@
+//! The Redis manager: initialize, reconnect task with backoff, health task, circuit breaker,
+//! `get_client`, data operations, and (for the reference policy) publishing to the gate.
+
+use std::rc::Rc;
+
+use super::server::Reply;
+use super::world::World;
+use crate::trace::{Actor, ConnectWhy, Ev};
+
+/// `is_connected`: connected and a client present. It ignores the breaker, as the real one did.
+pub fn is_connected(w: &World) -> bool {
+    let m = w.mgr.borrow();
+    m.connected && m.client
+}
+
+/// The manager half of Operational(t): connected with a client, the breaker allows calls, and
+/// stabilised. (The server half is the environment's; only a live request can see it.)
+pub fn operational_state(w: &World) -> bool {
+    let now = w.now();
+    let m = w.mgr.borrow();
+    m.connected
+        && m.client
+        && m.breaker.allows(now)
+        && m.connected_at
+            .is_some_and(|c| now >= c.saturating_add(w.mgr_cfg.stabilize_ms))
+}
+
+/// `initialize()`, inside phase CACHE: one attempt that never raises, then the two background
+/// tasks.
+pub async fn initialize(w: &Rc<World>) {
+    connect(w, ConnectWhy::Init, Actor::Manager).await;
+    w.rt.spawn(reconnect_task(w.clone()));
+    w.rt.spawn(health_task(w.clone()));
+}
+
+/// One connect attempt, serialised by the connect lock. The old client is discarded first,
+/// so `is_connected` is false for the whole attempt.
+pub async fn connect(w: &Rc<World>, why: ConnectWhy, actor: Actor) -> bool {
+    let _guard = w.connect_lock.lock().await;
+    w.emit(actor, Ev::ConnectStart { why });
+    let was_up = {
+        let mut m = w.mgr.borrow_mut();
+        let was = m.connected && m.client;
+        m.connected = false;
+        m.client = false;
+        m.epoch += 1;
+        was
+    };
+    if was_up {
+        w.emit(actor, Ev::ClientDropped);
+        publish_not_ready(w);
+    }
+    let reply = w.server.connect(w.now());
+    w.rt.sleep_until(reply.at()).await;
+    if reply.ok() {
+        let epoch = {
+            let mut m = w.mgr.borrow_mut();
+            m.connected = true;
+            m.client = true;
+            m.failures = 0;
+            m.retry_delay_ms = 1000;
+            m.connected_at = Some(w.now());
+            m.epoch += 1;
+            m.epoch
+        };
+        w.emit(actor, Ev::Connected);
+        breaker_success(w, actor);
+        publish_ready_when_stable(w, epoch);
+        true
+    } else {
+        let failures = {
+            let mut m = w.mgr.borrow_mut();
+            m.failures += 1;
+            m.failures
+        };
+        w.emit(actor, Ev::ConnectRefused { failures });
+        breaker_failure(w, actor);
+        false
+    }
+}
+
+fn breaker_failure(w: &World, actor: Actor) {
+    let (consecutive, open) = {
+        let mut m = w.mgr.borrow_mut();
+        let b = &mut m.breaker;
+        b.consecutive += 1;
+        b.last_failure = Some(w.now());
+        if b.consecutive >= 5 {
+            b.open = true;
+        }
+        (b.consecutive, b.open)
+    };
+    w.emit(actor, Ev::BreakerFailure { consecutive, open });
+}
+
+fn breaker_success(w: &World, actor: Actor) {
+    let closed = {
+        let mut m = w.mgr.borrow_mut();
+        let b = &mut m.breaker;
+        b.consecutive = 0;
+        // The real breaker's synchronous API never leaves OPEN; the reference one closes.
+        let closed = b.open && !w.policy.sticky_breaker;
+        if closed {
+            b.open = false;
+        }
+        closed
+    };
+    w.emit(actor, Ev::BreakerSuccess { closed });
+}
+
+/// Only the event-driven (reference) validator waits on the gate; other policies skip the work.
+fn uses_gate(w: &World) -> bool {
+    w.policy.loop_shape == crate::scenario::LoopShape::Event
+}
+
+fn publish_ready_when_stable(w: &Rc<World>, epoch: u64) {
+    if !uses_gate(w) {
+        return;
+    }
+    let stabilize = w.mgr_cfg.stabilize_ms;
+    if stabilize == 0 {
+        publish_ready(w);
+        return;
+    }
+    let w = w.clone();
+    let rt = w.rt.clone();
+    rt.spawn(async move {
+        w.rt.sleep(stabilize).await;
+        if w.mgr.borrow().epoch == epoch && !w.exited() {
+            publish_ready(&w);
+        }
+    });
+}
+
+fn publish_ready(w: &World) {
+    w.gate.publish_ready(w.now());
+    w.emit(Actor::Manager, Ev::GatePublish { ready: true });
+}
+
+fn publish_not_ready(w: &World) {
+    if uses_gate(w) && w.gate.current().is_some() {
+        w.gate.publish_not_ready();
+        w.emit(Actor::Manager, Ev::GatePublish { ready: false });
+    }
+}
+
+fn drop_client(w: &World, actor: Actor) {
+    {
+        let mut m = w.mgr.borrow_mut();
+        m.connected = false;
+        m.client = false;
+        m.epoch += 1;
+    }
+    w.emit(actor, Ev::ClientDropped);
+    publish_not_ready(w);
+}
+
+/// The reconnect task: backoff 1 s doubling to 60 s, a 300 s pause after 10 failures, an idle
+/// 30 s sleep while connected. The reference policy retries every `startup_reconnect_ms`
+/// while startup waits.
+async fn reconnect_task(w: Rc<World>) {
+    let a = Actor::Reconnect;
+    let jitter = w.mgr_cfg.reconnect_spawn_jitter_ms;
+    if jitter > 0 {
+        sleep_noting_lateness(&w, a, jitter).await;
+    }
+    loop {
+        if w.exited() {
+            return;
+        }
+        let (connected, failures) = {
+            let m = w.mgr.borrow();
+            (m.connected, m.failures)
+        };
+        if !connected && failures > 0 {
+            if failures <= 10 {
+                if !connect(&w, ConnectWhy::Reconnect, a).await {
+                    let delay = {
+                        let mut m = w.mgr.borrow_mut();
+                        m.retry_delay_ms = (m.retry_delay_ms * 2).min(60000);
+                        m.retry_delay_ms
+                    };
+                    let sleep = match w.policy.startup_reconnect_ms {
+                        Some(p) if !w.startup_complete.get() => p,
+                        _ => delay,
+                    };
+                    w.emit(a, Ev::Backoff { ms: sleep });
+                    sleep_noting_lateness(&w, a, sleep).await;
+                }
+            } else {
+                w.emit(a, Ev::LongPause);
+                sleep_noting_lateness(&w, a, 300_000).await;
+                let mut m = w.mgr.borrow_mut();
+                m.failures = 1;
+                m.retry_delay_ms = 1000;
+            }
+        } else {
+            sleep_noting_lateness(&w, a, 30_000).await;
+        }
+    }
+}
+
+/// The health task: every interval, ping a connected client; a failure marks the manager
+/// disconnected but keeps the client, and recovery waits for the reconnect task.
+async fn health_task(w: Rc<World>) {
+    let a = Actor::Health;
+    let jitter = w.mgr_cfg.health_spawn_jitter_ms;
+    if jitter > 0 {
+        sleep_noting_lateness(&w, a, jitter).await;
+    }
+    loop {
+        sleep_noting_lateness(&w, a, w.mgr_cfg.health_interval_ms.max(1)).await;
+        if w.exited() {
+            return;
+        }
+        if !is_connected(&w) {
+            continue;
+        }
+        let reply = w.server.ping(w.now(), w.mgr_cfg.ping_timeout_ms);
+        w.rt.sleep_until(reply.at()).await;
+        w.emit(a, Ev::HealthPing { ok: reply.ok() });
+        if !reply.ok() {
+            {
+                let mut m = w.mgr.borrow_mut();
+                m.connected = false;
+                m.failures += 1;
+            }
+            w.emit(a, Ev::HealthFailed);
+            publish_not_ready(&w);
+            breaker_failure(&w, a);
+        }
+    }
+}
+
+/// Sleeps `d`; when a frozen loop made the wake-up late, says so in the trace.
+async fn sleep_noting_lateness(w: &World, actor: Actor, d: u64) {
+    let due = w.now().saturating_add(d);
+    w.rt.sleep_until(due).await;
+    let late = w.now().saturating_sub(due);
+    if late > 0 {
+        w.emit(actor, Ev::WokeLate { late_ms: late });
+    }
+}
+
+/// `get_client()`: none when the breaker blocks or no client exists; otherwise ping with the
+/// short timeout, and on a slow or failed ping drop the client and reconnect inline.
+pub async fn get_client(w: &Rc<World>, actor: Actor) -> bool {
+    let now = w.now();
+    if !w.mgr.borrow().breaker.allows(now) {
+        w.emit(actor, Ev::BreakerBlocked);
+        return false;
+    }
+    if !w.mgr.borrow().client {
+        w.emit(actor, Ev::NoClient);
+        return false;
+    }
+    let reply = w.server.ping(now, w.mgr_cfg.get_client_ping_timeout_ms);
+    w.rt.sleep_until(reply.at()).await;
+    if reply.ok() {
+        return w.mgr.borrow().client;
+    }
+    w.emit(
+        actor,
+        Ev::PingFailed {
+            after_ms: reply.at() - now,
+        },
+    );
+    if w.mgr.borrow().client {
+        drop_client(w, actor);
+    }
+    connect(w, ConnectWhy::Inline, actor).await
+}
+
+/// One data operation (a message's Redis write). Never raises: false is a silent default.
+pub async fn data_op(w: &Rc<World>, actor: Actor) -> bool {
+    if !get_client(w, actor).await {
+        return false;
+    }
+    let reply = w.server.ping(w.now(), w.mgr_cfg.ping_timeout_ms);
+    w.rt.sleep_until(reply.at()).await;
+    if let Reply::Ok(_) = reply {
+        return true;
+    }
+    {
+        let mut m = w.mgr.borrow_mut();
+        m.connected = false;
+        m.failures += 1;
+    }
+    w.emit(actor, Ev::OpFailed);
+    publish_not_ready(w);
+    breaker_failure(w, actor);
+    false
+}
+
+/// The reference re-check: the manager's operational state, then a live ping; readiness is
+/// read again at the instant the ping answers, which is when it is published.
+pub async fn recheck_operational(w: &Rc<World>) -> bool {
+    if !operational_state(w) {
+        return false;
+    }
+    let reply = w.server.ping(w.now(), w.mgr_cfg.get_client_ping_timeout_ms);
+    w.rt.sleep_until(reply.at()).await;
+    reply.ok() && operational_state(w)
+}

@@ -1,0 +1,354 @@
+//! Policies as data: the knobs of a validator/guard/manager design, and the presets as values.
+
+use crate::scenario::{
+    ConstantsTable, EnvName, GraceMode, GuardMode, LoopShape, OnRedisError, PolicySpec, Preset,
+    ProbeMode,
+};
+use crate::trace::Check;
+
+/// Retries R, delay d and declared timeout T of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckConst {
+    /// Retries.
+    pub retries: u32,
+    /// Delay between attempts.
+    pub delay_ms: u64,
+    /// What the code says the timeout is (no loop reads it).
+    pub declared_ms: u64,
+}
+
+const fn c(retries: u32, delay_ms: u64, declared_ms: u64) -> CheckConst {
+    CheckConst {
+        retries,
+        delay_ms,
+        declared_ms,
+    }
+}
+
+/// The per-check constants of a table, in [`Check::ALL`] order, and its group timeouts.
+pub fn table(t: ConstantsTable) -> ([CheckConst; 6], [u64; 3]) {
+    match t {
+        ConstantsTable::V0Gcp => (
+            [
+                c(8, 2000, 45000),
+                c(5, 1500, 30000),
+                c(3, 1000, 20000),
+                c(10, 2000, 60000),
+                c(5, 1000, 30000),
+                c(3, 1000, 20000),
+            ],
+            [60000, 60000, 30000],
+        ),
+        ConstantsTable::V0Local => (
+            [
+                c(3, 1000, 15000),
+                c(5, 1000, 10000),
+                c(3, 1000, 20000),
+                c(5, 1000, 30000),
+                c(5, 1000, 30000),
+                c(3, 1000, 20000),
+            ],
+            [60000, 60000, 30000],
+        ),
+        ConstantsTable::Final => (
+            [
+                c(4, 1000, 3000),
+                c(3, 500, 1500),
+                c(2, 500, 2000),
+                c(3, 500, 2000),
+                c(2, 500, 1000),
+                c(2, 500, 1000),
+            ],
+            [1500, 1000, 500],
+        ),
+    }
+}
+
+/// Every knob, resolved: a preset's values with the file's overrides applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    /// The preset it started from.
+    pub preset: Preset,
+    /// Redis probe mode.
+    pub probe: ProbeMode,
+    /// Grace mode.
+    pub grace: GraceMode,
+    /// Grace length.
+    pub grace_ms: u64,
+    /// Probe again after the grace.
+    pub reprobe_after_grace: bool,
+    /// Loop shape.
+    pub loop_shape: LoopShape,
+    /// Constants table.
+    pub constants: ConstantsTable,
+    /// Per-check constants, in [`Check::ALL`] order (redis overrides applied).
+    pub checks: [CheckConst; 6],
+    /// Group timeouts of phases 1-3.
+    pub group_timeouts_ms: [u64; 3],
+    /// Deadline of the event-driven wait.
+    pub deadline_ms: u64,
+    /// The circular websocket_integration check.
+    pub circular_check: bool,
+    /// Staging masking of the redis probe.
+    pub mask_in_staging: bool,
+    /// Staging: redis and websocket_integration non-critical.
+    pub noncritical_in_staging: bool,
+    /// Staging bypass of a failed validation.
+    pub bypass_in_staging: bool,
+    /// `cloud_run` counts as GCP.
+    pub detect_cloud_run: bool,
+    /// Per-connection guard.
+    pub guard: GuardMode,
+    /// The guard's limit (`None`: from the environment, 3000 staging / 5000 production / 1000).
+    pub guard_timeout_ms: Option<u64>,
+    /// Redis errors while serving.
+    pub on_redis_error: OnRedisError,
+    /// Retry-After of a 503.
+    pub retry_after_ms: u64,
+    /// The breaker never closes by itself.
+    pub sticky_breaker: bool,
+    /// Reconnect period while startup waits (reference: 500).
+    pub startup_reconnect_ms: Option<u64>,
+}
+
+impl Policy {
+    /// The preset's values, before overrides.
+    pub fn preset(p: Preset) -> Policy {
+        let (checks, groups) = table(ConstantsTable::V0Gcp);
+        let p0 = Policy {
+            preset: p,
+            probe: ProbeMode::PropertyCall,
+            grace: GraceMode::None,
+            grace_ms: 500,
+            reprobe_after_grace: false,
+            loop_shape: LoopShape::Linear,
+            constants: ConstantsTable::V0Gcp,
+            checks,
+            group_timeouts_ms: groups,
+            deadline_ms: 60000,
+            circular_check: true,
+            mask_in_staging: false,
+            noncritical_in_staging: false,
+            bypass_in_staging: false,
+            detect_cloud_run: false,
+            guard: GuardMode::None,
+            guard_timeout_ms: None,
+            on_redis_error: OnRedisError::Silent,
+            retry_after_ms: 10000,
+            sticky_breaker: true,
+            startup_reconnect_ms: None,
+        };
+        let redis = Check::Redis as usize;
+        let p1 = {
+            let mut x = p0.clone();
+            x.checks[redis].declared_ms = 60000;
+            x.grace = GraceMode::Blocking;
+            x
+        };
+        let final_tables = table(ConstantsTable::Final);
+        let staging_p7 = |mut x: Policy| {
+            x.constants = ConstantsTable::Final;
+            x.checks = final_tables.0;
+            x.group_timeouts_ms = final_tables.1;
+            x.grace = GraceMode::Async;
+            x.circular_check = false;
+            x.mask_in_staging = true;
+            x.noncritical_in_staging = true;
+            x.bypass_in_staging = true;
+            x.guard = GuardMode::Degrade;
+            x
+        };
+        let mut out = match p {
+            Preset::P0 => p0,
+            Preset::P1 => p1,
+            Preset::P2 => Policy {
+                grace: GraceMode::Async,
+                ..p1
+            },
+            Preset::P4 => Policy {
+                mask_in_staging: true,
+                ..p1
+            },
+            Preset::P5 => Policy {
+                mask_in_staging: true,
+                noncritical_in_staging: true,
+                ..p1
+            },
+            Preset::P6 => {
+                let mut x = p1;
+                x.checks[redis] = c(4, 1500, 3000);
+                x.group_timeouts_ms = [20000, 10000, 5000];
+                x.circular_check = false;
+                x.mask_in_staging = true;
+                x.noncritical_in_staging = true;
+                x.bypass_in_staging = true;
+                x
+            }
+            Preset::P7 => staging_p7(p1),
+            Preset::P8 => Policy {
+                probe: ProbeMode::Faithful,
+                ..staging_p7(p1)
+            },
+            Preset::P9 => Policy {
+                probe: ProbeMode::Faithful,
+                loop_shape: LoopShape::Exponential,
+                guard: GuardMode::Queue,
+                detect_cloud_run: true,
+                ..staging_p7(p1)
+            },
+            Preset::Reference => Policy {
+                probe: ProbeMode::Operational,
+                loop_shape: LoopShape::Event,
+                grace: GraceMode::None,
+                circular_check: false,
+                detect_cloud_run: true,
+                guard: GuardMode::Reject,
+                on_redis_error: OnRedisError::ErrorFrame,
+                sticky_breaker: false,
+                startup_reconnect_ms: Some(500),
+                ..p0
+            },
+        };
+        out.preset = p;
+        out
+    }
+
+    /// The preset named in `spec`, with every override in `spec` applied.
+    pub fn resolve(spec: &PolicySpec) -> Policy {
+        let mut p = Policy::preset(spec.preset);
+        if let Some(t) = spec.constants {
+            let (checks, groups) = table(t);
+            p.constants = t;
+            p.checks = checks;
+            p.group_timeouts_ms = groups;
+        }
+        let redis = Check::Redis as usize;
+        macro_rules! set {
+            ($field:ident) => {
+                if let Some(v) = spec.$field.clone() {
+                    p.$field = v;
+                }
+            };
+        }
+        set!(probe);
+        set!(grace);
+        set!(grace_ms);
+        set!(reprobe_after_grace);
+        set!(deadline_ms);
+        set!(circular_check);
+        set!(mask_in_staging);
+        set!(noncritical_in_staging);
+        set!(bypass_in_staging);
+        set!(detect_cloud_run);
+        set!(guard);
+        set!(on_redis_error);
+        set!(retry_after_ms);
+        set!(sticky_breaker);
+        if let Some(v) = spec.loop_shape {
+            p.loop_shape = v;
+        }
+        if let Some(v) = spec.redis_retries {
+            p.checks[redis].retries = v;
+        }
+        if let Some(v) = spec.redis_delay_ms {
+            p.checks[redis].delay_ms = v;
+        }
+        if let Some(v) = spec.declared_redis_timeout_ms {
+            p.checks[redis].declared_ms = v;
+        }
+        if let Some(g) = &spec.group_timeouts_ms {
+            if g.len() == 3 {
+                p.group_timeouts_ms = [g[0], g[1], g[2]];
+            }
+        }
+        if spec.guard_timeout_ms.is_some() {
+            p.guard_timeout_ms = spec.guard_timeout_ms;
+        }
+        if spec.startup_reconnect_ms.is_some() {
+            p.startup_reconnect_ms = spec.startup_reconnect_ms;
+        }
+        p
+    }
+
+    /// Whether the validator believes it runs in GCP.
+    pub fn detects_gcp(&self, env: EnvName, cloud_run: bool) -> bool {
+        matches!(env, EnvName::Production | EnvName::Staging)
+            || (self.detect_cloud_run && cloud_run)
+    }
+
+    /// The guard's limit in this environment.
+    pub fn guard_timeout(&self, env: EnvName) -> u64 {
+        self.guard_timeout_ms.unwrap_or(match env {
+            EnvName::Staging | EnvName::Development => 3000,
+            EnvName::Production => 5000,
+            EnvName::Test => 1000,
+        })
+    }
+
+    /// Constants of one check.
+    pub fn check(&self, c: Check) -> CheckConst {
+        self.checks[c as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p0_redis_is_five_by_fifteen_hundred_with_dead_thirty_seconds() {
+        let p = Policy::preset(Preset::P0);
+        assert_eq!(p.check(Check::Redis), c(5, 1500, 30000));
+        assert_eq!(p.probe, ProbeMode::PropertyCall);
+        assert!(p.circular_check);
+    }
+
+    #[test]
+    fn p1_only_changes_the_declared_timeout_and_the_grace() {
+        let p0 = Policy::preset(Preset::P0);
+        let p1 = Policy::preset(Preset::P1);
+        assert_eq!(p1.check(Check::Redis).declared_ms, 60000);
+        assert_eq!(
+            p1.check(Check::Redis).retries,
+            p0.check(Check::Redis).retries
+        );
+        assert_eq!(p1.grace, GraceMode::Blocking);
+    }
+
+    #[test]
+    fn p6_cuts_the_budget() {
+        let p = Policy::preset(Preset::P6);
+        assert_eq!(p.check(Check::Redis), c(4, 1500, 3000));
+        assert_eq!(p.group_timeouts_ms, [20000, 10000, 5000]);
+        assert!(!p.circular_check && p.bypass_in_staging);
+    }
+
+    #[test]
+    fn overrides_win_over_the_preset() {
+        let spec = PolicySpec {
+            preset: Preset::P0,
+            probe: Some(ProbeMode::Faithful),
+            redis_retries: Some(2),
+            group_timeouts_ms: Some(vec![1, 2, 3]),
+            ..PolicySpec::default()
+        };
+        let p = Policy::resolve(&spec);
+        assert_eq!(p.probe, ProbeMode::Faithful);
+        assert_eq!(p.check(Check::Redis).retries, 2);
+        assert_eq!(p.group_timeouts_ms, [1, 2, 3]);
+    }
+
+    #[test]
+    fn only_p9_and_reference_read_cloud_run() {
+        for p in Preset::ALL {
+            let pol = Policy::preset(p);
+            let expected = matches!(p, Preset::P9 | Preset::Reference);
+            assert_eq!(
+                pol.detects_gcp(EnvName::Development, true),
+                expected,
+                "{p:?}"
+            );
+            assert!(pol.detects_gcp(EnvName::Staging, false));
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Running a scenario and judging it: the verdict, the oracles, the determinism check, and the
+//! comparison with `[expect]` that the replay contract defines.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::engine::EngineKind;
+use crate::model::{self, RunOutput};
+use crate::oracle::{self, Violation};
+use crate::scenario::{Expect, Scenario};
+use crate::trace;
+
+/// One run with its violations: what search needs, without rendering any text.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// The run.
+    pub output: RunOutput,
+    /// Violations found by the oracles (`nondeterminism` excluded).
+    pub violations: BTreeSet<Violation>,
+}
+
+/// Runs `sc` once on `kind` and applies the oracles.
+pub fn evaluate(sc: &Scenario, kind: EngineKind) -> Evaluation {
+    let output = model::run(sc, kind);
+    let violations = oracle::check(sc, &output);
+    Evaluation { output, violations }
+}
+
+/// One field of `[expect]` that did not match.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// The `[expect]` field.
+    pub field: String,
+    /// What the file says.
+    pub expected: serde_json::Value,
+    /// What the run gave.
+    pub got: serde_json::Value,
+}
+
+/// The replay contract's result (the JSON object of `replay --json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Scenario name.
+    pub name: String,
+    /// ready | failed | bypassed | skipped | hang.
+    pub startup: Option<String>,
+    /// When the verdict was published.
+    pub verdict_at_ms: Option<u64>,
+    /// From the validator's start.
+    pub elapsed_ms: Option<u64>,
+    /// Failed critical services.
+    pub failed_services: Option<Vec<String>>,
+    /// The startup error text.
+    pub message: Option<String>,
+    /// One outcome per client (null for a client without one).
+    pub clients: Vec<Option<String>>,
+    /// Messages lost in all.
+    pub lost_messages: u64,
+    /// Violations, sorted by name.
+    pub violations: Vec<String>,
+    /// Hash of the rendered trace.
+    pub trace_hash: String,
+    /// Whether every `[expect]` field matched.
+    pub matches: bool,
+    /// The fields that did not.
+    pub mismatches: Vec<Mismatch>,
+    /// The rendered trace (not part of the JSON).
+    #[serde(skip)]
+    pub trace_text: String,
+    /// The run itself (not part of the JSON).
+    #[serde(skip)]
+    pub evaluation: Evaluation,
+}
+
+/// Runs `sc` twice on `kind` (a differing trace is `nondeterminism`), then compares the first
+/// run with the file's `[expect]`.
+pub fn replay(sc: &Scenario, kind: EngineKind) -> Report {
+    let mut first = evaluate(sc, kind);
+    let second = model::run(sc, kind);
+    if first.output.trace != second.trace {
+        first.violations.insert(Violation::Nondeterminism);
+    }
+    report(sc, first)
+}
+
+/// Builds the report of an evaluated run (renders the trace and its hash).
+pub fn report(sc: &Scenario, ev: Evaluation) -> Report {
+    let r = &ev.output.results;
+    let trace_text = trace::render(&ev.output.trace);
+    let trace_hash = format!("{:016x}", trace::fnv1a64(trace_text.as_bytes()));
+    let started = r.verdict_at_ms.is_some();
+    let mut rep = Report {
+        name: sc.name.clone(),
+        startup: r.startup.map(|s| s.name().to_string()),
+        verdict_at_ms: r.verdict_at_ms,
+        elapsed_ms: r.elapsed_ms,
+        failed_services: started.then(|| {
+            r.failed_services
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect()
+        }),
+        message: r.message.clone(),
+        clients: r
+            .clients
+            .iter()
+            .map(|o| o.map(|o| o.name().to_string()))
+            .collect(),
+        lost_messages: r.lost_messages,
+        violations: sorted_names(&ev.violations),
+        trace_hash,
+        matches: true,
+        mismatches: Vec::new(),
+        trace_text,
+        evaluation: ev,
+    };
+    if let Some(e) = &sc.expect {
+        rep.mismatches = compare(e, &rep);
+        rep.matches = rep.mismatches.is_empty();
+    }
+    rep
+}
+
+/// Violation names in name order (the order files and JSON use).
+pub fn sorted_names(v: &BTreeSet<Violation>) -> Vec<String> {
+    let mut names: Vec<String> = v.iter().map(|v| v.name().to_string()).collect();
+    names.sort();
+    names
+}
+
+fn json<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// Every `[expect]` field given, compared with the run (`violations` as a set).
+pub fn compare(e: &Expect, got: &Report) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    let mut check = |field: &str, expected: serde_json::Value, actual: serde_json::Value| {
+        if expected != actual {
+            out.push(Mismatch {
+                field: field.to_string(),
+                expected,
+                got: actual,
+            });
+        }
+    };
+    if let Some(v) = &e.startup {
+        check("startup", json(v), json(&got.startup));
+    }
+    if let Some(v) = e.verdict_at_ms {
+        check("verdict_at_ms", json(&v), json(&got.verdict_at_ms));
+    }
+    if let Some(v) = e.elapsed_ms {
+        check("elapsed_ms", json(&v), json(&got.elapsed_ms));
+    }
+    if let Some(v) = &e.failed_services {
+        check("failed_services", json(v), json(&got.failed_services));
+    }
+    if let Some(v) = &e.message {
+        check("message", json(v), json(&got.message));
+    }
+    if let Some(v) = &e.clients {
+        check("clients", json(v), json(&got.clients));
+    }
+    if let Some(v) = e.lost_messages {
+        check("lost_messages", json(&v), json(&got.lost_messages));
+    }
+    if let Some(v) = &e.violations {
+        let want: BTreeSet<&String> = v.iter().collect();
+        let have: BTreeSet<&String> = got.violations.iter().collect();
+        if want != have {
+            check("violations", json(&want), json(&have));
+        }
+    }
+    if let Some(v) = &e.trace_hash {
+        check("trace_hash", json(v), json(&got.trace_hash));
+    }
+    out
+}
+
+/// The `[expect]` block that describes `rep` exactly (for `--bless` and recorded files).
+pub fn expect_of(rep: &Report) -> Expect {
+    Expect {
+        startup: rep.startup.clone(),
+        verdict_at_ms: rep.verdict_at_ms,
+        elapsed_ms: rep.elapsed_ms,
+        failed_services: rep.failed_services.clone(),
+        message: rep.message.clone(),
+        clients: if rep.clients.iter().all(Option::is_some) {
+            Some(rep.clients.iter().flatten().cloned().collect())
+        } else {
+            None
+        },
+        lost_messages: Some(rep.lost_messages),
+        violations: Some(rep.violations.clone()),
+        trace_hash: Some(rep.trace_hash.clone()),
+    }
+}
