@@ -172,8 +172,11 @@ async fn reconnect_task(w: Rc<World>) {
             let m = w.mgr.borrow();
             (m.connected, m.failures)
         };
+        // The reference manager keeps its fixed period while startup waits on it: a 300 s
+        // pause there would outlast any deadline.
+        let startup_period = w.policy.startup_reconnect_ms.is_some() && !w.startup_complete.get();
         if !connected && failures > 0 {
-            if failures <= 10 {
+            if failures <= 10 || startup_period {
                 if !connect(&w, ConnectWhy::Reconnect, a).await {
                     let delay = {
                         let mut m = w.mgr.borrow_mut();
