@@ -101,7 +101,7 @@ pub fn report(sc: &Scenario, ev: Evaluation) -> Report {
                 .map(|c| c.name().to_string())
                 .collect()
         }),
-        message: r.message.clone(),
+        message: r.message(),
         clients: r
             .clients
             .iter()

@@ -59,10 +59,7 @@ pub async fn run(w: Rc<World>) {
         r.verdict_at_ms = Some(w.now());
         r.elapsed_ms = Some(verdict.elapsed_ms);
         r.failed_services = verdict.failed.clone();
-        if !verdict.ready {
-            let names: Vec<&str> = verdict.failed.iter().map(|c| c.name()).collect();
-            r.message = Some(startup_error_message(&names, verdict.elapsed_ms));
-        }
+        r.validation_failed = !verdict.ready;
     }
     if !verdict.ready {
         w.emit(Actor::Startup, Ev::StartupError);

@@ -107,8 +107,8 @@ pub struct Results {
     pub elapsed_ms: Option<u64>,
     /// Failed critical services, in check order.
     pub failed_services: Vec<Check>,
-    /// The DeterministicStartupError text.
-    pub message: Option<String>,
+    /// Whether validation failed (the DeterministicStartupError was raised).
+    pub validation_failed: bool,
     /// One outcome per client.
     pub clients: Vec<Option<Outcome>>,
     /// Messages lost in all.
@@ -191,6 +191,17 @@ impl World {
         self.emit(Actor::Client(idx as u32 + 1), Ev::Done(outcome));
         self.results.borrow_mut().clients[idx] = Some(outcome);
         self.goal_done();
+    }
+}
+
+impl Results {
+    /// The DeterministicStartupError text, built on demand (search never needs it).
+    pub fn message(&self) -> Option<String> {
+        let elapsed = self.elapsed_ms?;
+        self.validation_failed.then(|| {
+            let names: Vec<&str> = self.failed_services.iter().map(|c| c.name()).collect();
+            super::startup::startup_error_message(&names, elapsed)
+        })
     }
 }
 
