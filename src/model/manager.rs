@@ -227,6 +227,7 @@ async fn health_task(w: Rc<World>) {
                 let mut m = w.mgr.borrow_mut();
                 m.connected = false;
                 m.failures += 1;
+                m.epoch += 1;
             }
             w.emit(a, Ev::HealthFailed);
             publish_not_ready(&w);
@@ -288,6 +289,7 @@ pub async fn data_op(w: &Rc<World>, actor: Actor) -> bool {
         let mut m = w.mgr.borrow_mut();
         m.connected = false;
         m.failures += 1;
+        m.epoch += 1;
     }
     w.emit(actor, Ev::OpFailed);
     publish_not_ready(w);

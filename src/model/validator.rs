@@ -330,8 +330,9 @@ async fn wait_redis(w: &Rc<World>, deadline: u64) -> bool {
             check: Check::Redis,
             retries: 0,
             delay_ms: recheck_period(w),
-            declared_ms: w.policy.deadline_ms,
-            group_ms: w.policy.deadline_ms,
+            // One deadline is shared by every check: what a check may use is what is left.
+            declared_ms: deadline.saturating_sub(started),
+            group_ms: deadline.saturating_sub(started),
         },
     );
     loop {
@@ -385,8 +386,8 @@ async fn wait_service(w: &Rc<World>, check: Check, deadline: u64) -> bool {
             check,
             retries: 0,
             delay_ms: recheck_period(w),
-            declared_ms: w.policy.deadline_ms,
-            group_ms: w.policy.deadline_ms,
+            declared_ms: deadline.saturating_sub(started),
+            group_ms: deadline.saturating_sub(started),
         },
     );
     let ready_at = match check {

@@ -51,7 +51,7 @@ pub struct MgrState {
     pub retry_delay_ms: u64,
     /// The last successful connect.
     pub connected_at: Option<u64>,
-    /// Bumped on every connect and drop: identifies one connection.
+    /// Bumped whenever a connection starts, ends or is marked failed: identifies one connection.
     pub epoch: u64,
     /// The circuit breaker.
     pub breaker: Breaker,
