@@ -3,6 +3,7 @@
 pub mod gateway;
 pub mod manager;
 pub mod policy;
+pub mod probe;
 pub mod server;
 pub mod startup;
 pub mod validator;

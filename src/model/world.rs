@@ -245,7 +245,8 @@ pub fn run(sc: &Scenario, kind: EngineKind) -> RunOutput {
     }
 }
 
-fn build(sc: &Scenario, rt: Rt) -> World {
+/// Builds the world of `sc` on `rt` without running anything (unit tests drive parts of it).
+pub(crate) fn build(sc: &Scenario, rt: Rt) -> World {
     let policy = Policy::resolve(&sc.policy);
     let gcp = policy.detects_gcp(sc.environment.name, sc.environment.cloud_run);
     let (app, _) = watch::channel(AppPhase::Starting);
