@@ -7,6 +7,7 @@ pub mod probe;
 pub mod server;
 pub mod startup;
 pub mod validator;
+pub mod watch;
 pub mod world;
 
 pub use policy::Policy;

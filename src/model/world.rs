@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use tokio::sync::watch;
+use super::watch;
 
 use super::policy::Policy;
 use super::server::ServerModel;
