@@ -95,6 +95,7 @@ impl<T> Receiver<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
     use std::sync::{Arc, Mutex};
     use std::task::{Context, Wake};
 
@@ -129,6 +130,6 @@ mod tests {
         match futs[0].as_mut().poll(&mut cx) {
             Poll::Ready(Ok(v)) => assert_eq!(*v, 1),
             _ => panic!("not ready after the send"),
-        }
+        };
     }
 }
