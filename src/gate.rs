@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use crate::sync::{AtomicU64, Mutex, Ordering, UnsafeCell};
+use crate::sync::{fence, AtomicU64, Mutex, Ordering};
 
 /// Bit 0 of the state word; the remaining bits hold the generation.
 const READY: u64 = 1;
@@ -21,23 +21,24 @@ pub struct Readiness {
 
 /// A readiness gate: one writer publishes ready / not ready; any number of waiters are woken.
 ///
-/// # Single-writer contract
+/// # Memory ordering
 ///
-/// `since_ms` lives in a plain cell rather than an atomic so that model checking can prove
-/// the state word's Release/Acquire pair is what makes it visible. The cell is written only
-/// by [`publish_ready`](Self::publish_ready), and readers touch it only after an Acquire load
-/// saw the ready bit. Publishers are additionally serialised by the writer lock, so two
-/// publishers cannot corrupt the cell, but the design assumes one logical writer: a reader
-/// stalled between its state load and its data read while the writer completes a whole
-/// not-ready → ready republish would race with the data write. The generation re-check
-/// discards such a value, yet it remains a data race in the Rust memory model, so callers
-/// must not republish while a concurrent reader may be mid-read. The simulator is
-/// single-threaded, so it never can be.
+/// The state word (`generation << 1 | ready`) is the only synchronising variable: it is
+/// stored with Release and loaded with Acquire. `since_ms` is an atomic accessed with Relaxed
+/// ordering, so a reader that overlaps a republish reads *some* published value rather than
+/// racing (a racing non-atomic read would be undefined behaviour even if discarded); the
+/// Release store of the ready bit is what makes the right value visible to a reader whose
+/// Acquire load saw that bit. Readers pair values seqlock-style: the writer issues a Release
+/// fence between clearing the ready bit and storing `since_ms`, and the reader issues an
+/// Acquire fence before re-loading the state word, so a reader that picked up a newer
+/// `since_ms` is guaranteed to see the word change and retries. Publishers are serialised by
+/// the writer lock.
 pub struct ReadinessGate {
     /// `generation << 1 | ready`; one word so a reader sees both in a single load.
     state: AtomicU64,
-    /// `since_ms` of the current generation; only meaningful while the ready bit is set.
-    since_ms: UnsafeCell<u64>,
+    /// `since_ms` of the current generation (Relaxed; ordered by `state`); only meaningful
+    /// while the ready bit is set.
+    since_ms: AtomicU64,
     /// Writer-side state and parked wakers; the lock orders registration against publication
     /// and serialises publishers.
     writer: Mutex<Writer>,
@@ -57,12 +58,6 @@ struct Writer {
     waiters: Vec<Waker>,
 }
 
-// SAFETY: the only non-`Sync` field is `since_ms`. It is written while holding `writer`
-// (serialising writers) and before the Release store that sets the ready bit; readers access
-// it only after an Acquire load that saw that bit, so the write happens-before every read
-// under the single-writer contract documented on the type.
-unsafe impl Sync for ReadinessGate {}
-
 impl ReadinessGate {
     /// Creates a gate that is not ready, at generation 0.
     pub fn new() -> Self {
@@ -78,7 +73,7 @@ impl ReadinessGate {
     fn build(publish: Ordering, observe: Ordering) -> Self {
         Self {
             state: AtomicU64::new(0),
-            since_ms: UnsafeCell::new(0),
+            since_ms: AtomicU64::new(0),
             writer: Mutex::new(Writer {
                 state: 0,
                 waiters: Vec::new(),
@@ -99,8 +94,12 @@ impl ReadinessGate {
                 writer.state = next_generation(writer.state);
                 self.state.store(writer.state, self.publish);
             }
-            // SAFETY: the ready bit is clear, so no reader following the contract is reading.
-            self.since_ms.with_mut(|p| unsafe { *p = since_ms });
+            // The ready bit is clear (stored above or by `publish_not_ready`, both before this
+            // fence under the lock): a reader whose Acquire fence follows a read of the new
+            // value must then see the cleared word, so it never pairs the value with an old
+            // generation.
+            fence(Ordering::Release);
+            self.since_ms.store(since_ms, Ordering::Relaxed);
             writer.state |= READY;
             // Release: a reader whose Acquire load sees this bit also sees the write above.
             self.state.store(writer.state, self.publish);
@@ -126,12 +125,15 @@ impl ReadinessGate {
             if before & READY == 0 {
                 return None;
             }
-            // SAFETY: the Acquire load above saw the ready bit, so the publisher's write to
-            // the cell happens-before this read (see the contract on the type).
-            let since_ms = self.since_ms.with(|p| unsafe { *p });
+            // The Acquire load above saw the ready bit, so the publisher's store of this value
+            // happens-before this load (unless the orderings were weakened on purpose).
+            let since_ms = self.since_ms.load(Ordering::Relaxed);
+            // Orders the load above before the re-check: if it read a newer generation's
+            // value, the re-check sees that generation's word.
+            fence(Ordering::Acquire);
             // A changed word means a republish overlapped the read; the value may belong to
             // another generation, so retry rather than return a mismatched pair.
-            if self.state.load(self.observe) == before {
+            if self.state.load(Ordering::Relaxed) == before {
                 return Some(Readiness {
                     generation: before >> 1,
                     since_ms,

@@ -65,6 +65,9 @@ pub struct Report {
     pub matches: bool,
     /// The fields that did not.
     pub mismatches: Vec<Mismatch>,
+    /// Set when `expect.trace_hash` no longer matches: the model drifted (see [`drift`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
     /// The rendered trace (not part of the JSON).
     #[serde(skip)]
     pub trace_text: String,
@@ -112,6 +115,7 @@ pub fn report(sc: &Scenario, ev: Evaluation) -> Report {
         trace_hash,
         matches: true,
         mismatches: Vec::new(),
+        drift: None,
         trace_text,
         evaluation: ev,
     };
@@ -195,5 +199,78 @@ pub fn expect_of(rep: &Report) -> Expect {
         lost_messages: Some(rep.lost_messages),
         violations: Some(rep.violations.clone()),
         trace_hash: Some(rep.trace_hash.clone()),
+    }
+}
+
+/// How a drifted trace differs from the previous one: the first differing lines, and the
+/// command that rewrites `[expect]` once the change has been reviewed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    /// `expect.trace_hash` in the file.
+    pub expected_hash: String,
+    /// The hash of this run's trace.
+    pub got_hash: String,
+    /// 1-based line of the first difference (None without a previous trace to compare).
+    pub first_line: Option<usize>,
+    /// The previous trace's lines from that line on while they differ (at most
+    /// [`DRIFT_LINES`]).
+    pub previous: Vec<String>,
+    /// This run's trace over the same lines.
+    pub current: Vec<String>,
+    /// Where the previous trace came from, if one was found.
+    pub previous_source: Option<String>,
+    /// The command that rewrites the expectations after review.
+    pub bless: String,
+}
+
+/// Lines of each trace shown from the first difference on.
+pub const DRIFT_LINES: usize = 4;
+
+/// The drift of `rep` against its file's `expect.trace_hash`, or None when the hash matches
+/// (or the file records none). `previous` is the last accepted trace text and where it came
+/// from (the insta snapshot `tests/snapshots/trace@NAME.snap`), when available.
+pub fn drift(sc: &Scenario, rep: &Report, previous: Option<(&str, String)>) -> Option<Drift> {
+    let expected = sc.expect.as_ref()?.trace_hash.as_ref()?;
+    if *expected == rep.trace_hash {
+        return None;
+    }
+    let mut d = Drift {
+        expected_hash: expected.clone(),
+        got_hash: rep.trace_hash.clone(),
+        first_line: None,
+        previous: Vec::new(),
+        current: Vec::new(),
+        previous_source: None,
+        bless: format!("readysim replay {} --bless", sc.name),
+    };
+    if let Some((text, source)) = previous {
+        d.previous_source = Some(source);
+        let old: Vec<&str> = text.lines().collect();
+        let new: Vec<&str> = rep.trace_text.lines().collect();
+        let first = (0..old.len().max(new.len())).find(|&i| old.get(i) != new.get(i));
+        if let Some(i) = first {
+            // From the first difference while lines keep differing, at most DRIFT_LINES.
+            let n = (i..i + DRIFT_LINES)
+                .take_while(|&j| j == i || old.get(j) != new.get(j))
+                .count();
+            let take = |v: &[&str]| -> Vec<String> {
+                v.iter().skip(i).take(n).map(|l| l.to_string()).collect()
+            };
+            d.first_line = Some(i + 1);
+            d.previous = take(&old);
+            d.current = take(&new);
+        }
+    }
+    Some(d)
+}
+
+/// The trace text of an insta snapshot file (its `---` header removed).
+pub fn snapshot_body(snap: &str) -> &str {
+    let Some(rest) = snap.strip_prefix("---\n") else {
+        return snap;
+    };
+    match rest.find("\n---\n") {
+        Some(end) => &rest[end + 5..],
+        None => snap,
     }
 }

@@ -131,7 +131,13 @@ pub fn resolve(root: &Path, name: &str) -> Result<(PathBuf, Scenario), BadInput>
 
 fn replay_one(cli: &Cli, name: &str, kind: EngineKind, bless: bool) -> Result<u8, BadInput> {
     let (path, sc) = resolve(&cli.scenarios, name)?;
-    let rep = replay::replay(&sc, kind);
+    let mut rep = replay::replay(&sc, kind);
+    let previous = output::previous_trace(&cli.scenarios, &sc.name);
+    rep.drift = replay::drift(
+        &sc,
+        &rep,
+        previous.as_ref().map(|(t, p)| (t.as_str(), p.clone())),
+    );
     if bless {
         let text = std::fs::read_to_string(&path).map_err(|e| BadInput(e.to_string()))?;
         let blessed = output::bless(&text, &replay::expect_of(&rep));

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use readysim::engine::EngineKind;
-use readysim::replay::Report;
+use readysim::replay::{Drift, Report};
 use readysim::scenario::{Expect, Preset, Scenario};
 
 fn or_dash<T: ToString>(v: &Option<T>) -> String {
@@ -96,7 +96,7 @@ pub fn replay_text(sc: &Scenario, rep: &Report, kind: EngineKind) -> String {
             let _ = writeln!(o, "\nexpect: {} field(s) differ", rep.mismatches.len());
             for m in &rep.mismatches {
                 let _ = writeln!(o, "  {}: expected {}, got {}", m.field, m.expected, m.got);
-                if m.field == "trace_hash" {
+                if m.field == "trace_hash" && rep.drift.is_none() {
                     let _ = writeln!(
                         o,
                         "  the model drifted: review the trace, then `readysim replay {} --bless`",
@@ -106,7 +106,63 @@ pub fn replay_text(sc: &Scenario, rep: &Report, kind: EngineKind) -> String {
             }
         }
     }
+    if let Some(d) = &rep.drift {
+        o.push_str(&drift_text(d));
+    }
     o
+}
+
+/// The drift section: the first differing trace lines and the command that blesses.
+pub fn drift_text(d: &Drift) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "\nDRIFTED: the trace changed (trace_hash {} in the file, {} now)",
+        d.expected_hash, d.got_hash
+    );
+    match (&d.previous_source, d.first_line) {
+        (Some(src), Some(line)) => {
+            let _ = writeln!(
+                o,
+                "  first difference at trace line {line} (previous: {src}):"
+            );
+            for l in &d.previous {
+                let _ = writeln!(o, "  - {l}");
+            }
+            for l in &d.current {
+                let _ = writeln!(o, "  + {l}");
+            }
+        }
+        (Some(src), None) => {
+            let _ = writeln!(
+                o,
+                "  the trace equals {src}: that snapshot is from the changed model too"
+            );
+        }
+        (None, _) => {
+            let _ = writeln!(
+                o,
+                "  no previous trace to diff against (no tests/snapshots/trace@NAME.snap)"
+            );
+        }
+    }
+    let _ = writeln!(o, "  review the change, then run: {}", d.bless);
+    o
+}
+
+/// The last accepted trace of scenario `name`: the insta snapshot
+/// `tests/snapshots/trace@NAME.snap` next to the scenarios folder, with its path.
+pub fn previous_trace(scenarios: &Path, name: &str) -> Option<(String, String)> {
+    let root = scenarios.parent().unwrap_or(Path::new("."));
+    let path = root
+        .join("tests")
+        .join("snapshots")
+        .join(format!("trace@{name}.snap"));
+    let text = std::fs::read_to_string(&path).ok()?;
+    Some((
+        readysim::replay::snapshot_body(&text).to_string(),
+        path.display().to_string(),
+    ))
 }
 
 /// `compare`: one row per preset.
@@ -250,10 +306,29 @@ pub fn all_table(rows: &[Row], kind: EngineKind) -> String {
 pub fn bless(text: &str, e: &Expect) -> String {
     let mut kept = String::new();
     let mut in_expect = false;
+    // Inside a multi-line string a line that looks like a table header is text.
+    let mut in_string: Option<&str> = None;
     for line in text.lines() {
         let t = line.trim();
-        if t.starts_with('[') {
-            in_expect = t == "[expect]";
+        if in_string.is_none() && t.starts_with('[') {
+            // `[expect]`, `[ expect ]  # comment`: compare the header without spaces/comment.
+            let header: String = t
+                .split('#')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            in_expect = header == "[expect]";
+        }
+        for quote in ["\"\"\"", "'''"] {
+            if in_string.is_none_or(|q| q == quote) && line.matches(quote).count() % 2 == 1 {
+                in_string = if in_string.is_some() {
+                    None
+                } else {
+                    Some(quote)
+                };
+            }
         }
         if !in_expect {
             kept.push_str(line);

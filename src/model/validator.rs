@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use super::manager;
+use super::probe::RedisProbe;
 use super::world::World;
 use crate::engine::{first_of, Either};
 use crate::scenario::{EnvName, GraceMode, LoopShape, ProbeMode};
@@ -55,6 +56,11 @@ enum Probed {
 
 /// Runs validation as startup's step 22 does, and publishes the verdict.
 pub async fn run(w: &Rc<World>) -> Verdict {
+    run_with(w, w).await
+}
+
+/// [`run`] with Redis seen through `p` (the world itself, or a mock in tests).
+pub async fn run_with(w: &Rc<World>, p: &dyn RedisProbe) -> Verdict {
     let start = w.now();
     w.emit(Actor::Validator, Ev::ValidatorStart { gcp: w.gcp });
     let (verdict, redis_probed_at) = if !w.gcp {
@@ -67,9 +73,9 @@ pub async fn run(w: &Rc<World>) -> Verdict {
         };
         (v, None)
     } else if w.policy.loop_shape == LoopShape::Event {
-        run_event_driven(w, start).await
+        run_event_driven(w, p, start).await
     } else {
-        run_polling(w, start).await
+        run_polling(w, p, start).await
     };
     w.emit(
         Actor::Validator,
@@ -104,14 +110,14 @@ fn fail(w: &World, actor: Actor, check: Check, started: u64) -> bool {
     crit
 }
 
-async fn run_polling(w: &Rc<World>, start: u64) -> (Verdict, Option<u64>) {
+async fn run_polling(w: &Rc<World>, p: &dyn RedisProbe, start: u64) -> (Verdict, Option<u64>) {
     let mut failed = Vec::new();
     let mut redis_probed_at = None;
     for (i, phase) in PHASES.iter().enumerate() {
         let group = w.policy.group_timeouts_ms[i];
         for &check in phase.iter() {
             let started = w.now();
-            match run_check(w, Actor::Validator, check, group).await {
+            match run_check_with(w, p, Actor::Validator, check, group).await {
                 CheckOutcome::Pass(via) => {
                     if let (Check::Redis, PassVia::Probe { probed_at }) = (check, via) {
                         redis_probed_at = Some(probed_at);
@@ -141,6 +147,17 @@ async fn run_polling(w: &Rc<World>, start: u64) -> (Verdict, Option<u64>) {
 /// retries or when the group timeout is exceeded. The declared timeout T is never read.
 /// Emits `CheckPassed` on success; on failure the caller decides what the failure means.
 pub async fn run_check(w: &Rc<World>, actor: Actor, check: Check, group_ms: u64) -> CheckOutcome {
+    run_check_with(w, w, actor, check, group_ms).await
+}
+
+/// [`run_check`] with Redis seen through `p`.
+pub async fn run_check_with(
+    w: &Rc<World>,
+    p: &dyn RedisProbe,
+    actor: Actor,
+    check: Check,
+    group_ms: u64,
+) -> CheckOutcome {
     let cc = w.policy.check(check);
     w.emit(
         actor,
@@ -161,9 +178,9 @@ pub async fn run_check(w: &Rc<World>, actor: Actor, check: Check, group_ms: u64)
     };
     for k in 0..attempts {
         let probed_at = w.now();
-        let via = match probe(w, actor, check).await {
+        let via = match probe(w, p, actor, check).await {
             Probed::Ready => {
-                if check == Check::Redis && !grace_then_still_ready(w, actor).await {
+                if check == Check::Redis && !grace_then_still_ready(w, p, actor).await {
                     None
                 } else {
                     Some(PassVia::Probe { probed_at })
@@ -205,7 +222,7 @@ fn exponential_delay(w: &World, d: u64, k: u32) -> u64 {
 
 /// The grace on the connected branch. Without `reprobe_after_grace` the check passes whatever
 /// happened meanwhile.
-async fn grace_then_still_ready(w: &Rc<World>, actor: Actor) -> bool {
+async fn grace_then_still_ready(w: &Rc<World>, p: &dyn RedisProbe, actor: Actor) -> bool {
     let ms = w.policy.grace_ms;
     match w.policy.grace {
         GraceMode::None => return true,
@@ -221,11 +238,11 @@ async fn grace_then_still_ready(w: &Rc<World>, actor: Actor) -> bool {
     if !w.policy.reprobe_after_grace {
         return true;
     }
-    probe(w, actor, Check::Redis).await == Probed::Ready
+    probe(w, p, actor, Check::Redis).await == Probed::Ready
 }
 
 /// One probe call: reads the state at the instant it is called, then costs `probe_cost_ms`.
-async fn probe(w: &Rc<World>, actor: Actor, check: Check) -> Probed {
+async fn probe(w: &Rc<World>, p: &dyn RedisProbe, actor: Actor, check: Check) -> Probed {
     let now = w.now();
     let result = match check {
         Check::Redis => match w.policy.probe {
@@ -240,8 +257,8 @@ async fn probe(w: &Rc<World>, actor: Actor, check: Check) -> Probed {
                 return Probed::Unawaited;
             }
             ProbeMode::PropertyCall => ProbeResult::RaisedDebug,
-            ProbeMode::Faithful => ready_if(manager::is_connected(w)),
-            ProbeMode::Operational => ready_if(manager::operational_state(w)),
+            ProbeMode::Faithful => ready_if(p.is_connected()),
+            ProbeMode::Operational => ready_if(p.operational()),
         },
         Check::Database => ready_if(now >= w.services.database_ready_at_ms),
         Check::Auth => ready_if(now >= w.services.auth_ready_at_ms),
@@ -275,15 +292,15 @@ fn ready_if(b: bool) -> ProbeResult {
 
 /// The reference validator: every check waits for its readiness (redis on the manager's gate)
 /// until one deadline read from config, and redis is re-checked at the instant of publishing.
-async fn run_event_driven(w: &Rc<World>, start: u64) -> (Verdict, Option<u64>) {
+async fn run_event_driven(w: &Rc<World>, p: &dyn RedisProbe, start: u64) -> (Verdict, Option<u64>) {
     let deadline = start.saturating_add(w.policy.deadline_ms);
     let mut failed = Vec::new();
     for phase in PHASES {
         for &check in phase {
             let ok = if check == Check::Redis {
-                wait_redis(w, deadline).await
+                wait_redis(w, p, deadline).await
             } else {
-                wait_service(w, check, deadline).await
+                wait_service(w, p, check, deadline).await
             };
             if !ok && critical(w, check) {
                 failed.push(check);
@@ -295,7 +312,7 @@ async fn run_event_driven(w: &Rc<World>, start: u64) -> (Verdict, Option<u64>) {
     }
     // Checks after redis took time: publish only what a re-check says now.
     while failed.is_empty() {
-        if manager::recheck_operational(w).await {
+        if p.recheck().await {
             let v = Verdict {
                 ready: true,
                 skipped: false,
@@ -304,7 +321,7 @@ async fn run_event_driven(w: &Rc<World>, start: u64) -> (Verdict, Option<u64>) {
             };
             return (v, Some(w.now()));
         }
-        if !wait_redis(w, deadline).await {
+        if !wait_redis(w, p, deadline).await {
             failed.push(Check::Redis);
         }
     }
@@ -321,7 +338,7 @@ fn recheck_period(w: &World) -> u64 {
     w.policy.startup_reconnect_ms.unwrap_or(500).max(1)
 }
 
-async fn wait_redis(w: &Rc<World>, deadline: u64) -> bool {
+async fn wait_redis(w: &Rc<World>, p: &dyn RedisProbe, deadline: u64) -> bool {
     let a = Actor::Validator;
     let started = w.now();
     w.emit(
@@ -336,8 +353,8 @@ async fn wait_redis(w: &Rc<World>, deadline: u64) -> bool {
         },
     );
     loop {
-        if w.gate.current().is_some() {
-            if manager::recheck_operational(w).await {
+        if p.gate_ready() {
+            if p.recheck().await {
                 w.emit(
                     a,
                     Ev::CheckPassed {
@@ -365,7 +382,7 @@ async fn wait_redis(w: &Rc<World>, deadline: u64) -> bool {
                 deadline_ms: deadline,
             },
         );
-        match first_of(w.gate.wait_ready(), w.rt.sleep_until(deadline)).await {
+        match first_of(p.wait_ready(), w.rt.sleep_until(deadline)).await {
             Either::Left(_) => w.emit(a, Ev::GateWoke),
             Either::Right(()) => {
                 w.emit(a, Ev::DeadlineHit);
@@ -377,7 +394,7 @@ async fn wait_redis(w: &Rc<World>, deadline: u64) -> bool {
     false
 }
 
-async fn wait_service(w: &Rc<World>, check: Check, deadline: u64) -> bool {
+async fn wait_service(w: &Rc<World>, p: &dyn RedisProbe, check: Check, deadline: u64) -> bool {
     let a = Actor::Validator;
     let started = w.now();
     w.emit(
@@ -405,7 +422,7 @@ async fn wait_service(w: &Rc<World>, check: Check, deadline: u64) -> bool {
         return false;
     }
     w.rt.sleep_until(ready_at).await;
-    probe(w, a, check).await;
+    probe(w, p, a, check).await;
     w.emit(
         a,
         Ev::CheckPassed {

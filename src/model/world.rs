@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use tokio::sync::watch;
+use super::watch;
 
 use super::policy::Policy;
 use super::server::ServerModel;
@@ -256,7 +256,8 @@ pub fn run(sc: &Scenario, kind: EngineKind) -> RunOutput {
     }
 }
 
-fn build(sc: &Scenario, rt: Rt) -> World {
+/// Builds the world of `sc` on `rt` without running anything (unit tests drive parts of it).
+pub(crate) fn build(sc: &Scenario, rt: Rt) -> World {
     let policy = Policy::resolve(&sc.policy);
     let gcp = policy.detects_gcp(sc.environment.name, sc.environment.cloud_run);
     let (app, _) = watch::channel(AppPhase::Starting);
