@@ -292,7 +292,7 @@ fn tidy_toml_message(m: &str, field: &str) -> String {
     if let Some(rest) = m.strip_prefix("unknown field `") {
         if let Some((name, expected)) = rest.split_once("`, expected ") {
             let options: Vec<&str> = expected
-                .split(|c: char| c == ',' || c == ' ' || c == '`')
+                .split([',', ' ', '`'])
                 .filter(|s| !s.is_empty() && *s != "one" && *s != "of" && *s != "or")
                 .collect();
             let hint = nearest(name, options.iter().copied())
@@ -304,7 +304,7 @@ fn tidy_toml_message(m: &str, field: &str) -> String {
     if let Some(rest) = m.strip_prefix("unknown variant `") {
         if let Some((name, expected)) = rest.split_once("`, expected ") {
             let options: Vec<&str> = expected
-                .split(|c: char| c == ',' || c == ' ' || c == '`')
+                .split([',', ' ', '`'])
                 .filter(|s| !s.is_empty() && *s != "one" && *s != "of" && *s != "or")
                 .collect();
             let hint = nearest(name, options.iter().copied())
@@ -859,10 +859,8 @@ impl fmt::Display for FindError {
 /// Resolves a scenario name (a file stem under `root`) or a path to a file.
 pub fn find(root: &Path, name_or_path: &str) -> Result<PathBuf, FindError> {
     let as_path = Path::new(name_or_path);
-    if name_or_path.ends_with(".toml") || name_or_path.contains('/') {
-        if as_path.is_file() {
-            return Ok(as_path.to_path_buf());
-        }
+    if (name_or_path.ends_with(".toml") || name_or_path.contains('/')) && as_path.is_file() {
+        return Ok(as_path.to_path_buf());
     }
     let files = files_under(root);
     let matches: Vec<PathBuf> = files
