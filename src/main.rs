@@ -13,7 +13,25 @@ fn main() -> std::process::ExitCode {
             } else {
                 0
             };
-            let _ = e.print();
+            if code != 0 && std::env::args().any(|a| a == "--json") {
+                // Bad arguments are bad input too: one JSON object, as for every other error.
+                let text = e.render().to_string();
+                let head = text.split("\n\n").next().unwrap_or("");
+                let first = head
+                    .trim_start_matches("error: ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "error": first, "file": null, "line": null, "column": null,
+                        "field": null, "usage": text,
+                    })
+                );
+            } else {
+                let _ = e.print();
+            }
             return std::process::ExitCode::from(code);
         }
     };

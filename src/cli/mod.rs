@@ -83,8 +83,51 @@ pub enum Command {
     All,
 }
 
-/// A failure that maps to exit 2.
-pub struct BadInput(pub String);
+/// A failure that maps to exit 2: what is wrong, and where when a scenario file is at fault.
+pub struct BadInput {
+    /// The whole message.
+    pub message: String,
+    /// The located scenario error, when there is one (for `--json`).
+    pub at: Option<scenario::ScenarioError>,
+}
+
+/// A bad input with only a message (kept as a function so `BadInput(msg)` reads as before).
+#[allow(non_snake_case)]
+pub fn BadInput(message: String) -> BadInput {
+    BadInput { message, at: None }
+}
+
+impl From<scenario::ScenarioError> for BadInput {
+    fn from(e: scenario::ScenarioError) -> Self {
+        BadInput {
+            message: e.to_string(),
+            at: Some(e),
+        }
+    }
+}
+
+impl BadInput {
+    /// The `--json` form: one object with `error`, `file`, `line`, `column`, `field`
+    /// (null when unknown).
+    pub fn to_json(&self) -> serde_json::Value {
+        match &self.at {
+            Some(e) => serde_json::json!({
+                "error": self.message,
+                "file": e.file.display().to_string(),
+                "line": (e.line > 0).then_some(e.line),
+                "column": (e.line > 0).then_some(e.column),
+                "field": (!e.field.is_empty()).then_some(e.field.as_str()),
+            }),
+            None => serde_json::json!({
+                "error": self.message,
+                "file": null,
+                "line": null,
+                "column": null,
+                "field": null,
+            }),
+        }
+    }
+}
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
@@ -97,11 +140,11 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(BadInput(msg)) => {
+        Err(bad) => {
             if cli.json {
-                println!("{}", serde_json::json!({ "error": msg }));
+                println!("{}", bad.to_json());
             } else {
-                eprintln!("error: {msg}");
+                eprintln!("error: {}", bad.message);
             }
             ExitCode::from(EXIT_BAD_INPUT)
         }
@@ -125,7 +168,7 @@ pub fn resolve(root: &Path, name: &str) -> Result<(PathBuf, Scenario), BadInput>
             ));
         }
     }
-    let sc = scenario::load(&path).map_err(|e| BadInput(e.to_string()))?;
+    let sc = scenario::load(&path)?;
     Ok((path, sc))
 }
 
@@ -161,7 +204,7 @@ fn list(cli: &Cli) -> Result<u8, BadInput> {
     let files = scenario::files_under(&cli.scenarios);
     let mut rows = Vec::new();
     for p in &files {
-        let sc = scenario::load(p).map_err(|e| BadInput(e.to_string()))?;
+        let sc = scenario::load(p)?;
         rows.push((sc.name.clone(), sc.policy.preset.name(), sc.summary.clone()));
     }
     if cli.json {

@@ -39,7 +39,7 @@ impl EngineKind {
 pub struct RunConfig {
     /// The run stops at this virtual time at the latest.
     pub horizon_ms: u64,
-    /// Task polls allowed before the run is cut short (fast engine only).
+    /// Task polls allowed before the run is cut short.
     pub max_steps: u64,
     /// Same-instant choices and drawn values, consumed in order.
     pub decisions: Vec<u32>,

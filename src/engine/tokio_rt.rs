@@ -19,6 +19,11 @@ pub struct Core {
     cursor: Cell<usize>,
     stopped: Cell<bool>,
     stop: tokio::sync::Notify,
+    /// Task polls made, and the budget: tokio offers no hook, so every spawned task counts
+    /// its own polls (see `Counted`).
+    steps: Cell<u64>,
+    max_steps: u64,
+    budget_hit: Cell<bool>,
 }
 
 impl Core {
@@ -36,8 +41,11 @@ impl Core {
         self.start + Duration::from_millis(t)
     }
 
-    pub(super) fn spawn(&self, fut: impl Future<Output = ()> + 'static) {
-        tokio::task::spawn_local(fut);
+    pub(super) fn spawn(self: &Rc<Self>, fut: impl Future<Output = ()> + 'static) {
+        tokio::task::spawn_local(Counted {
+            core: self.clone(),
+            fut: Box::pin(fut),
+        });
     }
 
     pub(super) async fn freeze(&self, d: u64) {
@@ -61,6 +69,28 @@ impl Core {
     }
 }
 
+/// A task that counts its polls against the step budget; over budget it stops the run and
+/// is never polled again.
+struct Counted {
+    core: Rc<Core>,
+    fut: Pin<Box<dyn Future<Output = ()>>>,
+}
+
+impl Future for Counted {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let n = self.core.steps.get();
+        if n >= self.core.max_steps {
+            if !self.core.budget_hit.replace(true) {
+                self.core.stop();
+            }
+            return std::task::Poll::Pending;
+        }
+        self.core.steps.set(n + 1);
+        self.fut.as_mut().poll(cx)
+    }
+}
+
 pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -70,28 +100,32 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
     let local = tokio::task::LocalSet::new();
     let horizon = config.horizon_ms;
     let decisions = config.decisions.clone();
-    let (end, end_ms, used) = local.block_on(&rt, async move {
+    let (end, end_ms, used, steps) = local.block_on(&rt, async move {
         let core = Rc::new(Core {
             start: Instant::now(),
             decisions,
             cursor: Cell::new(0),
             stopped: Cell::new(false),
             stop: tokio::sync::Notify::new(),
+            steps: Cell::new(0),
+            max_steps: config.max_steps,
+            budget_hit: Cell::new(false),
         });
         root(Rt::Tokio(core.clone()));
         let stopped = tokio::time::timeout_at(core.at(horizon), core.stop.notified()).await;
         let end = match stopped {
+            Ok(()) if core.budget_hit.get() => EndReason::StepBudget,
             Ok(()) => EndReason::Stopped,
             Err(_) => EndReason::Horizon,
         };
         let end_ms = core.now().min(horizon);
-        (end, end_ms, core.cursor.get())
+        (end, end_ms, core.cursor.get(), core.steps.get())
     });
     drop(local);
     EngineReport {
         end,
         end_ms,
-        steps: 0,
+        steps,
         choices: Vec::new(),
         decisions_used: used,
     }

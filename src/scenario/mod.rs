@@ -26,8 +26,17 @@ pub mod limits {
     pub const MAX_CLIENT_RETRIES: u32 = 1_000;
     /// Entries of `run.decisions`.
     pub const MAX_DECISIONS: usize = 100_000;
-    /// `run.max_steps`.
-    pub const MAX_STEPS: u64 = 100_000_000;
+    /// `run.max_steps` (the default budget is `model::world::DEFAULT_MAX_STEPS`). A step is one
+    /// task poll; 20 million take a few seconds in a release build.
+    pub const MAX_STEPS: u64 = 20_000_000;
+    /// Work the clients may cause without the clock moving, summed over `[[clients]]`:
+    /// `messages + (1 + retries) x (1 + R)`, where R is `policy.redis_retries` (10 when not
+    /// set, the largest any preset uses): each connection attempt may run one guard check of up
+    /// to R + 1 probes. Zero-length delays let this work happen inside one step, so the step
+    /// budget cannot bound it; this limit does.
+    pub const MAX_CLIENT_WORK: u64 = 200_000;
+    /// R assumed by `MAX_CLIENT_WORK` when `policy.redis_retries` is not set.
+    pub const PRESET_MAX_REDIS_RETRIES: u32 = 10;
     /// Retries of the redis check.
     pub const MAX_RETRIES: u32 = 10_000;
     /// Outages and ping spikes, each.
@@ -91,23 +100,195 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and validates scenario text; `stem`, when given, must equal `name`.
 pub fn parse(src: &str, file: &Path, stem: Option<&str>) -> Result<Scenario, ScenarioError> {
-    let sc: Scenario = toml::from_str(src).map_err(|e| {
-        let (line, column) = e.span().map(|s| line_col(src, s.start)).unwrap_or((1, 1));
-        let field = field_at_line(src, line);
-        ScenarioError {
+    if src.len() as u64 > limits::MAX_FILE_BYTES {
+        return Err(ScenarioError {
             file: file.to_path_buf(),
-            line,
-            column,
-            field,
-            message: tidy_toml_message(e.message()),
-        }
-    })?;
+            line: 0,
+            column: 0,
+            field: String::new(),
+            message: format!(
+                "the file has {} bytes; at most {} are allowed",
+                src.len(),
+                limits::MAX_FILE_BYTES
+            ),
+        });
+    }
+    let sc: Scenario = toml::from_str(src).map_err(|e| toml_error(src, file, &e))?;
     validate(&sc, src, file, stem)?;
     Ok(sc)
 }
 
-fn tidy_toml_message(m: &str) -> String {
+/// Turns a toml/serde error into a located error naming the field at fault.
+fn toml_error(src: &str, file: &Path, e: &toml::de::Error) -> ScenarioError {
+    let span = e.span();
+    let offset = span.as_ref().map_or(0, |s| s.start);
+    let index = Index::build(src);
+    let mut field = match &index {
+        Some(ix) => ix.field_at(offset),
+        None => None,
+    }
+    .unwrap_or_else(|| field_at_line(src, line_col(src, offset).0));
+    let raw = e.message().trim().replace('\n', " ");
+    let (mut line, mut column) = line_col(src, offset);
+    // A missing field: serde reports the span of the table that lacks it. Name the field in
+    // full, and point at the table's header (or the file start for the top level).
+    if let Some(missing) = raw
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+    {
+        let table = index
+            .as_ref()
+            .and_then(|ix| ix.table_at(offset))
+            .unwrap_or_default();
+        field = join(&table, missing);
+        if table.is_empty() {
+            (line, column) = (1, 1);
+        }
+        let message = format!(
+            "the required field `{missing}` is missing{}",
+            if table.is_empty() {
+                " at the top of the file".to_string()
+            } else {
+                format!(" from [{table}]")
+            }
+        );
+        return ScenarioError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            field,
+            message,
+        };
+    }
+    let message = tidy_toml_message(&raw, &field);
+    ScenarioError {
+        file: file.to_path_buf(),
+        line,
+        column,
+        field,
+        message,
+    }
+}
+
+fn join(table: &str, key: &str) -> String {
+    if table.is_empty() {
+        key.to_string()
+    } else {
+        format!("{table}.{key}")
+    }
+}
+
+/// Where every key, table and array element of a document is written: the parsed document's
+/// spans flattened to dotted paths (`redis.server.outages[1]`, `clients[0].at_ms`).
+struct Index {
+    entries: Vec<Entry>,
+}
+
+struct Entry {
+    path: String,
+    key: std::ops::Range<usize>,
+    value: std::ops::Range<usize>,
+    table: bool,
+}
+
+impl Index {
+    /// None when the text is not TOML at all.
+    fn build(src: &str) -> Option<Index> {
+        let doc = toml::de::DeTable::parse(src).ok()?;
+        let mut entries = Vec::new();
+        Self::walk_table(doc.get_ref(), "", &mut entries);
+        Some(Index { entries })
+    }
+
+    fn walk_table(t: &toml::de::DeTable<'_>, prefix: &str, out: &mut Vec<Entry>) {
+        for (k, v) in t.iter() {
+            let path = join(prefix, k.get_ref());
+            out.push(Entry {
+                path: path.clone(),
+                key: k.span(),
+                value: v.span(),
+                table: v.get_ref().is_table(),
+            });
+            Self::walk_value(v.get_ref(), &path, out);
+        }
+    }
+
+    fn walk_value(v: &toml::de::DeValue<'_>, path: &str, out: &mut Vec<Entry>) {
+        match v {
+            toml::de::DeValue::Table(t) => Self::walk_table(t, path, out),
+            toml::de::DeValue::Array(a) => {
+                for (i, item) in a.iter().enumerate() {
+                    let p = format!("{path}[{i}]");
+                    out.push(Entry {
+                        path: p.clone(),
+                        key: item.span(),
+                        value: item.span(),
+                        table: item.get_ref().is_table(),
+                    });
+                    Self::walk_value(item.get_ref(), &p, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The innermost key whose key or value covers `offset`.
+    fn field_at(&self, offset: usize) -> Option<String> {
+        let covers =
+            |r: &std::ops::Range<usize>| r.start <= offset && offset < r.end.max(r.start + 1);
+        self.entries
+            .iter()
+            .filter(|e| covers(&e.key) || covers(&e.value))
+            .max_by_key(|e| e.path.len())
+            .map(|e| e.path.clone())
+    }
+
+    /// The innermost table whose value starts at or covers `offset` ("" for the top level).
+    fn table_at(&self, offset: usize) -> Option<String> {
+        self.entries
+            .iter()
+            .filter(|e| e.table && e.value.start <= offset && offset <= e.value.end)
+            .max_by_key(|e| e.path.len())
+            .map(|e| e.path.clone())
+    }
+
+    /// The start of `path`'s key, if it is written.
+    fn position(&self, path: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .find(|e| e.path == path)
+            .map(|e| e.key.start)
+    }
+}
+
+fn tidy_toml_message(m: &str, field: &str) -> String {
     let m = m.trim().replace('\n', " ");
+    let expected_words = |e: &str| -> String {
+        match e.trim() {
+            "u64" | "u32" | "i64" | "usize" => allowed(field),
+            "a sequence" => "an array".into(),
+            "a boolean" => "true or false".into(),
+            "a string" => "a string in double quotes".into(),
+            "a map" | "struct" => "a table".into(),
+            other => other.to_string(),
+        }
+    };
+    if let Some(rest) = m.strip_prefix("invalid value: integer `") {
+        if let Some((n, expected)) = rest.split_once("`, expected ") {
+            let why = if n.starts_with('-') {
+                "is negative"
+            } else {
+                "is too large"
+            };
+            return format!("`{n}` {why}; expected {}", expected_words(expected));
+        }
+    }
+    if let Some(rest) = m.strip_prefix("invalid type: ") {
+        if let Some((got, expected)) = rest.rsplit_once(", expected ") {
+            let got = got.replace(" as i128", "").replace(" as u128", "");
+            return format!("found {got}; expected {}", expected_words(expected));
+        }
+    }
     if let Some(rest) = m.strip_prefix("unknown field `") {
         if let Some((name, expected)) = rest.split_once("`, expected ") {
             let options: Vec<&str> = expected
@@ -197,21 +378,65 @@ fn field_at_line(src: &str, line: usize) -> String {
     String::new()
 }
 
-/// Where `field` (a dotted path as `field_at_line` writes it) is assigned; else its table;
-/// else the file start.
+/// Where `field` (a dotted path such as `clients[0].at_ms`) is written; else its nearest
+/// written parent; else the file start.
 fn locate(src: &str, field: &str) -> (usize, usize) {
-    let lines = src.lines().count();
-    for line in 1..=lines {
-        if field_at_line(src, line) == field {
-            let text = src.lines().nth(line - 1).unwrap_or("");
-            let col = text.len() - text.trim_start().len() + 1;
-            return (line, col);
+    if let Some(ix) = Index::build(src) {
+        let mut f = field;
+        loop {
+            if let Some(offset) = ix.position(f) {
+                return line_col(src, offset);
+            }
+            match f.rfind(['.', '[']) {
+                Some(i) => f = &f[..i],
+                None => break,
+            }
         }
     }
-    if let Some((table, _)) = field.rsplit_once('.') {
-        return locate(src, table);
-    }
     (1, 1)
+}
+
+/// What a numeric field accepts, in words (used in messages).
+pub fn allowed(field: &str) -> String {
+    let last = field
+        .rsplit('.')
+        .next()
+        .unwrap_or(field)
+        .split('[')
+        .next()
+        .unwrap_or("");
+    let ms = |lo: u64, hi: u64| format!("a whole number of milliseconds from {lo} to {hi}");
+    match last {
+        "format" => "1 (the only format)".into(),
+        "horizon_ms" => ms(1, limits::MAX_HORIZON_MS),
+        "max_steps" => format!("a whole number from 1 to {}", limits::MAX_STEPS),
+        "messages" => format!("a whole number from 0 to {}", limits::MAX_MESSAGES),
+        "retries" => format!("a whole number from 0 to {}", limits::MAX_CLIENT_RETRIES),
+        "redis_retries" => format!("a whole number from 0 to {}", limits::MAX_RETRIES),
+        "decisions" => format!(
+            "an array of at most {} whole numbers from 0 to {}",
+            limits::MAX_DECISIONS,
+            u32::MAX
+        ),
+        "outages" => format!(
+            "an array of at most {} [start_ms, end_ms] pairs, 0 <= start < end <= {}",
+            limits::MAX_WINDOWS,
+            limits::MAX_TIME_MS
+        ),
+        "ping_spikes" => format!(
+            "an array of at most {} {{ at_ms = N, extra_ms = N }} tables, N from 0 to {}",
+            limits::MAX_WINDOWS,
+            limits::MAX_TIME_MS
+        ),
+        "group_timeouts_ms" => format!(
+            "an array of 3 whole numbers of milliseconds from 0 to {}",
+            limits::MAX_TIME_MS
+        ),
+        "health_interval_ms" | "startup_reconnect_ms" => ms(1, limits::MAX_TIME_MS),
+        "lost_messages" | "verdict_at_ms" | "elapsed_ms" => "a whole number from 0 up".into(),
+        l if l.ends_with("_ms") => ms(0, limits::MAX_TIME_MS),
+        _ => "a whole number from 0 up".into(),
+    }
 }
 
 fn validate(
@@ -265,10 +490,7 @@ fn validate(
         if v > limits::MAX_TIME_MS {
             err(
                 field,
-                format!(
-                    "{v} ms is absurd; at most {} is allowed",
-                    limits::MAX_TIME_MS
-                ),
+                format!("{v} ms is too large; expected {}", allowed(field)),
             )
         } else {
             Ok(())
@@ -356,8 +578,8 @@ fn validate(
                 format!("needs exactly 3 values (phases 1, 2, 3); got {}", g.len()),
             );
         }
-        for v in g {
-            time("policy.group_timeouts_ms", *v)?;
+        for (i, v) in g.iter().enumerate() {
+            time(&format!("policy.group_timeouts_ms[{i}]"), *v)?;
         }
     }
     if p.startup_reconnect_ms == Some(0) {
@@ -367,41 +589,62 @@ fn validate(
         );
     }
     let srv = &sc.redis.server;
-    if srv.outages.len() > limits::MAX_WINDOWS || srv.ping_spikes.len() > limits::MAX_WINDOWS {
+    if srv.outages.len() > limits::MAX_WINDOWS {
         return err(
             "redis.server.outages",
             format!(
-                "at most {} outages and {} ping spikes are allowed",
-                limits::MAX_WINDOWS,
+                "{} outages; at most {} are allowed",
+                srv.outages.len(),
+                limits::MAX_WINDOWS
+            ),
+        );
+    }
+    if srv.ping_spikes.len() > limits::MAX_WINDOWS {
+        return err(
+            "redis.server.ping_spikes",
+            format!(
+                "{} ping spikes; at most {} are allowed",
+                srv.ping_spikes.len(),
                 limits::MAX_WINDOWS
             ),
         );
     }
     for (i, [a, b]) in srv.outages.iter().enumerate() {
+        let f = format!("redis.server.outages[{i}]");
         if a >= b {
             return err(
-                "redis.server.outages",
-                format!("outage {} ends ({b}) before or when it starts ({a}); write [start, end) with start < end", i + 1),
+                &f,
+                format!(
+                    "outage {} ends ({b}) before or when it starts ({a}); \
+                     write [start_ms, end_ms] with start < end",
+                    i + 1
+                ),
             );
         }
-        time("redis.server.outages", *b)?;
+        time(&f, *b)?;
     }
-    let mut sorted = srv.outages.clone();
-    sorted.sort_unstable();
-    for pair in sorted.windows(2) {
-        if pair[1][0] < pair[0][1] {
+    let mut order: Vec<usize> = (0..srv.outages.len()).collect();
+    order.sort_by_key(|&i| srv.outages[i]);
+    for pair in order.windows(2) {
+        let (x, y) = (srv.outages[pair[0]], srv.outages[pair[1]]);
+        if y[0] < x[1] {
+            let later = pair[0].max(pair[1]);
             return err(
-                "redis.server.outages",
+                &format!("redis.server.outages[{later}]"),
                 format!(
-                    "outages [{}, {}) and [{}, {}) overlap; merge them into one window",
-                    pair[0][0], pair[0][1], pair[1][0], pair[1][1]
+                    "outages [{}, {}] and [{}, {}] overlap; windows must be disjoint \
+                     (merge them into one)",
+                    x[0], x[1], y[0], y[1]
                 ),
             );
         }
     }
-    for s in &srv.ping_spikes {
-        time("redis.server.ping_spikes", s.at_ms)?;
-        time("redis.server.ping_spikes", s.extra_ms)?;
+    for (i, s) in srv.ping_spikes.iter().enumerate() {
+        time(&format!("redis.server.ping_spikes[{i}].at_ms"), s.at_ms)?;
+        time(
+            &format!("redis.server.ping_spikes[{i}].extra_ms"),
+            s.extra_ms,
+        )?;
     }
     if sc.redis.manager.health_interval_ms == 0 {
         return err(
@@ -443,6 +686,23 @@ fn validate(
                 ),
             );
         }
+    }
+    let probes = 1 + u64::from(p.redis_retries.unwrap_or(limits::PRESET_MAX_REDIS_RETRIES));
+    let work: u64 = sc
+        .clients
+        .iter()
+        .map(|c| u64::from(c.messages) + (1 + u64::from(c.retries)) * probes)
+        .sum();
+    if work > limits::MAX_CLIENT_WORK {
+        return err(
+            "clients",
+            format!(
+                "the clients add up to {work} units of work; at most {} are allowed \
+                 (per client: messages + (1 + retries) x {probes} guard probes, where {probes} \
+                 is 1 + policy.redis_retries); use fewer clients, messages or retries",
+                limits::MAX_CLIENT_WORK
+            ),
+        );
     }
     let r = &sc.run;
     if r.horizon_ms == 0 || r.horizon_ms > limits::MAX_HORIZON_MS {
