@@ -14,7 +14,7 @@ use crate::scenario::{Client, EnvName, RedisManager, Scenario, Services, Startup
 use crate::trace::{Actor, Check, Ev, Event, Outcome};
 
 /// Default step budget: far above any valid scenario's needs, far below a hang's cost.
-pub const DEFAULT_MAX_STEPS: u64 = 5_000_000;
+pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
 
 /// The circuit breaker (`model.md` 2.2): opens after 5 consecutive failures; while open a call
 /// is allowed only when more than 60000 ms have passed since the last failure.
