@@ -821,6 +821,8 @@ pub enum FindError {
     Unknown {
         /// What was asked for.
         name: String,
+        /// The folder searched.
+        root: PathBuf,
         /// The closest names that exist.
         suggestions: Vec<String>,
     },
@@ -836,8 +838,12 @@ pub enum FindError {
 impl fmt::Display for FindError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FindError::Unknown { name, suggestions } => {
-                write!(f, "no scenario named `{name}` under scenarios/")?;
+            FindError::Unknown {
+                name,
+                root,
+                suggestions,
+            } => {
+                write!(f, "no scenario named `{name}` under {}", root.display())?;
                 if !suggestions.is_empty() {
                     write!(f, "; did you mean {}?", suggestions.join(", "))?;
                 }
@@ -882,6 +888,7 @@ pub fn find(root: &Path, name_or_path: &str) -> Result<PathBuf, FindError> {
             scored.sort();
             Err(FindError::Unknown {
                 name: name_or_path.to_string(),
+                root: root.to_path_buf(),
                 suggestions: scored.into_iter().take(3).map(|(_, s)| s).collect(),
             })
         }
