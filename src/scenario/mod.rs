@@ -880,9 +880,20 @@ pub fn find(root: &Path, name_or_path: &str) -> Result<PathBuf, FindError> {
             let mut scored: Vec<(usize, String)> = files
                 .iter()
                 .filter_map(|p| p.file_stem().and_then(|s| s.to_str()))
-                .map(|s| (edit_distance(name_or_path, s), s.to_string()))
-                .filter(|(d, s)| {
-                    *d <= (s.len().max(name_or_path.len()) / 2).max(2) || s.contains(name_or_path)
+                .filter_map(|s| {
+                    // A typo in the first words of a long name ("incidnet" for
+                    // "incident-2025-09-09") is as telling as a typo in a short one.
+                    let q = name_or_path.chars().count();
+                    let full = edit_distance(name_or_path, s);
+                    let head = (q.saturating_sub(1)..=q + 1)
+                        .map(|n| s.chars().take(n).collect::<String>())
+                        .map(|prefix| edit_distance(name_or_path, &prefix))
+                        .min()
+                        .unwrap_or(full);
+                    let close = full <= (s.chars().count().max(q) / 3).max(2)
+                        || head <= (q / 4).max(1)
+                        || s.contains(name_or_path);
+                    close.then(|| (full.min(head), s.to_string()))
                 })
                 .collect();
             scored.sort();
