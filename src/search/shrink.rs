@@ -163,7 +163,38 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
                 progress = true;
             }
         }
-        // Then each timing parameter: its default, zero, half.
+        // Every timing parameter but one back to its default, the one kept as it is or
+        // raised (greedy one-at-a-time steps stop at local minima such as "stabilize_ms
+        // short enough only because startup was made shorter too").
+        let n = fields::values(&sc).len();
+        for keep_idx in 0..n {
+            let mut base = sc.clone();
+            let mut kept = 0;
+            for (idx, s) in fields::slots(&mut base).into_iter().enumerate() {
+                if idx == keep_idx {
+                    kept = *s.value;
+                } else {
+                    *s.value = s.default.max(s.min);
+                }
+            }
+            if base == sc {
+                continue;
+            }
+            let mut done = false;
+            for factor in [1, 2, 4] {
+                let c = fields::with(&base, keep_idx, kept.saturating_mul(factor));
+                if keep(&c) {
+                    sc = c;
+                    progress = true;
+                    done = true;
+                    break;
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        // Then each timing parameter that is not at its default: default, zero, half.
         let n = fields::values(&sc).len();
         for idx in 0..n {
             let (value, default) = {
@@ -174,6 +205,10 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
                     None => break,
                 }
             };
+            if value == default {
+                // Already what an absent field means: nothing simpler to say.
+                continue;
+            }
             for cand in [default, 0, value / 2] {
                 if cand == value || (cand > value && cand != default) {
                     continue;

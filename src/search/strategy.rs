@@ -71,7 +71,8 @@ pub struct ClientParams {
 /// The raw draws of one case. [`build`] turns them into a scenario for a preset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Params {
-    /// 0 production, 1 staging, 2 development on Cloud Run, 3 test off Cloud Run.
+    /// 0..10 production, 10..16 staging, 16..19 development on Cloud Run, 19 test off
+    /// Cloud Run (shrinks toward production).
     pub env: u8,
     /// Index into [`Regime::ALL`].
     pub regime: u8,
@@ -160,7 +161,7 @@ fn client() -> impl Strategy<Value = ClientParams> {
 /// The strategy of one case's draws.
 pub fn params() -> impl Strategy<Value = Params> {
     let redis = (
-        0u8..4,
+        0u8..20,
         0u8..4,
         instant(20_000),
         (instant(40_000), length(1, 20_000)),
@@ -220,10 +221,10 @@ pub fn params() -> impl Strategy<Value = Params> {
 /// The scenario of `p` under `preset`. Always valid (within `scenario::limits`): lengths are
 /// at least 1 where the format requires it and the one outage is well formed.
 pub fn build(preset: Preset, p: &Params) -> Scenario {
-    let (env_name, cloud_run) = match p.env % 4 {
-        0 => (EnvName::Production, true),
-        1 => (EnvName::Staging, true),
-        2 => (EnvName::Development, true),
+    let (env_name, cloud_run) = match p.env % 20 {
+        0..10 => (EnvName::Production, true),
+        10..16 => (EnvName::Staging, true),
+        16..19 => (EnvName::Development, true),
         _ => (EnvName::Test, false),
     };
     let regime = Regime::ALL[usize::from(p.regime) % Regime::ALL.len()];
