@@ -140,7 +140,10 @@ fn canary_finds_p8_false_ready_under_stabilisation() {
         .iter()
         .find(|f| f.trace_hash == hash)
         .unwrap_or_else(|| panic!("canary not found in 16 cases: {:#?}", s.found));
-    assert_eq!(f.non_default, vec!["redis.manager.stabilize_ms".to_string()]);
+    assert_eq!(
+        f.non_default,
+        vec!["redis.manager.stabilize_ms".to_string()]
+    );
     assert_eq!(f.class.as_deref(), Some("race"));
     for p in ["redis.manager.stabilize_ms", "redis.server.up_from_ms"] {
         assert!(f.depends_on.iter().any(|d| d == p), "{:?}", f.depends_on);
@@ -176,7 +179,10 @@ fn same_seed_same_files_and_summary_whatever_the_job_count() {
     let mut o2 = o.clone();
     o2.jobs = 2;
     let sc = run(&o2, &c);
-    assert!(!sa.found.is_empty(), "the run should find something to compare");
+    assert!(
+        !sa.found.is_empty(),
+        "the run should find something to compare"
+    );
     let strip = |s: &search::Summary| {
         let mut s = s.clone();
         for f in &mut s.found {
@@ -219,7 +225,11 @@ fn recorded_files_replay_and_are_never_rewritten() {
         assert!(text.contains(&format!("# Reproduce: readysim replay {}", sc.name)));
     }
     let again = run(&o, &dir);
-    assert_eq!(files(&dir), before, "a second run must not change the folder");
+    assert_eq!(
+        files(&dir),
+        before,
+        "a second run must not change the folder"
+    );
     assert!(again.found.iter().all(|f| f.known && f.path.is_none()));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -262,7 +272,10 @@ fn classify_file(name: &str) -> classify::Classified {
 fn the_incident_is_deterministic() {
     let c = classify_file("incident-2025-09-09");
     assert_eq!(c.class, "deterministic", "{:?}", c.depends_on);
-    assert!(c.trials.iter().any(|t| t.parameter == "redis.server.up_from_ms"));
+    assert!(c
+        .trials
+        .iter()
+        .any(|t| t.parameter == "redis.server.up_from_ms"));
     assert!(c.trials.iter().all(|t| t.still_fails));
 }
 

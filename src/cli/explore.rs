@@ -91,7 +91,11 @@ fn parse_preset(s: &str) -> Result<Preset, BadInput> {
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), BadInput> {
-    let bad = || BadInput(format!("--shard {s}: expected k/n with 1 <= k <= n, e.g. 2/4"));
+    let bad = || {
+        BadInput(format!(
+            "--shard {s}: expected k/n with 1 <= k <= n, e.g. 2/4"
+        ))
+    };
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
     let k: u64 = k.trim().parse().map_err(|_| bad())?;
     let n: u64 = n.trim().parse().map_err(|_| bad())?;

@@ -37,11 +37,27 @@ pub fn slots(sc: &mut Scenario) -> Vec<Slot<'_>> {
         &mut s.dependencies_ms,
         ds.dependencies_ms,
     ));
-    v.push(slot("startup.database_ms", &mut s.database_ms, ds.database_ms));
+    v.push(slot(
+        "startup.database_ms",
+        &mut s.database_ms,
+        ds.database_ms,
+    ));
     v.push(slot("startup.cache_ms", &mut s.cache_ms, ds.cache_ms));
-    v.push(slot("startup.services_ms", &mut s.services_ms, ds.services_ms));
-    v.push(slot("startup.websocket_ms", &mut s.websocket_ms, ds.websocket_ms));
-    v.push(slot("startup.finalize_ms", &mut s.finalize_ms, ds.finalize_ms));
+    v.push(slot(
+        "startup.services_ms",
+        &mut s.services_ms,
+        ds.services_ms,
+    ));
+    v.push(slot(
+        "startup.websocket_ms",
+        &mut s.websocket_ms,
+        ds.websocket_ms,
+    ));
+    v.push(slot(
+        "startup.finalize_ms",
+        &mut s.finalize_ms,
+        ds.finalize_ms,
+    ));
     v.push(slot(
         "startup.probe_cost_ms",
         &mut s.probe_cost_ms,
@@ -53,7 +69,11 @@ pub fn slots(sc: &mut Scenario) -> Vec<Slot<'_>> {
         &mut x.database_ready_at_ms,
         0,
     ));
-    v.push(slot("services.auth_ready_at_ms", &mut x.auth_ready_at_ms, 0));
+    v.push(slot(
+        "services.auth_ready_at_ms",
+        &mut x.auth_ready_at_ms,
+        0,
+    ));
     v.push(slot(
         "services.agent_supervisor_ready_at_ms",
         &mut x.agent_supervisor_ready_at_ms,
@@ -65,13 +85,25 @@ pub fn slots(sc: &mut Scenario) -> Vec<Slot<'_>> {
         0,
     ));
     let r = &mut sc.redis.server;
-    v.push(slot("redis.server.up_from_ms", &mut r.up_from_ms, dr.up_from_ms));
+    v.push(slot(
+        "redis.server.up_from_ms",
+        &mut r.up_from_ms,
+        dr.up_from_ms,
+    ));
     for (i, [a, b]) in r.outages.iter_mut().enumerate() {
         v.push(slot(&format!("redis.server.outages[{i}].start"), a, 0));
         v.push(slot(&format!("redis.server.outages[{i}].end"), b, 0));
     }
-    v.push(slot("redis.server.connect_ms", &mut r.connect_ms, dr.connect_ms));
-    v.push(slot("redis.server.refuse_ms", &mut r.refuse_ms, dr.refuse_ms));
+    v.push(slot(
+        "redis.server.connect_ms",
+        &mut r.connect_ms,
+        dr.connect_ms,
+    ));
+    v.push(slot(
+        "redis.server.refuse_ms",
+        &mut r.refuse_ms,
+        dr.refuse_ms,
+    ));
     v.push(slot("redis.server.ping_ms", &mut r.ping_ms, dr.ping_ms));
     for (i, sp) in r.ping_spikes.iter_mut().enumerate() {
         v.push(slot(
@@ -126,7 +158,11 @@ pub fn slots(sc: &mut Scenario) -> Vec<Slot<'_>> {
             ..
         } = c;
         v.push(slot(&format!("clients[{i}].at_ms"), at_ms, 0));
-        v.push(slot(&format!("clients[{i}].message_gap_ms"), message_gap_ms, 100));
+        v.push(slot(
+            &format!("clients[{i}].message_gap_ms"),
+            message_gap_ms,
+            100,
+        ));
     }
     v
 }

@@ -187,10 +187,9 @@ pub fn explore(
         let mut cache: BTreeMap<(u64, Violation), crate::scenario::Scenario> = BTreeMap::new();
         'chunks: for chunk in mine.chunks(CHUNK) {
             let results = par_map(chunk, opts.jobs, |&i| {
-                let r = run_case(opts.seed, preset, i, &properties, opts.kind);
-                observer.cases(1);
-                r
+                run_case(opts.seed, preset, i, &properties, opts.kind)
             });
+            observer.cases(results.len() as u64);
             for (pos, r) in results.iter().enumerate() {
                 counted += 1;
                 counts.add(r.reached);

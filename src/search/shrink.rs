@@ -46,9 +46,7 @@ pub fn shrink(preset: Preset, seed: u64, property: Violation, kind: EngineKind) 
     let params = match result {
         Err(TestError::Fail(_, minimal)) => minimal,
         // The case passed (the caller asked about a property it does not violate): keep it.
-        _ => first
-            .into_inner()
-            .unwrap_or_else(|| generate_one(seed)),
+        _ => first.into_inner().unwrap_or_else(|| generate_one(seed)),
     };
     second_pass(strategy::build(preset, &params), property, kind)
 }
@@ -83,7 +81,11 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
             }
         }
         for i in 0..sc.clients.len() {
-            for m in [0, sc.clients[i].messages / 2, sc.clients[i].messages.saturating_sub(1)] {
+            for m in [
+                0,
+                sc.clients[i].messages / 2,
+                sc.clients[i].messages.saturating_sub(1),
+            ] {
                 if m < sc.clients[i].messages {
                     let mut c = sc.clone();
                     c.clients[i].messages = m;

@@ -31,8 +31,7 @@ pub const MAX_DECISIONS: usize = 16;
 /// v0 poll delays, the reconnect backoff at 519 + 0, 2000, 6000, 14000, 30000, the
 /// incident's verdict at 9670). Draws land on them, +-2 ms.
 pub const TIME_ANCHORS: [u64; 16] = [
-    519, 524, 1000, 2157, 2162, 2500, 2519, 2659, 3160, 3661, 5000, 6519, 9670, 14519, 30519,
-    31000,
+    519, 524, 1000, 2157, 2162, 2500, 2519, 2659, 3160, 3661, 5000, 6519, 9670, 14519, 30519, 31000,
 ];
 /// Lengths that matter: grace 500, poll delays, get_client's 100 ms ping timeout, deadlines.
 pub const LENGTH_ANCHORS: [u64; 10] = [100, 101, 500, 501, 1000, 1500, 2000, 3000, 5000, 5001];
@@ -257,7 +256,9 @@ pub fn build(preset: Preset, p: &Params) -> Scenario {
         reconnect_spawn_jitter_ms: p.reconnect_jitter_ms.unwrap_or(0),
         health_spawn_jitter_ms: p.health_jitter_ms.unwrap_or(0),
         health_interval_ms: p.health_interval_ms.unwrap_or(dm.health_interval_ms).max(1),
-        get_client_ping_timeout_ms: p.get_client_timeout_ms.unwrap_or(dm.get_client_ping_timeout_ms),
+        get_client_ping_timeout_ms: p
+            .get_client_timeout_ms
+            .unwrap_or(dm.get_client_ping_timeout_ms),
         ..dm
     };
     let ds = Startup::default();
