@@ -17,6 +17,7 @@ pub mod model;
 pub mod oracle;
 pub mod replay;
 pub mod scenario;
+pub mod search;
 mod sync;
 pub mod trace;
 

@@ -1,6 +1,7 @@
 //! The command line: clap commands and their output (tables, JSON). No model logic lives here;
 //! every command is a thin shell over library calls the tests use too.
 
+pub mod explore;
 pub mod output;
 
 use std::path::{Path, PathBuf};
@@ -81,6 +82,10 @@ pub enum Command {
     },
     /// Replay every scenario and print a pass/fail table (the default command).
     All,
+    /// Search timings and orderings from a seed; shrink, record and classify each failure.
+    Explore(explore::ExploreArgs),
+    /// Tell a race from a deterministic fault by perturbing a scenario's timings and order.
+    Classify(explore::ClassifyArgs),
 }
 
 /// A failure that maps to exit 2: what is wrong, and where when a scenario file is at fault.
@@ -137,6 +142,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Replay { name, bless }) => replay_one(&cli, name, kind, *bless),
         Some(Command::List) => list(&cli),
         Some(Command::Compare { name }) => compare(&cli, name, kind),
+        Some(Command::Explore(a)) => explore::explore(&cli, a, kind),
+        Some(Command::Classify(a)) => explore::classify_cmd(&cli, a, kind),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,407 @@
+//! `readysim explore` and `readysim classify`: argument checks, the progress bar, the summary
+//! table, found-failure lines and JSON. The search itself is `readysim::search`.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use readysim::engine::EngineKind;
+use readysim::oracle::Violation;
+use readysim::scenario::{self, Preset};
+use readysim::search::{
+    self, classify, coverage, record::RecordDir, ExploreOptions, Found, Observer, Summary,
+};
+
+use super::{BadInput, Cli, EXIT_OK};
+
+/// `readysim explore` options.
+#[derive(Args, Debug)]
+pub struct ExploreArgs {
+    /// The seed: the same seed gives the same cases, failures and recorded files.
+    #[arg(long, env = "READYSIM_SEED")]
+    pub seed: u64,
+    /// Cases per preset.
+    #[arg(long, default_value_t = 1000)]
+    pub cases: u64,
+    /// Presets to explore (repeatable; default: every preset).
+    #[arg(long = "preset", value_name = "P", num_args = 1..)]
+    pub presets: Vec<String>,
+    /// Explore every preset.
+    #[arg(long, conflicts_with = "presets")]
+    pub all_presets: bool,
+    /// Properties that count as failures (default: ws-1011, false-ready, spurious-failure,
+    /// lost-message, lost-connection, hang).
+    #[arg(long = "property", value_name = "NAME", num_args = 1..)]
+    pub properties: Vec<String>,
+    /// Where shrunk failures are written (default: <scenarios>/found).
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// Distinct failures per preset and property before that property stops being shrunk.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub max_failures: usize,
+    /// Worker threads; the result does not depend on it.
+    #[arg(long, default_value_t = 1, value_name = "J")]
+    pub jobs: usize,
+    /// Run the k-th of n disjoint parts of the case space (k in 1..=n).
+    #[arg(long, value_name = "k/n")]
+    pub shard: Option<String>,
+}
+
+/// `readysim classify` options.
+#[derive(Args, Debug)]
+pub struct ClassifyArgs {
+    /// Scenario name or path.
+    pub name: String,
+    /// The violations that make up the failure (default: every violation of the run).
+    #[arg(long = "property", value_name = "NAME", num_args = 1..)]
+    pub properties: Vec<String>,
+    /// Write the `[classification]` block into the file.
+    #[arg(long)]
+    pub write: bool,
+}
+
+fn parse_property(s: &str) -> Result<Violation, BadInput> {
+    Violation::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Violation::ALL.iter().map(|v| v.name()).collect();
+        let hint = scenario::nearest(s, names.iter().copied())
+            .map(|n| format!(" (did you mean `{n}`?)"))
+            .unwrap_or_default();
+        BadInput(format!(
+            "unknown property `{s}`{hint}; allowed: {}",
+            names.join(", ")
+        ))
+    })
+}
+
+fn parse_preset(s: &str) -> Result<Preset, BadInput> {
+    Preset::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+        let hint = scenario::nearest(s, names.iter().copied())
+            .map(|n| format!(" (did you mean `{n}`?)"))
+            .unwrap_or_default();
+        BadInput(format!(
+            "unknown preset `{s}`{hint}; allowed: {}",
+            names.join(", ")
+        ))
+    })
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), BadInput> {
+    let bad = || {
+        BadInput(format!(
+            "--shard {s}: expected k/n with 1 <= k <= n, e.g. 2/4"
+        ))
+    };
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let k: u64 = k.trim().parse().map_err(|_| bad())?;
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || k == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// Turns arguments into options (every check that can fail happens before any work).
+pub fn options(a: &ExploreArgs, kind: EngineKind) -> Result<ExploreOptions, BadInput> {
+    let mut o = ExploreOptions::new(a.seed);
+    o.cases = a.cases;
+    o.kind = kind;
+    if !a.presets.is_empty() {
+        let mut seen = BTreeSet::new();
+        o.presets = Vec::new();
+        for p in &a.presets {
+            let p = parse_preset(p)?;
+            if seen.insert(p) {
+                o.presets.push(p);
+            }
+        }
+    }
+    if !a.properties.is_empty() {
+        let set: BTreeSet<Violation> = a
+            .properties
+            .iter()
+            .map(|s| parse_property(s))
+            .collect::<Result<_, _>>()?;
+        o.properties = set.into_iter().collect();
+    }
+    if a.max_failures == 0 {
+        return Err(BadInput("--max-failures must be at least 1".into()));
+    }
+    if a.jobs == 0 {
+        return Err(BadInput("--jobs must be at least 1".into()));
+    }
+    o.max_failures = a.max_failures;
+    o.jobs = a.jobs;
+    if let Some(s) = &a.shard {
+        o.shard = parse_shard(s)?;
+    }
+    // The command as written into recorded files: everything that changes what is found.
+    let mut cmd = format!("readysim explore --seed {} --cases {}", a.seed, a.cases);
+    if a.presets.is_empty() {
+        cmd.push_str(" --all-presets");
+    } else {
+        for p in &o.presets {
+            let _ = write!(cmd, " --preset {}", p.name());
+        }
+    }
+    if !a.properties.is_empty() {
+        for p in &o.properties {
+            let _ = write!(cmd, " --property {}", p.name());
+        }
+    }
+    if o.max_failures != 1 {
+        let _ = write!(cmd, " --max-failures {}", o.max_failures);
+    }
+    if o.shard != (1, 1) {
+        let _ = write!(cmd, " --shard {}/{}", o.shard.0, o.shard.1);
+    }
+    if kind != EngineKind::Fast {
+        let _ = write!(cmd, " --engine {}", kind.name());
+    }
+    o.command = cmd;
+    Ok(o)
+}
+
+struct Progress {
+    bar: ProgressBar,
+    json: bool,
+}
+
+impl Observer for Progress {
+    fn cases(&self, n: u64) {
+        self.bar.inc(n);
+    }
+    fn found(&self, f: &Found) {
+        if self.json {
+            return;
+        }
+        let text = found_text(f);
+        self.bar.suspend(|| print!("{text}"));
+    }
+}
+
+/// The lines printed for one found failure.
+pub fn found_text(f: &Found) -> String {
+    let mut o = String::new();
+    let state = if let Some(e) = &f.error {
+        format!("NOT written: {e}")
+    } else if f.known {
+        "already recorded".to_string()
+    } else if let Some(p) = &f.path {
+        format!("recorded {}", p.display())
+    } else {
+        "not recorded".to_string()
+    };
+    let _ = writeln!(
+        o,
+        "found {} under {} at case {}: {}; {state}",
+        f.property, f.preset, f.case, f.name
+    );
+    let _ = writeln!(
+        o,
+        "  shrunk to {} non-default parameter(s){}",
+        f.non_default.len(),
+        if f.non_default.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", f.non_default.join(", "))
+        }
+    );
+    if let Some(c) = &f.class {
+        let _ = writeln!(
+            o,
+            "  class: {c}{}",
+            if f.depends_on.is_empty() {
+                String::new()
+            } else {
+                format!(" (depends on {})", f.depends_on.join(", "))
+            }
+        );
+    }
+    let _ = writeln!(o, "  reproduce: readysim replay {}", f.name);
+    o
+}
+
+/// The summary table and the coverage counts.
+pub fn summary_text(s: &Summary, command: &str) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "{command}");
+    let _ = writeln!(
+        o,
+        "{:<10} {:<17} {:>7} {:>9} {:>9} {:>14}",
+        "preset", "property", "cases", "failures", "distinct", "first failure"
+    );
+    for p in &s.presets {
+        for st in &p.properties {
+            let _ = writeln!(
+                o,
+                "{:<10} {:<17} {:>7} {:>9} {:>9} {:>14}",
+                p.preset,
+                st.property,
+                p.cases,
+                st.failures,
+                st.distinct,
+                st.first_failure
+                    .map_or("-".to_string(), |c| format!("case {c}"))
+            );
+        }
+    }
+    let cov = s.coverage();
+    let _ = writeln!(o, "\ncoverage: cases that reached each named ordering");
+    for ((name, what), (_, n)) in coverage::ORDERINGS.iter().zip(cov.named()) {
+        let _ = writeln!(o, "  {name:<30} {n:>8}  {what}");
+    }
+    let never = cov.never();
+    if never.is_empty() {
+        let _ = writeln!(o, "every named ordering was reached");
+    } else {
+        let _ = writeln!(o, "never reached: {}", never.join(", "));
+    }
+    let total: u64 = s.presets.iter().map(|p| p.cases).sum();
+    let _ = writeln!(
+        o,
+        "\n{} case(s), {} distinct failure(s) ({} new, {} already recorded)",
+        total,
+        s.found.len(),
+        s.found.iter().filter(|f| f.path.is_some()).count(),
+        s.found.iter().filter(|f| f.known).count()
+    );
+    o
+}
+
+/// Runs `readysim explore`.
+pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<u8, BadInput> {
+    let opts = options(a, kind)?;
+    let dir = a
+        .record
+        .clone()
+        .unwrap_or_else(|| cli.scenarios.join("found"));
+    let mut rec = RecordDir::open(&dir).map_err(BadInput)?;
+    let (k, n) = opts.shard;
+    let per_preset = (0..opts.cases).filter(|i| i % n == k - 1).count() as u64;
+    let bar = ProgressBar::with_draw_target(
+        Some(per_preset * opts.presets.len() as u64),
+        ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} cases, {per_sec} {msg}",
+        )
+        .expect("a valid template"),
+    );
+    let progress = Progress {
+        bar,
+        json: cli.json,
+    };
+    let started = Instant::now();
+    let summary = search::explore(&opts, Some(&mut rec), &progress);
+    progress.bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    let total: u64 = summary.presets.iter().map(|p| p.cases).sum();
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "command": opts.command,
+                "summary": summary,
+                "never_reached": summary.coverage().never(),
+            }))
+            .expect("json")
+        );
+    } else {
+        print!("{}", summary_text(&summary, &opts.command));
+    }
+    eprintln!(
+        "explored {total} case(s) in {secs:.2}s: {:.0} cases/s with {} job(s)",
+        total as f64 / secs.max(1e-9),
+        opts.jobs
+    );
+    Ok(EXIT_OK)
+}
+
+/// Runs `readysim classify`.
+pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<u8, BadInput> {
+    let (path, sc) = super::resolve(&cli.scenarios, &a.name)?;
+    let target: BTreeSet<Violation> = if a.properties.is_empty() {
+        classify::target_of(&sc, kind)
+    } else {
+        a.properties
+            .iter()
+            .map(|s| parse_property(s))
+            .collect::<Result<_, _>>()?
+    };
+    if target.is_empty() {
+        return Err(BadInput(format!(
+            "{}: the run violates nothing, so there is no failure to classify",
+            sc.name
+        )));
+    }
+    let c = classify::classify(&sc, &target, kind);
+    if a.write {
+        let text = std::fs::read_to_string(&path).map_err(|e| BadInput(e.to_string()))?;
+        let new = search::record::with_classification(&text, &c.block());
+        scenario::write_atomic(&path, &new, true)
+            .map_err(|e| BadInput(format!("{}: cannot write: {e}", path.display())))?;
+    }
+    if cli.json {
+        let mut v = serde_json::to_value(&c).expect("json");
+        v["name"] = serde_json::json!(sc.name);
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        return Ok(EXIT_OK);
+    }
+    let mut o = String::new();
+    let _ = writeln!(o, "scenario    {}", sc.name);
+    let _ = writeln!(
+        o,
+        "failure     {} (a perturbed run still fails if it shows any of these)",
+        c.target.join(", ")
+    );
+    let _ = writeln!(
+        o,
+        "class       {}{}",
+        c.class,
+        if c.depends_on.is_empty() {
+            " (fails for every timing and order tried)".to_string()
+        } else {
+            String::new()
+        }
+    );
+    if !c.depends_on.is_empty() {
+        let _ = writeln!(o, "depends on  {}", c.depends_on.join(", "));
+    }
+    let _ = writeln!(o, "tried       {} perturbed runs", c.trials.len());
+    let mut names: Vec<&str> = Vec::new();
+    for t in &c.trials {
+        if !names.contains(&t.parameter.as_str()) {
+            names.push(&t.parameter);
+        }
+    }
+    for n in names {
+        let ts: Vec<_> = c.trials.iter().filter(|t| t.parameter == n).collect();
+        let passing: Vec<&str> = ts
+            .iter()
+            .filter(|t| !t.still_fails)
+            .map(|t| t.value.as_str())
+            .collect();
+        let _ = writeln!(
+            o,
+            "  {n:<42} {}/{} still fail{}",
+            ts.len() - passing.len(),
+            ts.len(),
+            if passing.is_empty() {
+                String::new()
+            } else {
+                format!("; passes with {}", passing.join(" | "))
+            }
+        );
+    }
+    if a.write {
+        let _ = writeln!(o, "wrote [classification] to {}", path.display());
+    }
+    print!("{o}");
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,169 @@
+//! Search: explore scenario parameters and same-instant orderings from a proptest seed, shrink
+//! each failure, record it as a scenario file, classify it as a race or a fault, and count
+//! which named orderings the search reached.
+//!
+//! ```text
+//! seed --case seed--> draws (strategy) --build--> Scenario --evaluate--> violations
+//!   failing property --shrink--> minimal Scenario --classify--> recorded file (record)
+//! ```
+
+pub mod classify;
+pub mod coverage;
+pub mod fields;
+pub mod record;
+pub mod runner;
+pub mod shrink;
+pub mod strategy;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::engine::EngineKind;
+use crate::oracle::Violation;
+use crate::scenario::Preset;
+
+pub use runner::{explore, Observer, Quiet};
+
+/// The properties a search checks by default (the failures users see).
+pub const DEFAULT_PROPERTIES: [Violation; 6] = [
+    Violation::Ws1011,
+    Violation::FalseReady,
+    Violation::SpuriousFailure,
+    Violation::LostMessage,
+    Violation::LostConnection,
+    Violation::Hang,
+];
+
+/// What to explore.
+#[derive(Clone, Debug)]
+pub struct ExploreOptions {
+    /// The run's seed: the same seed gives the same cases, failures and files.
+    pub seed: u64,
+    /// Cases per preset (before sharding).
+    pub cases: u64,
+    /// Presets, in order.
+    pub presets: Vec<Preset>,
+    /// The properties (oracles) that count as failures.
+    pub properties: Vec<Violation>,
+    /// Distinct failures per preset and property after which that property stops being
+    /// shrunk; the preset stops when every property got there.
+    pub max_failures: usize,
+    /// Worker threads.
+    pub jobs: usize,
+    /// (k, n): this run takes the cases whose number is k-1 modulo n.
+    pub shard: (u64, u64),
+    /// The engine.
+    pub kind: EngineKind,
+    /// The command line written into recorded files (without options that do not change
+    /// the result, such as `--jobs`).
+    pub command: String,
+}
+
+impl ExploreOptions {
+    /// Defaults: 1000 cases, every preset, the default properties, one failure per property,
+    /// one job, no sharding, the fast engine.
+    pub fn new(seed: u64) -> ExploreOptions {
+        ExploreOptions {
+            seed,
+            cases: 1000,
+            presets: Preset::ALL.to_vec(),
+            properties: DEFAULT_PROPERTIES.to_vec(),
+            max_failures: 1,
+            jobs: 1,
+            shard: (1, 1),
+            kind: EngineKind::Fast,
+            command: format!("readysim explore --seed {seed}"),
+        }
+    }
+}
+
+/// Counts of one property under one preset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PropertyStats {
+    /// The property's name.
+    pub property: String,
+    /// Cases that violated it.
+    pub failures: u64,
+    /// Distinct shrunk failures (by trace hash).
+    pub distinct: u64,
+    /// The first case number that violated it.
+    pub first_failure: Option<u64>,
+}
+
+/// The result for one preset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PresetSummary {
+    /// The preset's name.
+    pub preset: String,
+    /// Cases run (up to the stop).
+    pub cases: u64,
+    /// Per property, in name order.
+    pub properties: Vec<PropertyStats>,
+    /// Cases that reached each named ordering.
+    #[serde(serialize_with = "ser_counts")]
+    pub coverage: coverage::Counts,
+}
+
+fn ser_counts<S: serde::Serializer>(c: &coverage::Counts, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(c.0.len()))?;
+    for (n, v) in c.named() {
+        m.serialize_entry(n, &v)?;
+    }
+    m.end()
+}
+
+/// One shrunk failure.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Found {
+    /// Preset.
+    pub preset: String,
+    /// Property violated.
+    pub property: String,
+    /// The case it came from.
+    pub case: u64,
+    /// The scenario's name (its file stem).
+    pub name: String,
+    /// Where it was written (none when known already or not recording).
+    pub path: Option<PathBuf>,
+    /// Already recorded before this run (same property and trace hash).
+    pub known: bool,
+    /// Trace hash of the shrunk scenario.
+    pub trace_hash: String,
+    /// Parameters left away from their defaults.
+    pub non_default: Vec<String>,
+    /// `race` or `deterministic` (classified when recorded).
+    pub class: Option<String>,
+    /// Parameters the failure depends on.
+    pub depends_on: Vec<String>,
+    /// A write error, if the file could not be written.
+    pub error: Option<String>,
+}
+
+/// The result of a search.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// The seed.
+    pub seed: u64,
+    /// Per preset, in order.
+    pub presets: Vec<PresetSummary>,
+    /// Shrunk distinct failures, in the order found.
+    pub found: Vec<Found>,
+}
+
+impl Summary {
+    /// Coverage over every preset.
+    pub fn coverage(&self) -> coverage::Counts {
+        let mut c = coverage::Counts::default();
+        for p in &self.presets {
+            c.merge(&p.coverage);
+        }
+        c
+    }
+
+    /// Distinct failures in all.
+    pub fn failures(&self) -> usize {
+        self.found.len()
+    }
+}

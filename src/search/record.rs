@@ -1,0 +1,120 @@
+//! Recording found failures as scenario files: `<preset>-<property>-<short hash>.toml`, written
+//! atomically, never overwritten, skipping a (property, trace hash) already recorded.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::scenario::{self, Classification, Preset, Scenario};
+
+/// A folder of recorded failures and what it already holds.
+#[derive(Debug)]
+pub struct RecordDir {
+    /// The folder.
+    pub dir: PathBuf,
+    /// (property, trace hash) of every file in it.
+    pub known: BTreeSet<(String, String)>,
+}
+
+/// The property a recorded file's name gives (`p8-false-ready-1a2b3c4d` -> `false-ready`).
+pub fn property_of_name(name: &str) -> Option<&str> {
+    let (_, rest) = name.split_once('-')?;
+    let (prop, _) = rest.rsplit_once('-')?;
+    Some(prop)
+}
+
+/// The file name of a failure: the hash shortened to 8 hex digits, or all 16 when `long`.
+pub fn file_name(preset: Preset, property: &str, trace_hash: &str, long: bool) -> String {
+    let h = if long {
+        trace_hash
+    } else {
+        &trace_hash[..trace_hash.len().min(8)]
+    };
+    format!("{}-{property}-{h}", preset.name())
+}
+
+impl RecordDir {
+    /// Creates `dir` if needed, checks that a file can be written in it, and reads what it
+    /// holds. Fails with a message naming the folder.
+    pub fn open(dir: &Path) -> Result<RecordDir, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("--record {}: cannot create the folder: {e}", dir.display()))?;
+        let probe = dir.join(format!(".readysim-write-test-{}", std::process::id()));
+        std::fs::write(&probe, b"")
+            .map_err(|e| format!("--record {}: not writable: {e}", dir.display()))?;
+        let _ = std::fs::remove_file(&probe);
+        let mut known = BTreeSet::new();
+        for p in scenario::files_under(dir) {
+            let Ok(sc) = scenario::load(&p) else { continue };
+            let hash = sc.expect.as_ref().and_then(|e| e.trace_hash.clone());
+            if let (Some(prop), Some(hash)) = (property_of_name(&sc.name), hash) {
+                known.insert((prop.to_string(), hash));
+            }
+        }
+        Ok(RecordDir {
+            dir: dir.to_path_buf(),
+            known,
+        })
+    }
+
+    /// Whether (property, trace hash) is already recorded.
+    pub fn has(&self, property: &str, trace_hash: &str) -> bool {
+        self.known
+            .contains(&(property.to_string(), trace_hash.to_string()))
+    }
+
+    /// Writes `sc` under the name [`file_name`] gives, with the comment lines `header(name)`
+    /// on top, through a
+    /// temporary file and a rename, never over an existing file: when the short name is taken
+    /// by another failure, the name with the whole hash is used instead.
+    pub fn write(
+        &mut self,
+        mut sc: Scenario,
+        preset: Preset,
+        property: &str,
+        trace_hash: &str,
+        header: &dyn Fn(&str) -> Vec<String>,
+    ) -> std::io::Result<PathBuf> {
+        let mut last = None;
+        for long in [false, true] {
+            sc.name = file_name(preset, property, trace_hash, long);
+            let path = self.dir.join(format!("{}.toml", sc.name));
+            let text = scenario::to_toml(&sc, &header(&sc.name));
+            match scenario::write_atomic(&path, &text, false) {
+                Ok(()) => {
+                    self.known
+                        .insert((property.to_string(), trace_hash.to_string()));
+                    return Ok(path);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("both names were tried"))
+    }
+}
+
+/// `text` (a scenario file) with its `[classification]` block replaced by `c`; everything
+/// else, comments included, is kept.
+pub fn with_classification(text: &str, c: &Classification) -> String {
+    let mut kept = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            inside = t == "[classification]";
+        }
+        if !inside {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    while kept.ends_with("\n\n") {
+        kept.pop();
+    }
+    #[derive(serde::Serialize)]
+    struct Wrap<'a> {
+        classification: &'a Classification,
+    }
+    let block = toml::to_string(&Wrap { classification: c }).expect("classification serialises");
+    format!("{kept}\n{block}")
+}
