@@ -103,6 +103,7 @@ const BREAKER_RECOVERY_MS: u64 = 60_000;
 struct Ground<'a> {
     server: &'a ServerModel,
     stabilize_ms: u64,
+    ping_timeout_ms: u64,
     connected: bool,
     client: bool,
     connected_at: Option<u64>,
@@ -165,6 +166,15 @@ impl Ground<'_> {
     fn operational(&self, t: u64) -> bool {
         self.operational_since(t).is_some()
     }
+
+    /// Since when Redis has been *usable* without a break: Operational, and answering a ping
+    /// within the manager's own ping timeout. A failure is only spurious against a usable Redis
+    /// (a server that takes a minute to answer is up, but nobody could call it ready).
+    fn usable_since(&self, t: u64) -> Option<u64> {
+        let op = self.operational_since(t)?;
+        let responsive = self.server.responsive_since(t, self.ping_timeout_ms)?;
+        Some(op.max(responsive))
+    }
 }
 
 /// The declared constants of the check an actor is running.
@@ -181,6 +191,7 @@ pub fn check(sc: &Scenario, out: &RunOutput) -> BTreeSet<Violation> {
     let mut g = Ground {
         server: &server,
         stabilize_ms: sc.redis.manager.stabilize_ms,
+        ping_timeout_ms: sc.redis.manager.ping_timeout_ms,
         connected: false,
         client: false,
         connected_at: None,
@@ -238,8 +249,7 @@ pub fn check(sc: &Scenario, out: &RunOutput) -> BTreeSet<Violation> {
                         .start
                         .saturating_add(c.declared_ms.saturating_sub(c.delay_ms));
                     if *check == Check::Redis
-                        && g.operational_since(t)
-                            .is_some_and(|since| since <= latest_x)
+                        && g.usable_since(t).is_some_and(|since| since <= latest_x)
                     {
                         v.insert(Violation::SpuriousFailure);
                     }

@@ -35,7 +35,6 @@ proptest! {
 
     /// Every generated scenario is one the loader accepts, runs the same twice, and ends.
     #[test]
-    #[ignore = "model bug: backlogged clients wake in a random order (tokio watch), see notes/model-bugs/watch-wake-order.toml"]
     fn generated_scenarios_are_valid_deterministic_and_end(
         preset in any_preset(),
         p in strategy::params(),
@@ -72,7 +71,6 @@ proptest! {
 
     /// The reference design has no counterexample among the default properties.
     #[test]
-    #[ignore = "model bugs: reference skips outside GCP and never publishes with pings slower than get_client's timeout, see notes/model-bugs/reference-*.toml"]
     fn reference_has_no_counterexample(p in strategy::params()) {
         let ev = replay::evaluate(&strategy::build(Preset::Reference, &p), KIND);
         let bad: Vec<_> = ev.violations.iter()
@@ -153,7 +151,6 @@ fn canary_finds_p8_false_ready_under_stabilisation() {
 
 /// The other canary: 10,000 cases of `reference` find nothing.
 #[test]
-#[ignore = "model bugs: reference skips outside GCP and never publishes with pings slower than get_client's timeout, see notes/model-bugs/reference-*.toml"]
 fn canary_reference_has_nothing_in_10000_cases() {
     let dir = temp_dir("reference");
     let s = run(&opts(42, &[Preset::Reference], 10_000), &dir);

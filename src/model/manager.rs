@@ -297,13 +297,14 @@ pub async fn data_op(w: &Rc<World>, actor: Actor) -> bool {
     false
 }
 
-/// The reference re-check: the manager's operational state, then a live ping; readiness is
-/// read again at the instant the ping answers, which is when it is published.
-pub async fn recheck_operational(w: &Rc<World>) -> bool {
+/// The reference re-check: the manager's operational state, then a live ping that may take
+/// up to `timeout_ms`; readiness is read again at the instant the ping answers, which is when
+/// it is published.
+pub async fn recheck_operational(w: &Rc<World>, timeout_ms: u64) -> bool {
     if !operational_state(w) {
         return false;
     }
-    let reply = w.server.ping(w.now(), w.mgr_cfg.get_client_ping_timeout_ms);
+    let reply = w.server.ping(w.now(), timeout_ms);
     w.rt.sleep_until(reply.at()).await;
     reply.ok() && operational_state(w)
 }

@@ -97,6 +97,8 @@ pub struct Policy {
     pub bypass_in_staging: bool,
     /// `cloud_run` counts as GCP.
     pub detect_cloud_run: bool,
+    /// Outside GCP, skip validation and report ready (the real validator; not reference).
+    pub skip_outside_gcp: bool,
     /// Per-connection guard.
     pub guard: GuardMode,
     /// The guard's limit (`None`: from the environment, 3000 staging / 5000 production / 1000).
@@ -131,6 +133,7 @@ impl Policy {
             noncritical_in_staging: false,
             bypass_in_staging: false,
             detect_cloud_run: false,
+            skip_outside_gcp: true,
             guard: GuardMode::None,
             guard_timeout_ms: None,
             on_redis_error: OnRedisError::Silent,
@@ -202,6 +205,7 @@ impl Policy {
                 grace: GraceMode::None,
                 circular_check: false,
                 detect_cloud_run: true,
+                skip_outside_gcp: false,
                 guard: GuardMode::Reject,
                 on_redis_error: OnRedisError::ErrorFrame,
                 sticky_breaker: false,
@@ -240,6 +244,7 @@ impl Policy {
         set!(noncritical_in_staging);
         set!(bypass_in_staging);
         set!(detect_cloud_run);
+        set!(skip_outside_gcp);
         set!(guard);
         set!(on_redis_error);
         set!(retry_after_ms);
@@ -274,6 +279,12 @@ impl Policy {
     pub fn detects_gcp(&self, env: EnvName, cloud_run: bool) -> bool {
         matches!(env, EnvName::Production | EnvName::Staging)
             || (self.detect_cloud_run && cloud_run)
+    }
+
+    /// Whether the validator (and the per-connection guard) check anything here: in GCP, or
+    /// everywhere for a policy that does not skip outside it.
+    pub fn validates(&self, env: EnvName, cloud_run: bool) -> bool {
+        self.detects_gcp(env, cloud_run) || !self.skip_outside_gcp
     }
 
     /// The guard's limit in this environment.

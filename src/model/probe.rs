@@ -25,8 +25,9 @@ pub trait RedisProbe {
     fn gate_ready(&self) -> bool;
     /// Resolves once the readiness gate publishes ready.
     fn wait_ready(&self) -> Pending<()>;
-    /// The live re-check at the instant of publishing (operational, then a ping).
-    fn recheck(&self) -> Pending<bool>;
+    /// The live re-check at the instant of publishing (operational, then a ping that may take
+    /// up to `timeout_ms`).
+    fn recheck(&self, timeout_ms: u64) -> Pending<bool>;
 }
 
 impl RedisProbe for Rc<World> {
@@ -49,9 +50,9 @@ impl RedisProbe for Rc<World> {
         })
     }
 
-    fn recheck(&self) -> Pending<bool> {
+    fn recheck(&self, timeout_ms: u64) -> Pending<bool> {
         let w = self.clone();
-        Box::pin(async move { manager::recheck_operational(&w).await })
+        Box::pin(async move { manager::recheck_operational(&w, timeout_ms).await })
     }
 }
 
@@ -312,7 +313,7 @@ mod tests {
                 });
             let l = log.clone();
             mock.expect_recheck()
-                .returning_st(move || -> Pending<bool> {
+                .returning_st(move |_| -> Pending<bool> {
                     l.borrow_mut().push("recheck");
                     Box::pin(std::future::ready(true))
                 });
@@ -422,7 +423,7 @@ mod tests {
                     })
                 });
             mock.expect_recheck()
-                .returning_st(|| -> Pending<bool> { Box::pin(std::future::ready(true)) });
+                .returning_st(|_| -> Pending<bool> { Box::pin(std::future::ready(true)) });
             let mut validator = tokio_test::task::spawn(validator::run_with(&w, &mock));
             // Other services are ready at 0 (tokio fires a timer that is due only when its
             // driver turns, hence the yields); then the redis wait parks on the gate.

@@ -76,6 +76,35 @@ impl ServerModel {
         Some(since.max(self.up_from))
     }
 
+    /// Whether the server is up at `t` and a ping starting then answers within `timeout`.
+    pub fn responsive(&self, t: u64, timeout: u64) -> bool {
+        self.up(t) && self.ping_ms.saturating_add(self.spike_extra(t)) <= timeout
+    }
+
+    /// Start of the responsive stretch that contains `t`, if the server is responsive at `t`.
+    pub fn responsive_since(&self, t: u64, timeout: u64) -> Option<u64> {
+        if !self.responsive(t, timeout) {
+            return None;
+        }
+        // Responsiveness only changes where an outage or a spike starts or ends.
+        let mut edges: Vec<u64> = self
+            .spikes
+            .iter()
+            .flat_map(|s| [s.at_ms, s.at_ms.saturating_add(s.extra_ms)])
+            .chain(self.outages.iter().flat_map(|[a, b]| [*a, *b]))
+            .chain([self.up_from])
+            .filter(|e| *e > 0 && *e <= t)
+            .collect();
+        edges.sort_unstable_by(|a, b| b.cmp(a));
+        edges.dedup();
+        Some(
+            edges
+                .into_iter()
+                .find(|e| !self.responsive(e - 1, timeout))
+                .unwrap_or(0),
+        )
+    }
+
     /// Extra latency of a ping (or a connect's handshake ping) that starts at `a`.
     pub fn spike_extra(&self, a: u64) -> u64 {
         self.spikes
@@ -144,6 +173,24 @@ mod tests {
         assert_eq!(s.up_since(700), Some(600));
         assert_eq!(s.up_since(200), Some(100));
         assert_eq!(s.up_since(550), None);
+    }
+
+    #[test]
+    fn responsiveness_ends_in_outages_and_in_spikes_above_the_timeout() {
+        let s = server();
+        assert_eq!(s.responsive_since(700, 5000), Some(600));
+        assert_eq!(
+            s.responsive_since(1100, 5000),
+            Some(600),
+            "a 300 ms spike is fine"
+        );
+        assert_eq!(
+            s.responsive_since(1100, 200),
+            None,
+            "but not against 200 ms"
+        );
+        assert_eq!(s.responsive_since(1400, 200), Some(1300));
+        assert_eq!(s.responsive_since(550, 5000), None);
     }
 
     #[test]

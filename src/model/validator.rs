@@ -312,7 +312,7 @@ async fn run_event_driven(w: &Rc<World>, p: &dyn RedisProbe, start: u64) -> (Ver
     }
     // Checks after redis took time: publish only what a re-check says now.
     while failed.is_empty() {
-        if p.recheck().await {
+        if p.recheck(recheck_timeout(w)).await {
             let v = Verdict {
                 ready: true,
                 skipped: false,
@@ -334,6 +334,18 @@ async fn run_event_driven(w: &Rc<World>, p: &dyn RedisProbe, start: u64) -> (Ver
     (v, None)
 }
 
+/// How long a reference re-check ping may take: the manager's own ping timeout (a server
+/// slower than that fails the manager's health check too).
+fn recheck_timeout(w: &World) -> u64 {
+    w.mgr_cfg.ping_timeout_ms
+}
+
+/// The longest the reference can take to notice that Redis became usable: a re-check in flight
+/// may take its whole timeout, and the next one starts a period later.
+fn reaction_bound(w: &World) -> u64 {
+    recheck_timeout(w).saturating_add(recheck_period(w))
+}
+
 fn recheck_period(w: &World) -> u64 {
     w.policy.startup_reconnect_ms.unwrap_or(500).max(1)
 }
@@ -346,7 +358,7 @@ async fn wait_redis(w: &Rc<World>, p: &dyn RedisProbe, deadline: u64) -> bool {
         Ev::CheckStart {
             check: Check::Redis,
             retries: 0,
-            delay_ms: recheck_period(w),
+            delay_ms: reaction_bound(w),
             // One deadline is shared by every check: what a check may use is what is left.
             declared_ms: deadline.saturating_sub(started),
             group_ms: deadline.saturating_sub(started),
@@ -354,7 +366,7 @@ async fn wait_redis(w: &Rc<World>, p: &dyn RedisProbe, deadline: u64) -> bool {
     );
     loop {
         if p.gate_ready() {
-            if p.recheck().await {
+            if p.recheck(recheck_timeout(w)).await {
                 w.emit(
                     a,
                     Ev::CheckPassed {
@@ -436,5 +448,5 @@ async fn wait_service(w: &Rc<World>, p: &dyn RedisProbe, check: Check, deadline:
 /// The reference guard's decision for one connection: admit only on a re-check that passes
 /// at the instant of admission.
 pub async fn guard_recheck(w: &Rc<World>) -> bool {
-    manager::recheck_operational(w).await
+    manager::recheck_operational(w, w.mgr_cfg.ping_timeout_ms).await
 }

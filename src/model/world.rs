@@ -125,7 +125,8 @@ pub struct World {
     pub server: ServerModel,
     /// The environment name.
     pub env: EnvName,
-    /// Whether the validator detects GCP.
+    /// Whether the validator and the guard check anything: GCP detected, or a policy that
+    /// validates everywhere (reference).
     pub gcp: bool,
     /// Manager knobs.
     pub mgr_cfg: RedisManager,
@@ -259,7 +260,7 @@ pub fn run(sc: &Scenario, kind: EngineKind) -> RunOutput {
 /// Builds the world of `sc` on `rt` without running anything (unit tests drive parts of it).
 pub(crate) fn build(sc: &Scenario, rt: Rt) -> World {
     let policy = Policy::resolve(&sc.policy);
-    let gcp = policy.detects_gcp(sc.environment.name, sc.environment.cloud_run);
+    let gcp = policy.validates(sc.environment.name, sc.environment.cloud_run);
     let (app, _) = watch::channel(AppPhase::Starting);
     World {
         rt,

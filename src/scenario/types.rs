@@ -143,6 +143,10 @@ pub struct PolicySpec {
     /// `cloud_run = true` counts as GCP (readysim extension; p9 and reference).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detect_cloud_run: Option<bool>,
+    /// Outside GCP the validator skips everything and reports ready (readysim extension;
+    /// false only for reference, which validates everywhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_outside_gcp: Option<bool>,
     /// The per-connection guard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<GuardMode>,
