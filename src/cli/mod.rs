@@ -1,6 +1,7 @@
 //! The command line: clap commands and their output (tables, JSON). No model logic lives here;
 //! every command is a thin shell over library calls the tests use too.
 
+pub mod bench;
 pub mod output;
 
 use std::path::{Path, PathBuf};
@@ -81,6 +82,12 @@ pub enum Command {
     },
     /// Replay every scenario and print a pass/fail table (the default command).
     All,
+    /// Time the incident and every scenario on both engines; print scenarios/s and the ratio.
+    Bench {
+        /// Wall-clock seconds per measured row.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+    },
 }
 
 /// A failure that maps to exit 2.
@@ -94,6 +101,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Replay { name, bless }) => replay_one(&cli, name, kind, *bless),
         Some(Command::List) => list(&cli),
         Some(Command::Compare { name }) => compare(&cli, name, kind),
+        Some(Command::Bench { seconds }) => bench::run(&cli, *seconds),
     };
     match result {
         Ok(code) => ExitCode::from(code),
