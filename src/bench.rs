@@ -45,10 +45,21 @@ pub struct Row {
     pub runs: u64,
     /// Wall-clock seconds they took.
     pub seconds: f64,
-    /// Runs per second.
+    /// CPU seconds this thread spent on them (Linux `schedstat`), when the OS tells.
+    pub cpu_seconds: Option<f64>,
+    /// Runs per wall-clock second.
     pub per_second: f64,
-    /// Mean µs per run.
+    /// Runs per CPU second of this thread (per core), or per wall-clock second when unknown.
+    pub per_cpu_second: f64,
+    /// Mean CPU µs per run (wall-clock µs when CPU time is unknown).
     pub us_per_run: f64,
+}
+
+/// CPU time this thread has run, in ns (Linux only; None elsewhere). On a shared machine
+/// wall-clock time also counts the time other processes held the core; CPU time does not.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
 }
 
 /// The whole benchmark.
@@ -62,7 +73,7 @@ pub struct BenchReport {
     pub skipped: Vec<String>,
     /// The measurements, in the order they ran.
     pub rows: Vec<Row>,
-    /// fast (no trace) runs/s over tokio runs/s, for the incident.
+    /// fast (no trace) runs per CPU second over tokio's, for the incident.
     pub incident_ratio: f64,
     /// The same for the mixed set.
     pub mixed_ratio: f64,
@@ -122,6 +133,7 @@ pub fn measure(
     for sc in set {
         run_once(sc, kind, tr);
     }
+    let cpu_start = thread_cpu_ns();
     #[allow(clippy::disallowed_methods)] // The bench measures wall-clock speed; no model reads it.
     let start = std::time::Instant::now();
     let mut runs = 0u64;
@@ -135,6 +147,11 @@ pub fn measure(
         }
     }
     let seconds = start.elapsed().as_secs_f64().max(1e-9);
+    let cpu_seconds = match (cpu_start, thread_cpu_ns()) {
+        (Some(a), Some(b)) if b > a => Some((b - a) as f64 / 1e9),
+        _ => None,
+    };
+    let per = cpu_seconds.unwrap_or(seconds);
     Row {
         workload: workload.to_string(),
         scenarios: set.len(),
@@ -142,8 +159,10 @@ pub fn measure(
         trace: tr,
         runs,
         seconds,
+        cpu_seconds,
         per_second: runs as f64 / seconds,
-        us_per_run: seconds * 1e6 / runs.max(1) as f64,
+        per_cpu_second: runs as f64 / per,
+        us_per_run: per * 1e6 / runs.max(1) as f64,
     }
 }
 
@@ -166,7 +185,7 @@ pub fn run(root: &Path, budget: Duration) -> BenchReport {
         rows.push(measure("mixed", &set, kind, tr, budget));
     }
     // rows: incident fast, mixed fast, incident tokio, mixed tokio, then the rendered pair.
-    let ratio = |fast: usize, tokio: usize| rows[fast].per_second / rows[tokio].per_second;
+    let ratio = |fast: usize, tokio: usize| rows[fast].per_cpu_second / rows[tokio].per_cpu_second;
     BenchReport {
         incident_source,
         mixed: set.iter().map(|s| s.name.clone()).collect(),
@@ -193,8 +212,17 @@ pub fn table(r: &BenchReport) -> String {
     }
     let _ = writeln!(
         o,
-        "\n{:<9} {:>4} {:<6} {:<9} {:>10} {:>8} {:>13} {:>10}",
-        "workload", "n", "engine", "trace", "runs", "seconds", "scenarios/s", "µs/run"
+        "\n{:<9} {:>4} {:<6} {:<9} {:>9} {:>7} {:>7} {:>11} {:>13} {:>9}",
+        "workload",
+        "n",
+        "engine",
+        "trace",
+        "runs",
+        "wall s",
+        "cpu s",
+        "scen/wall s",
+        "scen/cpu s",
+        "cpu µs/run"
     );
     for row in &r.rows {
         let tr = match row.trace {
@@ -203,20 +231,23 @@ pub fn table(r: &BenchReport) -> String {
         };
         let _ = writeln!(
             o,
-            "{:<9} {:>4} {:<6} {:<9} {:>10} {:>8.3} {:>13.0} {:>10.2}",
+            "{:<9} {:>4} {:<6} {:<9} {:>9} {:>7.3} {:>7} {:>11.0} {:>13.0} {:>9.2}",
             row.workload,
             row.scenarios,
             row.engine,
             tr,
             row.runs,
             row.seconds,
+            row.cpu_seconds
+                .map_or("-".to_string(), |c| format!("{c:.3}")),
             row.per_second,
+            row.per_cpu_second,
             row.us_per_run
         );
     }
     let _ = writeln!(
         o,
-        "\nfast/tokio (no trace): incident {:.1}x, mixed {:.1}x",
+        "\nfast/tokio (no trace, per CPU second): incident {:.1}x, mixed {:.1}x",
         r.incident_ratio, r.mixed_ratio
     );
     o
