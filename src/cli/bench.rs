@@ -8,7 +8,7 @@ use super::{BadInput, Cli, EXIT_OK};
 
 /// Runs the benchmark with `seconds` of wall-clock time per row.
 pub fn run(cli: &Cli, seconds: f64) -> Result<u8, BadInput> {
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 3600.0 {
+    if !(0.0..=3600.0).contains(&seconds) {
         return Err(BadInput(format!(
             "--seconds {seconds}: expected a number of seconds from 0 to 3600"
         )));

@@ -256,7 +256,9 @@ impl Core {
             }
         };
         // All-u64 entries: mixed widths defeat store-to-load forwarding in the sift.
-        self.heap.borrow_mut().push(Reverse((deadline, seq, u64::from(idx))));
+        self.heap
+            .borrow_mut()
+            .push(Reverse((deadline, seq, u64::from(idx))));
         (idx, seq)
     }
 
