@@ -11,6 +11,7 @@
 //! The CLI (`readysim replay`, `compare`, `list`, `explore`) and the tests call the same
 //! functions: [`scenario::load`], [`replay::replay`], [`replay::evaluate`].
 
+pub mod bench;
 pub mod engine;
 pub mod gate;
 pub mod model;

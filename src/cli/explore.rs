@@ -297,6 +297,8 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<u8, BadIn
         bar,
         json: cli.json,
     };
+    // Wall time only for the cases/s report on stderr; nothing simulated reads it.
+    #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
     let summary = search::explore(&opts, Some(&mut rec), &progress);
     progress.bar.finish_and_clear();

@@ -1,6 +1,7 @@
 //! The command line: clap commands and their output (tables, JSON). No model logic lives here;
 //! every command is a thin shell over library calls the tests use too.
 
+pub mod bench;
 pub mod explore;
 pub mod output;
 
@@ -86,6 +87,12 @@ pub enum Command {
     Explore(explore::ExploreArgs),
     /// Tell a race from a deterministic fault by perturbing a scenario's timings and order.
     Classify(explore::ClassifyArgs),
+    /// Time the incident and every scenario on both engines; print scenarios/s and the ratio.
+    Bench {
+        /// Wall-clock seconds per measured row.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+    },
 }
 
 /// A failure that maps to exit 2: what is wrong, and where when a scenario file is at fault.
@@ -144,6 +151,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Compare { name }) => compare(&cli, name, kind),
         Some(Command::Explore(a)) => explore::explore(&cli, a, kind),
         Some(Command::Classify(a)) => explore::classify_cmd(&cli, a, kind),
+        Some(Command::Bench { seconds }) => bench::run(&cli, *seconds),
     };
     match result {
         Ok(code) => ExitCode::from(code),

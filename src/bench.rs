@@ -1,0 +1,254 @@
+//! The benchmark behind `readysim bench`: scenarios per second on both engines, in one process.
+//!
+//! Wall-clock time is read here and nowhere else in the library: speed is measured and
+//! reported, never asserted, and nothing it measures feeds back into a simulation.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::engine::EngineKind;
+use crate::replay;
+use crate::scenario::{self, Scenario};
+use crate::trace;
+
+/// The incident's name (its file is `scenarios/<name>.toml`).
+pub const INCIDENT: &str = "incident-2025-09-09";
+
+/// The incident file as shipped, compiled in: used when the scenarios folder lacks it.
+const INCIDENT_TOML: &str = include_str!("../scenarios/incident-2025-09-09.toml");
+
+/// Whether a measured run renders and hashes the text trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trace {
+    /// `replay::evaluate` only: the run and the oracles (what search does).
+    None,
+    /// The run, the oracles, then the rendered trace and its hash (what replay does once).
+    Rendered,
+}
+
+/// One measured workload.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// `incident` or `mixed`.
+    pub workload: String,
+    /// Scenarios in the workload (1 for the incident).
+    pub scenarios: usize,
+    /// `fast` or `tokio`.
+    pub engine: &'static str,
+    /// Whether the trace was rendered.
+    pub trace: Trace,
+    /// Scenario runs measured.
+    pub runs: u64,
+    /// Wall-clock seconds they took.
+    pub seconds: f64,
+    /// CPU seconds this thread spent on them (Linux `schedstat`), when the OS tells.
+    pub cpu_seconds: Option<f64>,
+    /// Runs per wall-clock second.
+    pub per_second: f64,
+    /// Runs per CPU second of this thread (per core), or per wall-clock second when unknown.
+    pub per_cpu_second: f64,
+    /// Mean CPU µs per run (wall-clock µs when CPU time is unknown).
+    pub us_per_run: f64,
+}
+
+/// CPU time this thread has run, in ns (Linux only; None elsewhere). On a shared machine
+/// wall-clock time also counts the time other processes held the core; CPU time does not.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// The whole benchmark.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    /// Where the incident came from (a file path, or `built-in`).
+    pub incident_source: String,
+    /// The mixed set's scenario names, in run order.
+    pub mixed: Vec<String>,
+    /// Files under the scenarios folder that did not load (skipped).
+    pub skipped: Vec<String>,
+    /// The measurements, in the order they ran.
+    pub rows: Vec<Row>,
+    /// fast (no trace) runs per CPU second over tokio's, for the incident.
+    pub incident_ratio: f64,
+    /// The same for the mixed set.
+    pub mixed_ratio: f64,
+}
+
+/// The incident scenario: the file under `root` if it loads, else the compiled-in copy.
+pub fn incident(root: &Path) -> (Scenario, String) {
+    let path = root.join(format!("{INCIDENT}.toml"));
+    if let Ok(sc) = scenario::load(&path) {
+        return (sc, path.display().to_string());
+    }
+    let sc = scenario::parse(
+        INCIDENT_TOML,
+        Path::new("<built-in incident>"),
+        Some(INCIDENT),
+    )
+    .expect("the compiled-in incident scenario parses");
+    (sc, "built-in".to_string())
+}
+
+/// Every scenario under `root` that loads (file order), and the files that did not.
+pub fn mixed(root: &Path) -> (Vec<Scenario>, Vec<PathBuf>) {
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    for p in scenario::files_under(root) {
+        match scenario::load(&p) {
+            Ok(sc) => ok.push(sc),
+            Err(_) => bad.push(p),
+        }
+    }
+    (ok, bad)
+}
+
+fn run_once(sc: &Scenario, kind: EngineKind, tr: Trace) {
+    let ev = replay::evaluate(black_box(sc), kind);
+    match tr {
+        Trace::None => {
+            black_box(&ev);
+        }
+        Trace::Rendered => {
+            let text = trace::render(&ev.output.trace);
+            black_box(trace::fnv1a64(text.as_bytes()));
+            black_box(&ev);
+        }
+    }
+}
+
+/// Runs the whole set repeatedly for about `budget` (at least once) and times it.
+pub fn measure(
+    workload: &str,
+    set: &[Scenario],
+    kind: EngineKind,
+    tr: Trace,
+    budget: Duration,
+) -> Row {
+    // Warm up caches and allocator pools once, untimed.
+    for sc in set {
+        run_once(sc, kind, tr);
+    }
+    let cpu_start = thread_cpu_ns();
+    #[allow(clippy::disallowed_methods)] // The bench measures wall-clock speed; no model reads it.
+    let start = std::time::Instant::now();
+    let mut runs = 0u64;
+    loop {
+        for sc in set {
+            run_once(sc, kind, tr);
+        }
+        runs += set.len() as u64;
+        if start.elapsed() >= budget {
+            break;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64().max(1e-9);
+    let cpu_seconds = match (cpu_start, thread_cpu_ns()) {
+        (Some(a), Some(b)) if b > a => Some((b - a) as f64 / 1e9),
+        _ => None,
+    };
+    let per = cpu_seconds.unwrap_or(seconds);
+    Row {
+        workload: workload.to_string(),
+        scenarios: set.len(),
+        engine: kind.name(),
+        trace: tr,
+        runs,
+        seconds,
+        cpu_seconds,
+        per_second: runs as f64 / seconds,
+        per_cpu_second: runs as f64 / per,
+        us_per_run: per * 1e6 / runs.max(1) as f64,
+    }
+}
+
+/// The benchmark: incident and mixed set on the fast engine (no text), on tokio, then on the
+/// fast engine with the trace rendered and hashed. `budget` is the time per row.
+pub fn run(root: &Path, budget: Duration) -> BenchReport {
+    let (inc, incident_source) = incident(root);
+    let (mut set, bad) = mixed(root);
+    if set.is_empty() {
+        set.push(inc.clone());
+    }
+    let inc = std::slice::from_ref(&inc);
+    let mut rows = Vec::new();
+    for (kind, tr) in [
+        (EngineKind::Fast, Trace::None),
+        (EngineKind::Tokio, Trace::None),
+        (EngineKind::Fast, Trace::Rendered),
+    ] {
+        rows.push(measure("incident", inc, kind, tr, budget));
+        rows.push(measure("mixed", &set, kind, tr, budget));
+    }
+    // rows: incident fast, mixed fast, incident tokio, mixed tokio, then the rendered pair.
+    let ratio = |fast: usize, tokio: usize| rows[fast].per_cpu_second / rows[tokio].per_cpu_second;
+    BenchReport {
+        incident_source,
+        mixed: set.iter().map(|s| s.name.clone()).collect(),
+        skipped: bad.iter().map(|p| p.display().to_string()).collect(),
+        incident_ratio: ratio(0, 2),
+        mixed_ratio: ratio(1, 3),
+        rows,
+    }
+}
+
+/// The report as a text table.
+pub fn table(r: &BenchReport) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(o, "incident: {}", r.incident_source);
+    let _ = writeln!(
+        o,
+        "mixed:    {} scenarios ({})",
+        r.mixed.len(),
+        r.mixed.join(", ")
+    );
+    for s in &r.skipped {
+        let _ = writeln!(o, "skipped:  {s} (does not load)");
+    }
+    let _ = writeln!(
+        o,
+        "\n{:<9} {:>4} {:<6} {:<9} {:>9} {:>7} {:>7} {:>11} {:>13} {:>9}",
+        "workload",
+        "n",
+        "engine",
+        "trace",
+        "runs",
+        "wall s",
+        "cpu s",
+        "scen/wall s",
+        "scen/cpu s",
+        "cpu µs/run"
+    );
+    for row in &r.rows {
+        let tr = match row.trace {
+            Trace::None => "none",
+            Trace::Rendered => "rendered",
+        };
+        let _ = writeln!(
+            o,
+            "{:<9} {:>4} {:<6} {:<9} {:>9} {:>7.3} {:>7} {:>11.0} {:>13.0} {:>9.2}",
+            row.workload,
+            row.scenarios,
+            row.engine,
+            tr,
+            row.runs,
+            row.seconds,
+            row.cpu_seconds
+                .map_or("-".to_string(), |c| format!("{c:.3}")),
+            row.per_second,
+            row.per_cpu_second,
+            row.us_per_run
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nfast/tokio (no trace, per CPU second): incident {:.1}x, mixed {:.1}x",
+        r.incident_ratio, r.mixed_ratio
+    );
+    o
+}
