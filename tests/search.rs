@@ -295,3 +295,77 @@ fn unwritable_record_dir_exits_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--record"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// New failures make `explore` exit 1 (so CI notices); the same failures already recorded
+/// under the folder do not.
+#[test]
+fn explore_exits_1_on_new_failures_and_0_when_all_are_known() {
+    let dir = temp_dir("exit-codes");
+    let explore = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_readysim"))
+            .args(["explore", "--seed", "42", "--preset", "p0", "--cases", "5"])
+            .arg("--record")
+            .arg(&dir)
+            .output()
+            .expect("run readysim")
+    };
+    let first = explore();
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    let written = files(&dir);
+    assert!(!written.is_empty());
+    let second = explore();
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&second.stdout)
+    );
+    assert_eq!(files(&dir), written, "known failures are never rewritten");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Ctrl-C stops a long search: exit 130, a summary of what was found so far, and every file
+/// in the folder whole (each one loads).
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_explore_with_whole_files_and_a_summary() {
+    let dir = temp_dir("interrupt");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_readysim"))
+        .args([
+            "explore",
+            "--seed",
+            "3",
+            "--all-presets",
+            "--cases",
+            "100000000",
+        ])
+        .arg("--record")
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run readysim");
+    // Let it start searching (this waits; it measures nothing).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(130));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("distinct failure"));
+    for (name, _) in files(&dir) {
+        if name.ends_with(".toml") {
+            readysim::scenario::load(&dir.join(&name)).expect("a whole scenario file");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

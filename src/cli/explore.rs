@@ -275,7 +275,18 @@ pub fn summary_text(s: &Summary, command: &str) -> String {
 
 /// Runs `readysim explore`.
 pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<u8, BadInput> {
-    let opts = options(a, kind)?;
+    let mut opts = options(a, kind)?;
+    // Ctrl-C stops the search after the cases in flight; files are written whole (temporary
+    // file, then link) or not at all, and the summary says what was found so far.
+    let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let flag = interrupt.clone();
+        // Only one handler per process; a second `explore` in one process keeps the first.
+        let _ = ctrlc::set_handler(move || {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+    opts.interrupt = Some(interrupt);
     let dir = a
         .record
         .clone()
@@ -322,8 +333,24 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<u8, BadIn
         total as f64 / secs.max(1e-9),
         opts.jobs
     );
-    Ok(EXIT_OK)
+    if summary.interrupted {
+        eprintln!(
+            "interrupted: stopped after {total} case(s); the {} failure(s) above were found so far",
+            summary.failures()
+        );
+        return Ok(EXIT_INTERRUPTED);
+    }
+    // Like a test run: new failures make the exit code non-zero, so CI notices them; failures
+    // already recorded under the folder do not.
+    Ok(if summary.new_failures() > 0 {
+        super::EXIT_MISMATCH
+    } else {
+        EXIT_OK
+    })
 }
+
+/// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Runs `readysim classify`.
 pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<u8, BadInput> {

@@ -58,6 +58,9 @@ pub struct ExploreOptions {
     /// The command line written into recorded files (without options that do not change
     /// the result, such as `--jobs`).
     pub command: String,
+    /// Set from outside (Ctrl-C) to stop after the cases in flight; what was found so far is
+    /// kept, and every file written so far is whole.
+    pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl ExploreOptions {
@@ -74,6 +77,7 @@ impl ExploreOptions {
             shard: (1, 1),
             kind: EngineKind::Fast,
             command: format!("readysim explore --seed {seed}"),
+            interrupt: None,
         }
     }
 }
@@ -150,6 +154,8 @@ pub struct Summary {
     pub presets: Vec<PresetSummary>,
     /// Shrunk distinct failures, in the order found.
     pub found: Vec<Found>,
+    /// The search was interrupted before its case budget.
+    pub interrupted: bool,
 }
 
 impl Summary {
@@ -165,5 +171,10 @@ impl Summary {
     /// Distinct failures in all.
     pub fn failures(&self) -> usize {
         self.found.len()
+    }
+
+    /// Distinct failures that were not recorded before this run.
+    pub fn new_failures(&self) -> usize {
+        self.found.iter().filter(|f| !f.known).count()
     }
 }

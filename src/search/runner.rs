@@ -158,8 +158,18 @@ pub fn explore(
         seed: opts.seed,
         presets: Vec::new(),
         found: Vec::new(),
+        interrupted: false,
+    };
+    let interrupted = || {
+        opts.interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
     };
     for &preset in &opts.presets {
+        if interrupted() {
+            summary.interrupted = true;
+            break;
+        }
         let mut state: BTreeMap<Violation, PropState> = properties
             .iter()
             .map(|&p| {
@@ -186,6 +196,10 @@ pub fn explore(
         let mut counts = Counts::default();
         let mut cache: BTreeMap<(u64, Violation), crate::scenario::Scenario> = BTreeMap::new();
         'chunks: for chunk in mine.chunks(CHUNK) {
+            if interrupted() {
+                summary.interrupted = true;
+                break;
+            }
             let results = par_map(chunk, opts.jobs, |&i| {
                 run_case(opts.seed, preset, i, &properties, opts.kind)
             });
