@@ -335,7 +335,7 @@ fn explore_exits_1_on_new_failures_and_0_when_all_are_known() {
 #[test]
 fn ctrl_c_stops_explore_with_whole_files_and_a_summary() {
     let dir = temp_dir("interrupt");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_readysim"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_readysim"))
         .args([
             "explore",
             "--seed",
