@@ -19,8 +19,10 @@ use crate::replay;
 use crate::scenario::Preset;
 use crate::trace::fnv1a64;
 
-/// Cases evaluated between two merges.
-pub const CHUNK: usize = 256;
+/// Cases evaluated between two merges. Workers are scoped threads started per chunk, and each
+/// warms its engine's buffer pool anew: with 256 cases a chunk, 2 jobs ran only 1.18x as fast
+/// as 1; with 4096, 1.45x. The results do not depend on it (they are merged in case order).
+pub const CHUNK: usize = 4096;
 /// Shrinks tried per property and preset, as a multiple of `--max-failures`, before the search
 /// stops shrinking that property (duplicates cost a shrink each).
 pub const SHRINKS_PER_FAILURE: usize = 5;
