@@ -77,6 +77,15 @@ pub struct BenchReport {
     pub incident_ratio: f64,
     /// The same for the mixed set.
     pub mixed_ratio: f64,
+    /// Peak resident memory of the whole process after every row (Linux `VmHWM`), in KiB.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// The process's peak resident set size, in KiB, when the OS tells.
+fn peak_rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The incident scenario: the file under `root` if it loads, else the compiled-in copy.
@@ -193,6 +202,7 @@ pub fn run(root: &Path, budget: Duration) -> BenchReport {
         incident_ratio: ratio(0, 2),
         mixed_ratio: ratio(1, 3),
         rows,
+        peak_rss_kib: peak_rss_kib(),
     }
 }
 
@@ -250,5 +260,12 @@ pub fn table(r: &BenchReport) -> String {
         "\nfast/tokio (no trace, per CPU second): incident {:.1}x, mixed {:.1}x",
         r.incident_ratio, r.mixed_ratio
     );
+    if let Some(k) = r.peak_rss_kib {
+        let _ = writeln!(
+            o,
+            "peak resident memory of the whole process: {:.1} MiB",
+            k as f64 / 1024.0
+        );
+    }
     o
 }
