@@ -32,16 +32,25 @@ pub fn file_name(preset: Preset, property: &str, trace_hash: &str, long: bool) -
     format!("{}-{property}-{h}", preset.name())
 }
 
+/// Bytes written to test the record folder: more than any recorded scenario file.
+const PROBE_BYTES: usize = 64 * 1024;
+
 impl RecordDir {
     /// Creates `dir` if needed, checks that a file can be written in it, and reads what it
     /// holds. Fails with a message naming the folder.
     pub fn open(dir: &Path) -> Result<RecordDir, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("--record {}: cannot create the folder: {e}", dir.display()))?;
+        // Write (and sync) more than any recorded file needs, so a read-only folder or a full
+        // disk is reported now, before any work, not after an hour of search.
         let probe = dir.join(format!(".readysim-write-test-{}", std::process::id()));
-        std::fs::write(&probe, b"")
-            .map_err(|e| format!("--record {}: not writable: {e}", dir.display()))?;
+        let written = std::fs::File::create(&probe).and_then(|mut f| {
+            use std::io::Write as _;
+            f.write_all(&[b'#'; PROBE_BYTES])?;
+            f.sync_all()
+        });
         let _ = std::fs::remove_file(&probe);
+        written.map_err(|e| format!("--record {}: not writable: {e}", dir.display()))?;
         let mut known = BTreeSet::new();
         for p in scenario::files_under(dir) {
             let Ok(sc) = scenario::load(&p) else { continue };
