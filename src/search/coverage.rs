@@ -95,7 +95,9 @@ pub fn reached(sc: &Scenario, out: &RunOutput) -> Reached {
     let mut connected_at = 0u64;
     let mut breaker_open = false;
     let mut connecting = false;
-    let mut grace_until: Option<u64> = None;
+    // Graces running, per actor (the validator's and each client guard's): one actor's check
+    // passing ends only its own grace.
+    let mut graces: Vec<(Actor, u64)> = Vec::new();
     let mut serving = false;
     for e in &out.trace {
         let t = e.t;
@@ -109,7 +111,13 @@ pub fn reached(sc: &Scenario, out: &RunOutput) -> Reached {
             {
                 r |= bit("probe-before-connect");
             }
-            Ev::Grace { ms } | Ev::Freeze { ms } => grace_until = Some(t.saturating_add(*ms)),
+            Ev::Grace { ms } | Ev::Freeze { ms } => {
+                let until = t.saturating_add(*ms);
+                match graces.iter_mut().find(|(a, _)| *a == e.actor) {
+                    Some(g) => g.1 = until,
+                    None => graces.push((e.actor, until)),
+                }
+            }
             Ev::ConnectStart { why } => {
                 connecting = true;
                 connected = false;
@@ -122,7 +130,7 @@ pub fn reached(sc: &Scenario, out: &RunOutput) -> Reached {
                 connected = true;
                 any_connected = true;
                 connected_at = t;
-                if grace_until.is_some_and(|g| t < g) {
+                if graces.iter().any(|(_, g)| t < *g) {
                     r |= bit("connect-during-grace");
                 }
             }
@@ -149,7 +157,7 @@ pub fn reached(sc: &Scenario, out: &RunOutput) -> Reached {
                 check: Check::Redis,
                 ..
             } => {
-                grace_until = None;
+                graces.retain(|(a, _)| *a != e.actor);
                 if connected && t < connected_at.saturating_add(stabilize) {
                     r |= bit("pass-before-stabilised");
                 }
