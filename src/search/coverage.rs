@@ -224,3 +224,37 @@ impl Counts {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineKind;
+
+    /// Client 1's check passes at 5501 while client 2's guard grace runs (5301-5801); client
+    /// 1's inline reconnect completes at 5756, inside client 2's grace.
+    #[test]
+    fn a_connect_inside_one_clients_grace_counts_after_another_clients_check_passed() {
+        let src = r#"
+format = 1
+name = "t"
+summary = "t"
+[policy]
+preset = "p8"
+[redis.server]
+ping_spikes = [{ at_ms = 5500, extra_ms = 150 }]
+[[clients]]
+at_ms = 5000
+messages = 1
+[[clients]]
+at_ms = 5300
+messages = 1
+"#;
+        let sc = crate::scenario::parse(src, std::path::Path::new("<t>"), None).expect("loads");
+        let out = crate::model::run(&sc, EngineKind::Fast);
+        assert_ne!(reached(&sc, &out) & bit("connect-during-grace"), 0);
+        let mut early = sc.clone();
+        early.clients[1].at_ms = 5000;
+        let out = crate::model::run(&early, EngineKind::Fast);
+        assert_eq!(reached(&early, &out) & bit("connect-during-grace"), 0);
+    }
+}

@@ -247,7 +247,7 @@ pub fn params() -> impl Strategy<Value = Params> {
         opt(0u64..5000),
     );
     let rest = (
-        vec(client(), 0..=MAX_CLIENTS),
+        vec(client().boxed(), 0..=MAX_CLIENTS),
         vec(0u32..4, 0..=MAX_DECISIONS),
         (
             serve_offset(2000),
@@ -255,33 +255,41 @@ pub fn params() -> impl Strategy<Value = Params> {
         ),
         proptest::bool::weighted(0.25),
     );
-    (redis, manager, startup, rest).prop_map(|(r, m, s, rest)| Params {
-        env: r.0,
-        regime: r.1,
-        up_from_ms: r.2,
-        outage: r.3,
-        spike: r.4,
-        client_spike: rest.2,
-        probe_fixed: rest.3,
-        connect_ms: r.5,
-        refuse_ms: r.6,
-        ping_ms: r.7,
-        stabilize_ms: m.0,
-        reconnect_jitter_ms: m.1,
-        health_jitter_ms: m.2,
-        health_interval_ms: m.3,
-        get_client_timeout_ms: m.4,
-        database_ms: s.0,
-        cache_ms: s.1,
-        services_ms: s.2,
-        websocket_ms: s.3,
-        finalize_ms: s.4,
-        probe_cost_ms: s.5,
-        late_service: s.6,
-        bind_ms: s.7,
-        clients: rest.0,
-        decisions: rest.1,
-    })
+    // Boxed groups: proptest's value trees of nested tuples are large and moved by value
+    // several times per case; behind a box each move is a pointer (same draws, same shrinks).
+    (
+        redis.boxed(),
+        manager.boxed(),
+        startup.boxed(),
+        rest.boxed(),
+    )
+        .prop_map(|(r, m, s, rest)| Params {
+            env: r.0,
+            regime: r.1,
+            up_from_ms: r.2,
+            outage: r.3,
+            spike: r.4,
+            client_spike: rest.2,
+            probe_fixed: rest.3,
+            connect_ms: r.5,
+            refuse_ms: r.6,
+            ping_ms: r.7,
+            stabilize_ms: m.0,
+            reconnect_jitter_ms: m.1,
+            health_jitter_ms: m.2,
+            health_interval_ms: m.3,
+            get_client_timeout_ms: m.4,
+            database_ms: s.0,
+            cache_ms: s.1,
+            services_ms: s.2,
+            websocket_ms: s.3,
+            finalize_ms: s.4,
+            probe_cost_ms: s.5,
+            late_service: s.6,
+            bind_ms: s.7,
+            clients: rest.0,
+            decisions: rest.1,
+        })
 }
 
 /// Whether `preset` has a grace that never runs because its property-call probe never says
@@ -402,5 +410,55 @@ pub fn build(preset: Preset, p: &Params) -> Scenario {
         },
         expect: None,
         classification: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::policy::Policy;
+    use crate::scenario::GraceMode;
+    use crate::search::runner::case_seed;
+    use crate::search::shrink::{generate_one, valid};
+
+    #[test]
+    fn probe_fixed_applies_exactly_to_presets_whose_probe_hides_their_grace() {
+        for preset in Preset::ALL {
+            let p = Policy::preset(preset);
+            let hidden = p.probe == ProbeMode::PropertyCall && p.grace != GraceMode::None;
+            assert_eq!(grace_hidden_by_probe(preset), hidden, "{preset:?}");
+        }
+    }
+
+    /// Every generated case loads, and the draws aimed at rare orderings do occur: spiky
+    /// regimes with the spike after the first client, followers, late arrivals, and the probe
+    /// override only where it applies.
+    #[test]
+    fn generated_cases_load_and_use_every_draw() {
+        let (mut spiky, mut follow, mut late, mut fixed) = (0, 0, 0, 0);
+        for preset in Preset::ALL {
+            for i in 0..300 {
+                let p = generate_one(case_seed(7, preset, i));
+                let sc = build(preset, &p);
+                assert!(valid(&sc), "{preset:?} case {i}: {sc:?}");
+                if Regime::ALL[usize::from(p.regime) % Regime::ALL.len()] == Regime::Spiky {
+                    let spike = sc.redis.server.ping_spikes[0].at_ms;
+                    assert!(spike >= sc.clients.first().map_or(0, |c| c.at_ms));
+                    spiky += 1;
+                }
+                if p.clients.iter().skip(1).any(|c| c.follow_ms.is_some()) {
+                    follow += 1;
+                }
+                if sc.clients.iter().any(|c| LATE_ARRIVAL.contains(&c.at_ms)) {
+                    late += 1;
+                }
+                if sc.policy.probe.is_some() {
+                    assert!(grace_hidden_by_probe(preset), "{preset:?}");
+                    assert_eq!(sc.policy.probe, Some(ProbeMode::Faithful));
+                    fixed += 1;
+                }
+            }
+        }
+        assert!(spiky > 0 && follow > 0 && late > 0 && fixed > 0);
     }
 }
