@@ -95,7 +95,9 @@ pub fn reached(sc: &Scenario, out: &RunOutput) -> Reached {
     let mut connected_at = 0u64;
     let mut breaker_open = false;
     let mut connecting = false;
-    let mut grace_until: Option<u64> = None;
+    // Graces running, per actor (the validator's and each client guard's): one actor's check
+    // passing ends only its own grace.
+    let mut graces: Vec<(Actor, u64)> = Vec::new();
     let mut serving = false;
     for e in &out.trace {
         let t = e.t;
@@ -109,7 +111,13 @@ pub fn reached(sc: &Scenario, out: &RunOutput) -> Reached {
             {
                 r |= bit("probe-before-connect");
             }
-            Ev::Grace { ms } | Ev::Freeze { ms } => grace_until = Some(t.saturating_add(*ms)),
+            Ev::Grace { ms } | Ev::Freeze { ms } => {
+                let until = t.saturating_add(*ms);
+                match graces.iter_mut().find(|(a, _)| *a == e.actor) {
+                    Some(g) => g.1 = until,
+                    None => graces.push((e.actor, until)),
+                }
+            }
             Ev::ConnectStart { why } => {
                 connecting = true;
                 connected = false;
@@ -122,7 +130,7 @@ pub fn reached(sc: &Scenario, out: &RunOutput) -> Reached {
                 connected = true;
                 any_connected = true;
                 connected_at = t;
-                if grace_until.is_some_and(|g| t < g) {
+                if graces.iter().any(|(_, g)| t < *g) {
                     r |= bit("connect-during-grace");
                 }
             }
@@ -149,7 +157,7 @@ pub fn reached(sc: &Scenario, out: &RunOutput) -> Reached {
                 check: Check::Redis,
                 ..
             } => {
-                grace_until = None;
+                graces.retain(|(a, _)| *a != e.actor);
                 if connected && t < connected_at.saturating_add(stabilize) {
                     r |= bit("pass-before-stabilised");
                 }
@@ -214,5 +222,39 @@ impl Counts {
             .filter(|(_, c)| *c == 0)
             .map(|(n, _)| n)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineKind;
+
+    /// Client 1's check passes at 5501 while client 2's guard grace runs (5301-5801); client
+    /// 1's inline reconnect completes at 5756, inside client 2's grace.
+    #[test]
+    fn a_connect_inside_one_clients_grace_counts_after_another_clients_check_passed() {
+        let src = r#"
+format = 1
+name = "t"
+summary = "t"
+[policy]
+preset = "p8"
+[redis.server]
+ping_spikes = [{ at_ms = 5500, extra_ms = 150 }]
+[[clients]]
+at_ms = 5000
+messages = 1
+[[clients]]
+at_ms = 5300
+messages = 1
+"#;
+        let sc = crate::scenario::parse(src, std::path::Path::new("<t>"), None).expect("loads");
+        let out = crate::model::run(&sc, EngineKind::Fast);
+        assert_ne!(reached(&sc, &out) & bit("connect-during-grace"), 0);
+        let mut early = sc.clone();
+        early.clients[1].at_ms = 5000;
+        let out = crate::model::run(&early, EngineKind::Fast);
+        assert_eq!(reached(&early, &out) & bit("connect-during-grace"), 0);
     }
 }

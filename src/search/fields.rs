@@ -187,7 +187,7 @@ pub fn with(sc: &Scenario, index: usize, v: u64) -> Scenario {
 
 /// Parameters a shrunk scenario still sets away from the file format's defaults: timing values,
 /// plus each outage, spike, client, non-zero message count, retry, decision and environment
-/// field that is not the default.
+/// field that is not the default, and a probe override (search's "probe fixed" draw).
 pub fn non_default(sc: &Scenario) -> Vec<String> {
     let mut c = sc.clone();
     let mut out: Vec<String> = slots(&mut c)
@@ -219,6 +219,9 @@ pub fn non_default(sc: &Scenario) -> Vec<String> {
     }
     if sc.environment.cloud_run != env.cloud_run {
         out.push("environment.cloud_run".into());
+    }
+    if sc.policy.probe.is_some() {
+        out.push("policy.probe".into());
     }
     out
 }

@@ -1,6 +1,6 @@
 //! Shrinking a failing case: proptest's shrinker over the draws, then a second pass over the
 //! scenario itself that resets, zeroes and halves each timing parameter and drops clients,
-//! messages, outages, spikes and decisions while the property still fails.
+//! messages, outages, spikes, decisions and a probe override while the property still fails.
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -155,6 +155,14 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
                     sc = c;
                     progress = true;
                 }
+            }
+        }
+        if sc.policy.probe.is_some() {
+            let mut c = sc.clone();
+            c.policy.probe = None;
+            if keep(&c) {
+                sc = c;
+                progress = true;
             }
         }
         if sc.environment != crate::scenario::Environment::default() {
