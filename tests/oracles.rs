@@ -1,14 +1,11 @@
 //! Each oracle fires on a scenario built to violate it and stays quiet on its nearest
 //! neighbour that does not.
 
-use readysim::engine::EngineKind;
-use readysim::scenario::{self, Scenario};
-use readysim::Violation;
+mod common;
+use common::scenario;
 
-fn scenario(body: &str) -> Scenario {
-    let src = format!("format = 1\nname = \"t\"\nsummary = \"t\"\n{body}");
-    scenario::parse(&src, std::path::Path::new("t.toml"), None).expect("valid test scenario")
-}
+use readysim::engine::EngineKind;
+use readysim::Violation;
 
 fn violates(body: &str, v: Violation) -> bool {
     readysim::evaluate(&scenario(body), EngineKind::Fast)

@@ -1,15 +1,12 @@
 //! The serving path: backlog, guard modes, the startup queue, retries after 503, and what a
 //! Redis error does to a message under each `on_redis_error`.
 
+mod common;
+use common::scenario;
+
 use readysim::engine::EngineKind;
-use readysim::scenario::{self, Scenario};
 use readysim::trace::{Ev, Outcome};
 use readysim::Violation;
-
-fn scenario(body: &str) -> Scenario {
-    let src = format!("format = 1\nname = \"t\"\nsummary = \"t\"\n{body}");
-    scenario::parse(&src, std::path::Path::new("t.toml"), None).expect("valid test scenario")
-}
 
 fn outcomes(body: &str) -> (Vec<Option<Outcome>>, u64) {
     let ev = readysim::evaluate(&scenario(body), EngineKind::Fast);

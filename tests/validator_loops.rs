@@ -1,15 +1,13 @@
 //! Each validator loop shape, checked through the trace of small scenarios: how many probes,
 //! at which times, which sleeps, and where the loop stops.
 
+mod common;
+use common::scenario;
+
 use readysim::engine::EngineKind;
 use readysim::model;
-use readysim::scenario::{self, Scenario};
+use readysim::scenario::Scenario;
 use readysim::trace::{Actor, Check, Ev, ProbeResult};
-
-fn scenario(extra: &str) -> Scenario {
-    let src = format!("format = 1\nname = \"t\"\nsummary = \"t\"\n{extra}");
-    scenario::parse(&src, std::path::Path::new("t.toml"), None).expect("valid test scenario")
-}
 
 /// (time, result) of every redis probe the validator made.
 fn redis_probes(sc: &Scenario) -> Vec<(u64, ProbeResult)> {
