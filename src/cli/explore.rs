@@ -67,26 +67,14 @@ pub struct ClassifyArgs {
 fn parse_property(s: &str) -> Result<Violation, BadInput> {
     Violation::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = Violation::ALL.iter().map(|v| v.name()).collect();
-        let hint = scenario::nearest(s, names.iter().copied())
-            .map(|n| format!(" (did you mean `{n}`?)"))
-            .unwrap_or_default();
-        BadInput(format!(
-            "unknown property `{s}`{hint}; allowed: {}",
-            names.join(", ")
-        ))
+        BadInput(scenario::unknown_name("property", s, &names))
     })
 }
 
 fn parse_preset(s: &str) -> Result<Preset, BadInput> {
     Preset::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
-        let hint = scenario::nearest(s, names.iter().copied())
-            .map(|n| format!(" (did you mean `{n}`?)"))
-            .unwrap_or_default();
-        BadInput(format!(
-            "unknown preset `{s}`{hint}; allowed: {}",
-            names.join(", ")
-        ))
+        BadInput(scenario::unknown_name("preset", s, &names))
     })
 }
 

@@ -289,28 +289,17 @@ fn tidy_toml_message(m: &str, field: &str) -> String {
             return format!("found {got}; expected {}", expected_words(expected));
         }
     }
-    if let Some(rest) = m.strip_prefix("unknown field `") {
-        if let Some((name, expected)) = rest.split_once("`, expected ") {
-            let options: Vec<&str> = expected
+    // serde lists the allowed names; add the nearest one as a hint.
+    for (prefix, kind) in [("unknown field `", "field"), ("unknown variant `", "value")] {
+        if let Some((name, expected)) = m
+            .strip_prefix(prefix)
+            .and_then(|r| r.split_once("`, expected "))
+        {
+            let options = expected
                 .split([',', ' ', '`'])
-                .filter(|s| !s.is_empty() && *s != "one" && *s != "of" && *s != "or")
-                .collect();
-            let hint = nearest(name, options.iter().copied())
-                .map(|n| format!(" (did you mean `{n}`?)"))
-                .unwrap_or_default();
-            return format!("unknown field `{name}`{hint}; expected {expected}");
-        }
-    }
-    if let Some(rest) = m.strip_prefix("unknown variant `") {
-        if let Some((name, expected)) = rest.split_once("`, expected ") {
-            let options: Vec<&str> = expected
-                .split([',', ' ', '`'])
-                .filter(|s| !s.is_empty() && *s != "one" && *s != "of" && *s != "or")
-                .collect();
-            let hint = nearest(name, options.iter().copied())
-                .map(|n| format!(" (did you mean `{n}`?)"))
-                .unwrap_or_default();
-            return format!("unknown value `{name}`{hint}; expected {expected}");
+                .filter(|s| !s.is_empty() && *s != "one" && *s != "of" && *s != "or");
+            let hint = did_you_mean(name, options);
+            return format!("unknown {kind} `{name}`{hint}; expected {expected}");
         }
     }
     m
@@ -789,10 +778,23 @@ fn validate(
 }
 
 fn unknown_value(v: &str, allowed: &[&str]) -> String {
-    let hint = nearest(v, allowed.iter().copied())
+    unknown_name("value", v, allowed)
+}
+
+/// ` (did you mean `x`?)` when a candidate is plausibly what `word` was meant to be, else "".
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    nearest(word, candidates)
         .map(|n| format!(" (did you mean `{n}`?)"))
-        .unwrap_or_default();
-    format!("unknown value `{v}`{hint}; allowed: {}", allowed.join(", "))
+        .unwrap_or_default()
+}
+
+/// "unknown KIND `v` (did you mean ...); allowed: a, b, c".
+pub fn unknown_name(kind: &str, v: &str, allowed: &[&str]) -> String {
+    let hint = did_you_mean(v, allowed.iter().copied());
+    format!(
+        "unknown {kind} `{v}`{hint}; allowed: {}",
+        allowed.join(", ")
+    )
 }
 
 /// Every `*.toml` under `root`, recursively, in sorted path order.
