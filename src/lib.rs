@@ -2,27 +2,53 @@
 //!
 //! A scenario file describes one deployment (Redis timing, the validator policy, startup
 //! phases, clients). readysim builds the model of that system on a virtual-time engine, runs
-//! it, applies the oracles to the trace, and compares the verdict with the file's `[expect]`.
+//! it, has the judge read the trace, and compares the verdict with the file's `[expect]`.
 //!
 //! ```text
-//! scenario file --load--> Scenario --run--> trace --oracles--> verdict --> replay / search
+//! scenario file --load--> Scenario --run (model on an engine)--> trace
+//!     --judge (trace + environment)--> violations --> replay / compare / explore
 //! ```
 //!
-//! The CLI (`readysim replay`, `compare`, `list`, `explore`) and the tests call the same
-//! functions: [`scenario::load`], [`replay::replay`], [`replay::evaluate`].
+//! ```
+//! let sc = readysim::load(std::path::Path::new("scenarios/incident-2025-09-09.toml"))?;
+//! let report = readysim::replay(&sc, readysim::EngineKind::Fast);
+//! assert!(report.matches, "the incident replays as its file says");
+//! assert_eq!(report.elapsed_ms, Some(7508));
+//! # Ok::<(), readysim::ScenarioError>(())
+//! ```
+//!
+//! The CLI (`readysim replay`, `compare`, `list`, `explore`, `classify`, `bench`) and the
+//! tests call the same functions.
+
+#![warn(missing_docs)]
 
 pub mod bench;
 pub mod engine;
-pub mod gate;
-pub mod model;
-pub mod oracle;
 pub mod replay;
 pub mod scenario;
 pub mod search;
-mod sync;
 pub mod trace;
 
-pub use engine::EngineKind;
-pub use oracle::Violation;
+mod gate;
+pub(crate) mod judge;
+pub(crate) mod model;
+mod policy;
+mod spec;
+mod suggest;
+mod sync;
+mod vocab;
+
+pub use engine::{Builder, EngineKind, Rt};
+pub use gate::{Readiness, ReadinessGate};
+pub use judge::coverage::{Counts as CoverageCounts, ORDERINGS};
+pub use judge::{Contract, Env};
+pub use model::{RunOutput, DEFAULT_MAX_STEPS};
+pub use policy::{Policy, PolicySpec, Preset};
 pub use replay::{evaluate, replay, Report};
 pub use scenario::{load, Scenario, ScenarioError};
+pub use search::{explore, ExploreOptions, Summary};
+pub use suggest::{close_names, did_you_mean, nearest, unknown_name};
+pub use vocab::{
+    Actor, Check, ConstantsTable, EnvName, GraceMode, GuardMode, LoopShape, OnRedisError, Outcome,
+    ProbeMode, StartupOutcome, Violation,
+};

@@ -2,14 +2,17 @@
 //! comparison with `[expect]` that the replay contract defines.
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use serde::Serialize;
 
 use crate::engine::EngineKind;
+use crate::judge::{self, Contract, Env};
 use crate::model::{self, RunOutput};
-use crate::oracle::{self, Violation};
+use crate::policy::Preset;
 use crate::scenario::{Expect, Scenario};
 use crate::trace;
+use crate::vocab::{Check, Outcome, StartupOutcome, Violation};
 
 /// One run with its violations: what search needs, without rendering any text.
 #[derive(Clone, Debug)]
@@ -20,22 +23,55 @@ pub struct Evaluation {
     pub violations: BTreeSet<Violation>,
 }
 
+/// The promises the judge holds `sc`'s design to: the reference design's stricter ones, or
+/// the real system's.
+pub fn contract(sc: &Scenario) -> Contract {
+    Contract {
+        strict: sc.policy.preset == Preset::Reference,
+    }
+}
+
 /// Runs `sc` once on `kind` and applies the oracles.
 pub fn evaluate(sc: &Scenario, kind: EngineKind) -> Evaluation {
     let output = model::run(sc, kind);
-    let violations = oracle::check(sc, &output);
+    let violations = judge::violations(&Env::of(sc), &output.trace, contract(sc), output.hung());
     Evaluation { output, violations }
+}
+
+/// A value of one `[expect]` field, as the file says it or the run gave it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// `startup`.
+    Startup(Option<StartupOutcome>),
+    /// `verdict_at_ms`, `elapsed_ms`, `lost_messages`.
+    Number(Option<u64>),
+    /// `failed_services`.
+    Services(Option<Vec<Check>>),
+    /// `message`, `trace_hash`.
+    Text(Option<String>),
+    /// `clients` (a client without an outcome is null).
+    Clients(Vec<Option<Outcome>>),
+    /// `violations`, in name order.
+    Violations(Vec<Violation>),
+}
+
+impl fmt::Display for Value {
+    /// As JSON: `"failed"`, `9670`, `["redis"]`, `null`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&serde_json::to_string(self).map_err(|_| fmt::Error)?)
+    }
 }
 
 /// One field of `[expect]` that did not match.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Mismatch {
     /// The `[expect]` field.
-    pub field: String,
+    pub field: &'static str,
     /// What the file says.
-    pub expected: serde_json::Value,
+    pub expected: Value,
     /// What the run gave.
-    pub got: serde_json::Value,
+    pub got: Value,
 }
 
 /// The replay contract's result (the JSON object of `replay --json`).
@@ -43,22 +79,22 @@ pub struct Mismatch {
 pub struct Report {
     /// Scenario name.
     pub name: String,
-    /// ready | failed | bypassed | skipped | hang.
-    pub startup: Option<String>,
+    /// How startup ended.
+    pub startup: Option<StartupOutcome>,
     /// When the verdict was published.
     pub verdict_at_ms: Option<u64>,
     /// From the validator's start.
     pub elapsed_ms: Option<u64>,
-    /// Failed critical services.
-    pub failed_services: Option<Vec<String>>,
+    /// Failed critical services (none before a verdict).
+    pub failed_services: Option<Vec<Check>>,
     /// The startup error text.
     pub message: Option<String>,
     /// One outcome per client (null for a client without one).
-    pub clients: Vec<Option<String>>,
+    pub clients: Vec<Option<Outcome>>,
     /// Messages lost in all.
     pub lost_messages: u64,
-    /// Violations, sorted by name.
-    pub violations: Vec<String>,
+    /// Violations, in name order.
+    pub violations: Vec<Violation>,
     /// Hash of the rendered trace.
     pub trace_hash: String,
     /// Whether every `[expect]` field matched.
@@ -95,23 +131,14 @@ pub fn report(sc: &Scenario, ev: Evaluation) -> Report {
     let started = r.verdict_at_ms.is_some();
     let mut rep = Report {
         name: sc.name.clone(),
-        startup: r.startup.map(|s| s.name().to_string()),
+        startup: r.startup,
         verdict_at_ms: r.verdict_at_ms,
         elapsed_ms: r.elapsed_ms,
-        failed_services: started.then(|| {
-            r.failed_services
-                .iter()
-                .map(|c| c.name().to_string())
-                .collect()
-        }),
+        failed_services: started.then(|| r.failed_services.clone()),
         message: r.message(),
-        clients: r
-            .clients
-            .iter()
-            .map(|o| o.map(|o| o.name().to_string()))
-            .collect(),
+        clients: r.clients.clone(),
         lost_messages: r.lost_messages,
-        violations: sorted_names(&ev.violations),
+        violations: ev.violations.iter().copied().collect(),
         trace_hash,
         matches: true,
         mismatches: Vec::new(),
@@ -126,59 +153,84 @@ pub fn report(sc: &Scenario, ev: Evaluation) -> Report {
     rep
 }
 
-/// Violation names in name order (the order files and JSON use).
-pub fn sorted_names(v: &BTreeSet<Violation>) -> Vec<String> {
-    let mut names: Vec<String> = v.iter().map(|v| v.name().to_string()).collect();
-    names.sort();
-    names
-}
-
-fn json<T: Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
-}
-
 /// Every `[expect]` field given, compared with the run (`violations` as a set).
 pub fn compare(e: &Expect, got: &Report) -> Vec<Mismatch> {
     let mut out = Vec::new();
-    let mut check = |field: &str, expected: serde_json::Value, actual: serde_json::Value| {
+    let mut check = |field: &'static str, expected: Value, actual: Value| {
         if expected != actual {
             out.push(Mismatch {
-                field: field.to_string(),
+                field,
                 expected,
                 got: actual,
             });
         }
     };
-    if let Some(v) = &e.startup {
-        check("startup", json(v), json(&got.startup));
+    if let Some(v) = e.startup {
+        check(
+            "startup",
+            Value::Startup(Some(v)),
+            Value::Startup(got.startup),
+        );
     }
     if let Some(v) = e.verdict_at_ms {
-        check("verdict_at_ms", json(&v), json(&got.verdict_at_ms));
+        check(
+            "verdict_at_ms",
+            Value::Number(Some(v)),
+            Value::Number(got.verdict_at_ms),
+        );
     }
     if let Some(v) = e.elapsed_ms {
-        check("elapsed_ms", json(&v), json(&got.elapsed_ms));
+        check(
+            "elapsed_ms",
+            Value::Number(Some(v)),
+            Value::Number(got.elapsed_ms),
+        );
     }
     if let Some(v) = &e.failed_services {
-        check("failed_services", json(v), json(&got.failed_services));
+        check(
+            "failed_services",
+            Value::Services(Some(v.clone())),
+            Value::Services(got.failed_services.clone()),
+        );
     }
     if let Some(v) = &e.message {
-        check("message", json(v), json(&got.message));
+        check(
+            "message",
+            Value::Text(Some(v.clone())),
+            Value::Text(got.message.clone()),
+        );
     }
     if let Some(v) = &e.clients {
-        check("clients", json(v), json(&got.clients));
+        check(
+            "clients",
+            Value::Clients(v.iter().copied().map(Some).collect()),
+            Value::Clients(got.clients.clone()),
+        );
     }
     if let Some(v) = e.lost_messages {
-        check("lost_messages", json(&v), json(&got.lost_messages));
+        check(
+            "lost_messages",
+            Value::Number(Some(v)),
+            Value::Number(Some(got.lost_messages)),
+        );
     }
     if let Some(v) = &e.violations {
-        let want: BTreeSet<&String> = v.iter().collect();
-        let have: BTreeSet<&String> = got.violations.iter().collect();
+        let want: BTreeSet<Violation> = v.iter().copied().collect();
+        let have: BTreeSet<Violation> = got.violations.iter().copied().collect();
         if want != have {
-            check("violations", json(&want), json(&have));
+            check(
+                "violations",
+                Value::Violations(want.into_iter().collect()),
+                Value::Violations(have.into_iter().collect()),
+            );
         }
     }
     if let Some(v) = &e.trace_hash {
-        check("trace_hash", json(v), json(&got.trace_hash));
+        check(
+            "trace_hash",
+            Value::Text(Some(v.clone())),
+            Value::Text(Some(got.trace_hash.clone())),
+        );
     }
     out
 }
@@ -186,16 +238,12 @@ pub fn compare(e: &Expect, got: &Report) -> Vec<Mismatch> {
 /// The `[expect]` block that describes `rep` exactly (for `--bless` and recorded files).
 pub fn expect_of(rep: &Report) -> Expect {
     Expect {
-        startup: rep.startup.clone(),
+        startup: rep.startup,
         verdict_at_ms: rep.verdict_at_ms,
         elapsed_ms: rep.elapsed_ms,
         failed_services: rep.failed_services.clone(),
         message: rep.message.clone(),
-        clients: if rep.clients.iter().all(Option::is_some) {
-            Some(rep.clients.iter().flatten().cloned().collect())
-        } else {
-            None
-        },
+        clients: rep.clients.iter().copied().collect(),
         lost_messages: Some(rep.lost_messages),
         violations: Some(rep.violations.clone()),
         trace_hash: Some(rep.trace_hash.clone()),
@@ -219,8 +267,6 @@ pub struct Drift {
     pub current: Vec<String>,
     /// Where the previous trace came from, if one was found.
     pub previous_source: Option<String>,
-    /// The command that rewrites the expectations after review.
-    pub bless: String,
 }
 
 /// Lines of each trace shown from the first difference on.
@@ -241,7 +287,6 @@ pub fn drift(sc: &Scenario, rep: &Report, previous: Option<(&str, String)>) -> O
         previous: Vec::new(),
         current: Vec::new(),
         previous_source: None,
-        bless: format!("readysim replay {} --bless", sc.name),
     };
     if let Some((text, source)) = previous {
         d.previous_source = Some(source);

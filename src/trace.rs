@@ -5,81 +5,9 @@
 //! rendered text (each line ended by `\n`), printed as 16 lowercase hex digits: the same on
 //! every platform, and it changes whenever any rendered line changes.
 
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
-/// Who did something.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Actor {
-    /// The startup orchestrator.
-    Startup,
-    /// The readiness validator.
-    Validator,
-    /// The Redis manager (initialize, get_client, connect attempts).
-    Manager,
-    /// The manager's reconnect task.
-    Reconnect,
-    /// The manager's health task.
-    Health,
-    /// The per-connection guard and the server's accept path.
-    Gateway,
-    /// A client, by 1-based index in file order.
-    Client(u32),
-}
-
-impl fmt::Display for Actor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Actor::Startup => f.pad("startup"),
-            Actor::Validator => f.pad("validator"),
-            Actor::Manager => f.pad("manager"),
-            Actor::Reconnect => f.pad("reconnect"),
-            Actor::Health => f.pad("health"),
-            Actor::Gateway => f.pad("gateway"),
-            Actor::Client(n) => f.pad(&format!("client#{n}")),
-        }
-    }
-}
-
-/// The validator's checks, in phase order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Check {
-    /// Phase 1.
-    Database,
-    /// Phase 1.
-    Redis,
-    /// Phase 1.
-    Auth,
-    /// Phase 2.
-    AgentSupervisor,
-    /// Phase 2.
-    WebsocketBridge,
-    /// Phase 3: the circular check when the policy has it.
-    WebsocketIntegration,
-}
-
-impl Check {
-    /// Every check in order.
-    pub const ALL: [Check; 6] = [
-        Check::Database,
-        Check::Redis,
-        Check::Auth,
-        Check::AgentSupervisor,
-        Check::WebsocketBridge,
-        Check::WebsocketIntegration,
-    ];
-
-    /// The service name used in messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Check::Database => "database",
-            Check::Redis => "redis",
-            Check::Auth => "auth",
-            Check::AgentSupervisor => "agent_supervisor",
-            Check::WebsocketBridge => "websocket_bridge",
-            Check::WebsocketIntegration => "websocket_integration",
-        }
-    }
-}
+use crate::vocab::{Actor, Check, Outcome};
 
 /// What a probe returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,40 +38,6 @@ pub enum PassVia {
     Recheck,
 }
 
-/// Client outcomes (`model.md` section 4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Accepted and every message sent.
-    Served,
-    /// Closed with 1011 after accept.
-    Closed1011,
-    /// Closed with 1001.
-    Closed1001,
-    /// HTTP 503 with Retry-After, no retries left.
-    Rejected503,
-    /// The handshake never completed.
-    HandshakeFailed,
-    /// The worker exited while the connection waited in the backlog.
-    Reset,
-    /// Nothing listened on the port.
-    Refused,
-}
-
-impl Outcome {
-    /// The name used in files and JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Served => "served",
-            Outcome::Closed1011 => "closed-1011",
-            Outcome::Closed1001 => "closed-1001",
-            Outcome::Rejected503 => "rejected-503",
-            Outcome::HandshakeFailed => "handshake-failed",
-            Outcome::Reset => "reset",
-            Outcome::Refused => "refused",
-        }
-    }
-}
-
 /// Why the manager tried to connect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnectWhy {
@@ -151,7 +45,7 @@ pub enum ConnectWhy {
     Init,
     /// The reconnect task.
     Reconnect,
-    /// `get_client()` after its ping failed.
+    /// `get_client()` found no connected client.
     Inline,
 }
 
@@ -174,6 +68,8 @@ pub enum Ev {
     ValidatorStart {
         /// GCP detected.
         gcp: bool,
+        /// Whether it checks anything (GCP, or a policy that validates everywhere).
+        validates: bool,
     },
     /// Outside GCP the validator skips everything and reports ready.
     Skipped,
@@ -367,10 +263,6 @@ pub struct Event {
     pub ev: Ev,
 }
 
-fn check_name(c: &Check) -> &'static str {
-    c.name()
-}
-
 impl Ev {
     /// The event's name column.
     pub fn name(&self) -> &'static str {
@@ -435,7 +327,13 @@ impl Ev {
         let _ = match self {
             Ev::Phase(p) => write!(out, "{p}"),
             Ev::GcpReadyFlag => write!(out, "gcp_websocket_ready = true"),
-            Ev::ValidatorStart { gcp } => write!(out, "gcp={gcp}"),
+            Ev::ValidatorStart { gcp, validates } => {
+                if *gcp || !*validates {
+                    write!(out, "gcp={gcp}")
+                } else {
+                    write!(out, "gcp=false (validates everywhere)")
+                }
+            }
             Ev::CheckStart {
                 check,
                 retries,
@@ -445,7 +343,7 @@ impl Ev {
             } => write!(
                 out,
                 "{} R={retries} d={delay_ms} T={declared_ms} G={group_ms}",
-                check_name(check)
+                check.name()
             ),
             Ev::Probe { check, result } => {
                 let r = match result {
@@ -454,13 +352,13 @@ impl Ev {
                     ProbeResult::RaisedDebug => "raised (logged at DEBUG)",
                     ProbeResult::Unawaited => "unawaited coroutine (truthy, never ran)",
                 };
-                write!(out, "{} -> {r}", check_name(check))
+                write!(out, "{} -> {r}", check.name())
             }
             Ev::PollSleep { ms } | Ev::Grace { ms } | Ev::Freeze { ms } | Ev::Backoff { ms } => {
                 write!(out, "{ms}ms")
             }
             Ev::CheckPassed { check, via } => {
-                let _ = write!(out, "{}", check_name(check));
+                let _ = write!(out, "{}", check.name());
                 match via {
                     PassVia::Probe { probed_at } => write!(out, " (probed at {probed_at})"),
                     PassVia::Masked => write!(out, " (masked in staging)"),
@@ -476,7 +374,7 @@ impl Ev {
             } => write!(
                 out,
                 "{} after {elapsed_ms}ms{}{}",
-                check_name(check),
+                check.name(),
                 if *critical { "" } else { " (non-critical)" },
                 if *circular {
                     " (needs startup_complete)"

@@ -296,10 +296,10 @@ fn unknown_expect_value_suggests_nearest() {
     has(
         &e,
         &[
-            "exp.toml:8:1",
+            "exp.toml:8:11",
             "field `expect.startup`",
             "did you mean `failed`?",
-            "ready, failed",
+            "`ready`, `failed`",
         ],
     );
 }
@@ -458,7 +458,7 @@ fn too_much_client_work() {
         &e,
         &[
             "field `clients`",
-            "1001100 units of work",
+            "1000600 units of work",
             "at most 200000",
             "fewer clients, messages or retries",
         ],
@@ -564,7 +564,7 @@ fn wrong_group_timeouts_length() {
     has(
         &e,
         &[
-            "groups.toml:7:1",
+            "groups.toml:7:21",
             "field `policy.group_timeouts_ms`",
             "exactly 3 values",
         ],

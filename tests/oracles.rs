@@ -78,7 +78,7 @@ fn ws_1011_only_when_the_server_was_up() {
     let ev = readysim::evaluate(&scenario(&outage), EngineKind::Fast);
     assert_eq!(
         ev.output.results.clients[0],
-        Some(readysim::trace::Outcome::Closed1011)
+        Some(readysim::Outcome::Closed1011)
     );
     assert!(!ev.violations.contains(&Violation::Ws1011));
 }

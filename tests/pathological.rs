@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use readysim::engine::{EndReason, EngineKind};
-use readysim::model::world::DEFAULT_MAX_STEPS;
 use readysim::scenario::{self, limits};
+use readysim::DEFAULT_MAX_STEPS;
 
 fn head(preset: &str, policy_extra: &str) -> String {
     format!(

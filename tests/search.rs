@@ -9,10 +9,11 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
 use readysim::engine::EngineKind;
-use readysim::oracle::Violation;
 use readysim::replay;
+use readysim::scenario::Class;
 use readysim::scenario::{self, EnvName, Preset};
 use readysim::search::{self, classify, record::RecordDir, strategy, ExploreOptions, Quiet};
+use readysim::Violation;
 
 const KIND: EngineKind = EngineKind::Fast;
 
@@ -45,7 +46,7 @@ proptest! {
         prop_assert!(back.is_ok(), "{:?}", back.err());
         prop_assert_eq!(back.unwrap(), sc.clone());
         let rep = replay::replay(&sc, KIND);
-        prop_assert!(!rep.violations.iter().any(|v| v == "nondeterminism" || v == "hang"),
+        prop_assert!(!rep.violations.iter().any(|v| matches!(v, Violation::Nondeterminism | Violation::Hang)),
             "{:?}", rep.violations);
     }
 
@@ -142,7 +143,7 @@ fn canary_finds_p8_false_ready_under_stabilisation() {
         f.non_default,
         vec!["redis.manager.stabilize_ms".to_string()]
     );
-    assert_eq!(f.class.as_deref(), Some("race"));
+    assert_eq!(f.class, Some(Class::Race));
     for p in ["redis.manager.stabilize_ms", "redis.server.up_from_ms"] {
         assert!(f.depends_on.iter().any(|d| d == p), "{:?}", f.depends_on);
     }
@@ -214,9 +215,9 @@ fn recorded_files_replay_and_are_never_rewritten() {
         let rep = replay::replay(&sc, KIND);
         assert!(rep.matches, "{name}: {:?}", rep.mismatches);
         let prop = search::record::property_of_name(&sc.name).expect("property in name");
-        assert!(rep.violations.iter().any(|v| v == prop), "{name}");
+        assert!(rep.violations.contains(&prop), "{name}");
         let c = sc.classification.expect("classified");
-        assert!(c.class == "race" || c.class == "deterministic");
+        assert!(matches!(c.class, Class::Race | Class::Deterministic));
         let text = String::from_utf8(std::fs::read(dir.join(name)).unwrap()).unwrap();
         assert!(text.starts_with("# Found by: readysim explore --seed 3"));
         assert!(text.contains(&format!("# Reproduce: readysim replay {}", sc.name)));
@@ -238,7 +239,7 @@ fn shards_partition_the_case_space() {
     let mut o = opts(11, &[Preset::P4], 90);
     o.properties = vec![Violation::Hang];
     let whole = search::explore(&o, None, &Quiet);
-    let mut cov = search::coverage::Counts::default();
+    let mut cov = readysim::CoverageCounts::default();
     let mut cases = 0;
     for k in 1..=3 {
         let mut s = o.clone();
@@ -262,7 +263,7 @@ fn classify_file(name: &str) -> classify::Classified {
 #[test]
 fn the_incident_is_deterministic() {
     let c = classify_file("incident-2025-09-09");
-    assert_eq!(c.class, "deterministic", "{:?}", c.depends_on);
+    assert_eq!(c.class, Class::Deterministic, "{:?}", c.depends_on);
     assert!(c
         .trials
         .iter()
@@ -274,7 +275,7 @@ fn the_incident_is_deterministic() {
 #[test]
 fn claimed_race_grace_is_a_race_on_stabilisation_and_redis_up_time() {
     let c = classify_file("claimed-race-grace");
-    assert_eq!(c.class, "race");
+    assert_eq!(c.class, Class::Race);
     let deps: BTreeSet<&str> = c.depends_on.iter().map(String::as_str).collect();
     assert!(deps.contains("redis.manager.stabilize_ms"), "{deps:?}");
     assert!(deps.contains("redis.server.up_from_ms"), "{deps:?}");

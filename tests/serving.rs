@@ -5,7 +5,8 @@ mod common;
 use common::scenario;
 
 use readysim::engine::EngineKind;
-use readysim::trace::{Ev, Outcome};
+use readysim::trace::Ev;
+use readysim::Outcome;
 use readysim::Violation;
 
 fn outcomes(body: &str) -> (Vec<Option<Outcome>>, u64) {
@@ -44,7 +45,7 @@ fn guard_none_accepts_without_looking() {
         .output
         .trace
         .iter()
-        .filter(|e| matches!(e.actor, readysim::trace::Actor::Client(_)))
+        .filter(|e| matches!(e.actor, readysim::Actor::Client(_)))
         .filter(|e| matches!(e.ev, Ev::CheckStart { .. }))
         .count();
     assert_eq!(client_checks, 0);

@@ -5,13 +5,14 @@ mod common;
 use common::scenario;
 
 use readysim::engine::EngineKind;
-use readysim::model;
 use readysim::scenario::Scenario;
-use readysim::trace::{Actor, Check, Ev, ProbeResult};
+use readysim::trace::{Ev, ProbeResult};
+use readysim::{Actor, Check};
 
 /// (time, result) of every redis probe the validator made.
 fn redis_probes(sc: &Scenario) -> Vec<(u64, ProbeResult)> {
-    model::run(sc, EngineKind::Fast)
+    readysim::evaluate(sc, EngineKind::Fast)
+        .output
         .trace
         .iter()
         .filter(|e| e.actor == Actor::Validator)
@@ -26,7 +27,8 @@ fn redis_probes(sc: &Scenario) -> Vec<(u64, ProbeResult)> {
 }
 
 fn poll_sleeps(sc: &Scenario) -> Vec<u64> {
-    model::run(sc, EngineKind::Fast)
+    readysim::evaluate(sc, EngineKind::Fast)
+        .output
         .trace
         .iter()
         .filter(|e| e.actor == Actor::Validator)
@@ -122,7 +124,7 @@ fn the_grace_passes_without_probing_again_unless_asked() {
 #[test]
 fn the_event_driven_wait_never_polls() {
     let sc = scenario("[policy]\npreset = \"reference\"\n[redis.server]\nup_from_ms = 10000\n");
-    let run = model::run(&sc, EngineKind::Fast);
+    let run = readysim::evaluate(&sc, EngineKind::Fast).output;
     assert!(run.trace.iter().all(|e| !matches!(
         e.ev,
         Ev::PollSleep { .. }
@@ -143,7 +145,7 @@ fn masking_turns_a_false_probe_into_ready_only_in_staging() {
     let staging = scenario(
         "[environment]\nname = \"staging\"\n[policy]\npreset = \"p8\"\n[redis.server]\nup_from_ms = 900000\n",
     );
-    let run = model::run(&staging, EngineKind::Fast);
+    let run = readysim::evaluate(&staging, EngineKind::Fast).output;
     assert!(run.trace.iter().any(|e| matches!(
         e.ev,
         Ev::CheckPassed {
@@ -152,7 +154,7 @@ fn masking_turns_a_false_probe_into_ready_only_in_staging() {
         }
     )));
     let production = scenario("[policy]\npreset = \"p8\"\n[redis.server]\nup_from_ms = 900000\n");
-    let run = model::run(&production, EngineKind::Fast);
+    let run = readysim::evaluate(&production, EngineKind::Fast).output;
     assert!(!run.trace.iter().any(|e| matches!(
         e.ev,
         Ev::CheckPassed {
@@ -165,7 +167,7 @@ fn masking_turns_a_false_probe_into_ready_only_in_staging() {
 #[test]
 fn an_unawaited_probe_passes_at_once_without_cost_or_grace() {
     let sc = scenario("[policy]\npreset = \"p2\"\nprobe = \"unawaited\"\n");
-    let run = model::run(&sc, EngineKind::Fast);
+    let run = readysim::evaluate(&sc, EngineKind::Fast).output;
     let start = run
         .trace
         .iter()

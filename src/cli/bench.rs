@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use readysim::bench;
 
-use super::{BadInput, Cli, EXIT_OK};
+use super::{BadInput, Cli, Exit};
 
 /// Runs the benchmark with `seconds` of wall-clock time per row.
-pub fn run(cli: &Cli, seconds: f64) -> Result<u8, BadInput> {
+pub fn run(cli: &Cli, seconds: f64) -> Result<Exit, BadInput> {
     if !(0.0..=3600.0).contains(&seconds) {
-        return Err(BadInput(format!(
+        return Err(BadInput::msg(format!(
             "--seconds {seconds}: expected a number of seconds from 0 to 3600"
         )));
     }
@@ -19,5 +19,5 @@ pub fn run(cli: &Cli, seconds: f64) -> Result<u8, BadInput> {
     } else {
         print!("{}", bench::table(&report));
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }

@@ -10,13 +10,13 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use readysim::engine::EngineKind;
-use readysim::oracle::Violation;
 use readysim::scenario::{self, Preset};
 use readysim::search::{
-    self, classify, coverage, record::RecordDir, ExploreOptions, Found, Observer, Summary,
+    self, classify, record::RecordDir, ExploreOptions, Found, Observer, Summary,
 };
+use readysim::{unknown_name, Violation};
 
-use super::{BadInput, Cli, EXIT_OK};
+use super::{BadInput, Cli, Exit};
 
 /// `readysim explore` options.
 #[derive(Args, Debug)]
@@ -65,22 +65,17 @@ pub struct ClassifyArgs {
 }
 
 fn parse_property(s: &str) -> Result<Violation, BadInput> {
-    Violation::from_name(s).ok_or_else(|| {
-        let names: Vec<&str> = Violation::ALL.iter().map(|v| v.name()).collect();
-        BadInput(scenario::unknown_name("property", s, &names))
-    })
+    Violation::from_name(s)
+        .ok_or_else(|| BadInput::msg(unknown_name("property", s, &Violation::NAMES)))
 }
 
 fn parse_preset(s: &str) -> Result<Preset, BadInput> {
-    Preset::from_name(s).ok_or_else(|| {
-        let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
-        BadInput(scenario::unknown_name("preset", s, &names))
-    })
+    Preset::from_name(s).ok_or_else(|| BadInput::msg(unknown_name("preset", s, &Preset::NAMES)))
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), BadInput> {
     let bad = || {
-        BadInput(format!(
+        BadInput::msg(format!(
             "--shard {s}: expected k/n with 1 <= k <= n, e.g. 2/4"
         ))
     };
@@ -117,10 +112,10 @@ pub fn options(a: &ExploreArgs, kind: EngineKind) -> Result<ExploreOptions, BadI
         o.properties = set.into_iter().collect();
     }
     if a.max_failures == 0 {
-        return Err(BadInput("--max-failures must be at least 1".into()));
+        return Err(BadInput::msg("--max-failures must be at least 1".into()));
     }
     if a.jobs == 0 {
-        return Err(BadInput("--jobs must be at least 1".into()));
+        return Err(BadInput::msg("--jobs must be at least 1".into()));
     }
     o.max_failures = a.max_failures;
     o.jobs = a.jobs;
@@ -240,7 +235,7 @@ pub fn summary_text(s: &Summary, command: &str) -> String {
     }
     let cov = s.coverage();
     let _ = writeln!(o, "\ncoverage: cases that reached each named ordering");
-    for ((name, what), (_, n)) in coverage::ORDERINGS.iter().zip(cov.named()) {
+    for ((name, what), (_, n)) in readysim::ORDERINGS.iter().zip(cov.named()) {
         let _ = writeln!(o, "  {name:<30} {n:>8}  {what}");
     }
     let never = cov.never();
@@ -262,7 +257,7 @@ pub fn summary_text(s: &Summary, command: &str) -> String {
 }
 
 /// Runs `readysim explore`.
-pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<u8, BadInput> {
+pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, BadInput> {
     let mut opts = options(a, kind)?;
     // Ctrl-C stops the search after the cases in flight; files are written whole (temporary
     // file, then link) or not at all, and the summary says what was found so far.
@@ -279,7 +274,7 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<u8, BadIn
         .record
         .clone()
         .unwrap_or_else(|| cli.scenarios.join("found"));
-    let mut rec = RecordDir::open(&dir).map_err(BadInput)?;
+    let mut rec = RecordDir::open(&dir).map_err(|e| BadInput::msg(format!("--record {e}")))?;
     let (k, n) = opts.shard;
     let per_preset = (0..opts.cases).filter(|i| i % n == k - 1).count() as u64;
     let bar = ProgressBar::with_draw_target(
@@ -326,22 +321,19 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<u8, BadIn
             "interrupted: stopped after {total} case(s); the {} failure(s) above were found so far",
             summary.failures()
         );
-        return Ok(EXIT_INTERRUPTED);
+        return Ok(Exit::Interrupted);
     }
     // Like a test run: new failures make the exit code non-zero, so CI notices them; failures
     // already recorded under the folder do not.
     Ok(if summary.new_failures() > 0 {
-        super::EXIT_MISMATCH
+        Exit::Mismatch
     } else {
-        EXIT_OK
+        Exit::Ok
     })
 }
 
-/// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
-pub const EXIT_INTERRUPTED: u8 = 130;
-
 /// Runs `readysim classify`.
-pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<u8, BadInput> {
+pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exit, BadInput> {
     let (path, sc) = super::resolve(&cli.scenarios, &a.name)?;
     let target: BTreeSet<Violation> = if a.properties.is_empty() {
         classify::target_of(&sc, kind)
@@ -352,30 +344,30 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<u8,
             .collect::<Result<_, _>>()?
     };
     if target.is_empty() {
-        return Err(BadInput(format!(
+        return Err(BadInput::msg(format!(
             "{}: the run violates nothing, so there is no failure to classify",
             sc.name
         )));
     }
     let c = classify::classify(&sc, &target, kind);
     if a.write {
-        let text = std::fs::read_to_string(&path).map_err(|e| BadInput(e.to_string()))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| BadInput::msg(e.to_string()))?;
         let new = search::record::with_classification(&text, &c.block());
         scenario::write_atomic(&path, &new, true)
-            .map_err(|e| BadInput(format!("{}: cannot write: {e}", path.display())))?;
+            .map_err(|e| BadInput::msg(format!("{}: cannot write: {e}", path.display())))?;
     }
     if cli.json {
         let mut v = serde_json::to_value(&c).expect("json");
         v["name"] = serde_json::json!(sc.name);
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
-        return Ok(EXIT_OK);
+        return Ok(Exit::Ok);
     }
     let mut o = String::new();
     let _ = writeln!(o, "scenario    {}", sc.name);
     let _ = writeln!(
         o,
         "failure     {} (a perturbed run still fails if it shows any of these)",
-        c.target.join(", ")
+        super::output::list(&c.target)
     );
     let _ = writeln!(
         o,
@@ -420,5 +412,5 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<u8,
         let _ = writeln!(o, "wrote [classification] to {}", path.display());
     }
     print!("{o}");
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }

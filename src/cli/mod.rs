@@ -14,12 +14,24 @@ use readysim::engine::EngineKind;
 use readysim::replay::{self, Report};
 use readysim::scenario::{self, Preset, Scenario};
 
-/// Exit code: every expectation matched.
-pub const EXIT_OK: u8 = 0;
-/// Exit code: some expectation did not match.
-pub const EXIT_MISMATCH: u8 = 1;
-/// Exit code: bad input (a malformed scenario, an unknown name, a bad argument).
-pub const EXIT_BAD_INPUT: u8 = 2;
+/// How a command ends, as the process's exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Every expectation matched (or nothing new was found).
+    Ok = 0,
+    /// Some expectation did not match, or explore found new failures.
+    Mismatch = 1,
+    /// Bad input: a malformed scenario, an unknown name, a bad argument.
+    BadInput = 2,
+    /// Stopped by Ctrl-C (128 + SIGINT, as shells report it).
+    Interrupted = 130,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
 
 /// Deterministic simulation of service-startup readiness races.
 ///
@@ -103,10 +115,11 @@ pub struct BadInput {
     pub at: Option<scenario::ScenarioError>,
 }
 
-/// A bad input with only a message (kept as a function so `BadInput(msg)` reads as before).
-#[allow(non_snake_case)]
-pub fn BadInput(message: String) -> BadInput {
-    BadInput { message, at: None }
+impl BadInput {
+    /// A bad input with only a message.
+    pub fn msg(message: String) -> BadInput {
+        BadInput { message, at: None }
+    }
 }
 
 impl From<scenario::ScenarioError> for BadInput {
@@ -154,27 +167,51 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Bench { seconds }) => bench::run(&cli, *seconds),
     };
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code.into(),
         Err(bad) => {
             if cli.json {
                 println!("{}", bad.to_json());
             } else {
                 eprintln!("error: {}", bad.message);
             }
-            ExitCode::from(EXIT_BAD_INPUT)
+            Exit::BadInput.into()
         }
     }
 }
 
+/// A command line clap rejected (exit 2), or `--help` / `--version` (exit 0). With `--json`,
+/// a rejected command line is one JSON error object, as for every other bad input.
+pub fn usage_error(e: clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        let _ = e.print();
+        return Exit::Ok.into();
+    }
+    if std::env::args().any(|a| a == "--json") {
+        let text = e.render().to_string();
+        let head = text.split("\n\n").next().unwrap_or("");
+        let first = head
+            .trim_start_matches("error: ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut v = BadInput::msg(first).to_json();
+        v["usage"] = serde_json::json!(text);
+        println!("{v}");
+    } else {
+        let _ = e.print();
+    }
+    Exit::BadInput.into()
+}
+
 /// Finds and loads a scenario by name or path.
 pub fn resolve(root: &Path, name: &str) -> Result<(PathBuf, Scenario), BadInput> {
-    let path = scenario::find(root, name).map_err(|e| BadInput(e.to_string()))?;
+    let path = scenario::find(root, name).map_err(|e| BadInput::msg(e.to_string()))?;
     if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
         if let Some((_, files)) = scenario::duplicate_names(root)
             .into_iter()
             .find(|(n, _)| n == stem)
         {
-            return Err(BadInput(
+            return Err(BadInput::msg(
                 scenario::FindError::Duplicate {
                     name: stem.to_string(),
                     files,
@@ -187,7 +224,7 @@ pub fn resolve(root: &Path, name: &str) -> Result<(PathBuf, Scenario), BadInput>
     Ok((path, sc))
 }
 
-fn replay_one(cli: &Cli, name: &str, kind: EngineKind, bless: bool) -> Result<u8, BadInput> {
+fn replay_one(cli: &Cli, name: &str, kind: EngineKind, bless: bool) -> Result<Exit, BadInput> {
     let (path, sc) = resolve(&cli.scenarios, name)?;
     let mut rep = replay::replay(&sc, kind);
     let previous = output::previous_trace(&cli.scenarios, &sc.name);
@@ -197,25 +234,33 @@ fn replay_one(cli: &Cli, name: &str, kind: EngineKind, bless: bool) -> Result<u8
         previous.as_ref().map(|(t, p)| (t.as_str(), p.clone())),
     );
     if bless {
-        let text = std::fs::read_to_string(&path).map_err(|e| BadInput(e.to_string()))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| BadInput::msg(e.to_string()))?;
         let blessed = output::bless(&text, &replay::expect_of(&rep));
         scenario::write_atomic(&path, &blessed, true)
-            .map_err(|e| BadInput(format!("{}: cannot write: {e}", path.display())))?;
+            .map_err(|e| BadInput::msg(format!("{}: cannot write: {e}", path.display())))?;
         eprintln!(
             "blessed {}: [expect] rewritten from this run",
             path.display()
         );
-        return Ok(EXIT_OK);
+        return Ok(Exit::Ok);
     }
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&rep).expect("report"));
+        let mut v = serde_json::to_value(&rep).expect("a report serialises");
+        if rep.drift.is_some() {
+            v["drift"]["bless"] = serde_json::json!(output::bless_command(&sc.name));
+        }
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
         print!("{}", output::replay_text(&sc, &rep, kind));
     }
-    Ok(if rep.matches { EXIT_OK } else { EXIT_MISMATCH })
+    Ok(if rep.matches {
+        Exit::Ok
+    } else {
+        Exit::Mismatch
+    })
 }
 
-fn list(cli: &Cli) -> Result<u8, BadInput> {
+fn list(cli: &Cli) -> Result<Exit, BadInput> {
     let files = scenario::files_under(&cli.scenarios);
     let mut rows = Vec::new();
     for p in &files {
@@ -234,10 +279,10 @@ fn list(cli: &Cli) -> Result<u8, BadInput> {
             println!("{n:<w$}  {p:<9}  {s}");
         }
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
-fn compare(cli: &Cli, name: &str, kind: EngineKind) -> Result<u8, BadInput> {
+fn compare(cli: &Cli, name: &str, kind: EngineKind) -> Result<Exit, BadInput> {
     let (_, sc) = resolve(&cli.scenarios, name)?;
     let reports: Vec<(Preset, Report)> = Preset::ALL
         .iter()
@@ -261,13 +306,13 @@ fn compare(cli: &Cli, name: &str, kind: EngineKind) -> Result<u8, BadInput> {
     } else {
         print!("{}", output::compare_table(&sc, &reports));
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
-fn all(cli: &Cli, kind: EngineKind) -> Result<u8, BadInput> {
+fn all(cli: &Cli, kind: EngineKind) -> Result<Exit, BadInput> {
     let files = scenario::files_under(&cli.scenarios);
     if files.is_empty() {
-        return Err(BadInput(format!(
+        return Err(BadInput::msg(format!(
             "no scenario files under {}",
             cli.scenarios.display()
         )));
@@ -296,10 +341,10 @@ fn all(cli: &Cli, kind: EngineKind) -> Result<u8, BadInput> {
         print!("{}", output::all_table(&rows, kind));
     }
     Ok(if bad {
-        EXIT_BAD_INPUT
+        Exit::BadInput
     } else if failed > 0 {
-        EXIT_MISMATCH
+        Exit::Mismatch
     } else {
-        EXIT_OK
+        Exit::Ok
     })
 }

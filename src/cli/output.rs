@@ -9,17 +9,31 @@ use serde::Serialize;
 use readysim::engine::EngineKind;
 use readysim::replay::{Drift, Report};
 use readysim::scenario::{Expect, Preset, Scenario};
+use readysim::{Outcome, StartupOutcome, Violation};
 
 fn or_dash<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map_or("-".to_string(), T::to_string)
 }
 
-fn list(v: &[String]) -> String {
+/// `a, b, c`, or `-` for none.
+pub fn list<T: std::fmt::Display>(v: &[T]) -> String {
     if v.is_empty() {
         "-".into()
     } else {
-        v.join(", ")
+        v.iter().map(T::to_string).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// One name per client attempt, `none` for one without an outcome.
+fn client_names(c: &[Option<Outcome>]) -> Vec<String> {
+    c.iter()
+        .map(|o| o.map_or("none".to_string(), |o| o.name().to_string()))
+        .collect()
+}
+
+/// The command that accepts a reviewed change to `name`'s expectations.
+pub fn bless_command(name: &str) -> String {
+    format!("readysim replay {name} --bless")
 }
 
 /// The replay's text: header, timeline, same-instant choices, verdict, expectations.
@@ -68,15 +82,16 @@ pub fn replay_text(sc: &Scenario, rep: &Report, kind: EngineKind) -> String {
     let _ = writeln!(
         o,
         "  failed_services  {}",
-        rep.failed_services.as_deref().map_or("-".into(), list)
+        rep.failed_services
+            .as_deref()
+            .map_or("-".into(), list::<readysim::Check>)
     );
     let _ = writeln!(o, "  message          {}", or_dash(&rep.message));
-    let clients: Vec<String> = rep
-        .clients
-        .iter()
-        .map(|c| c.clone().unwrap_or_else(|| "none".into()))
-        .collect();
-    let _ = writeln!(o, "  clients          {}", list(&clients));
+    let _ = writeln!(
+        o,
+        "  clients          {}",
+        list(&client_names(&rep.clients))
+    );
     let _ = writeln!(o, "  lost_messages    {}", rep.lost_messages);
     let _ = writeln!(o, "  violations       {}", list(&rep.violations));
     let _ = writeln!(o, "  trace_hash       {}", rep.trace_hash);
@@ -99,21 +114,21 @@ pub fn replay_text(sc: &Scenario, rep: &Report, kind: EngineKind) -> String {
                 if m.field == "trace_hash" && rep.drift.is_none() {
                     let _ = writeln!(
                         o,
-                        "  the model drifted: review the trace, then `readysim replay {} --bless`",
-                        sc.name
+                        "  the model drifted: review the trace, then `{}`",
+                        bless_command(&sc.name)
                     );
                 }
             }
         }
     }
     if let Some(d) = &rep.drift {
-        o.push_str(&drift_text(d));
+        o.push_str(&drift_text(d, &sc.name));
     }
     o
 }
 
 /// The drift section: the first differing trace lines and the command that blesses.
-pub fn drift_text(d: &Drift) -> String {
+pub fn drift_text(d: &Drift, name: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -146,7 +161,7 @@ pub fn drift_text(d: &Drift) -> String {
             );
         }
     }
-    let _ = writeln!(o, "  review the change, then run: {}", d.bless);
+    let _ = writeln!(o, "  review the change, then run: {}", bless_command(name));
     o
 }
 
@@ -181,11 +196,7 @@ pub fn compare_table(sc: &Scenario, reports: &[(Preset, Report)]) -> String {
         "preset", "startup", "verdict", "elapsed", "failed services", "clients", "lost"
     );
     for (p, r) in reports {
-        let clients: Vec<String> = r
-            .clients
-            .iter()
-            .map(|c| c.clone().unwrap_or_else(|| "none".into()))
-            .collect();
+        let clients = client_names(&r.clients);
         let _ = writeln!(
             o,
             "{:<10} {:<9} {:>8} {:>8}  {:<24} {:<28} {:>5}  {}",
@@ -193,7 +204,9 @@ pub fn compare_table(sc: &Scenario, reports: &[(Preset, Report)]) -> String {
             or_dash(&r.startup),
             or_dash(&r.verdict_at_ms),
             or_dash(&r.elapsed_ms),
-            r.failed_services.as_deref().map_or("-".into(), list),
+            r.failed_services
+                .as_deref()
+                .map_or("-".into(), list::<readysim::Check>),
             summarize_clients(&clients),
             r.lost_messages,
             list(&r.violations)
@@ -229,9 +242,9 @@ pub struct Row {
     /// Whether it loaded and matched its [expect].
     pub pass: bool,
     /// startup outcome.
-    pub startup: Option<String>,
+    pub startup: Option<StartupOutcome>,
     /// Violations.
-    pub violations: Vec<String>,
+    pub violations: Vec<Violation>,
     /// What went wrong.
     pub problem: Option<String>,
 }
@@ -249,7 +262,7 @@ impl Row {
         Row {
             file: p.display().to_string(),
             pass: r.matches,
-            startup: r.startup.clone(),
+            startup: r.startup,
             violations: r.violations.clone(),
             problem,
         }

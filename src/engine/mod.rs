@@ -2,7 +2,31 @@
 //!
 //! Model code sees only [`Rt`]: `now`, `sleep`, `sleep_until`, `spawn`, `yield_now`, `freeze`,
 //! `draw` and `stop`. It never names an engine, so the same model runs on both, and the tokio
-//! engine can cross-check the fast one. Nothing here knows about Redis or validators.
+//! engine can cross-check the fast one. Nothing here knows about Redis or validators: the
+//! engine runs any model of async services.
+//!
+//! ```
+//! use std::cell::Cell;
+//! use std::rc::Rc;
+//!
+//! use readysim::engine::{Builder, EndReason};
+//!
+//! // A poller that checks every 250 ms for a service that becomes ready at 600 ms.
+//! let seen = Rc::new(Cell::new(None));
+//! let out = seen.clone();
+//! let report = Builder::new().horizon_ms(10_000).run(move |rt| {
+//!     let rt2 = rt.clone();
+//!     rt.spawn(async move {
+//!         while rt2.now() < 600 {
+//!             rt2.sleep(250).await;
+//!         }
+//!         out.set(Some(rt2.now()));
+//!         rt2.stop();
+//!     });
+//! });
+//! assert_eq!(seen.get(), Some(750));
+//! assert_eq!(report.end, EndReason::Stopped);
+//! ```
 
 mod fast;
 mod tokio_rt;
@@ -176,6 +200,64 @@ impl Future for YieldNow {
             cx.waker().wake_by_ref();
             Poll::Pending
         }
+    }
+}
+
+/// One run of an engine, configured step by step: which engine, the horizon, the step budget
+/// and the decisions list; [`Builder::run`] then calls the root that spawns the tasks.
+#[derive(Clone, Debug)]
+pub struct Builder {
+    kind: EngineKind,
+    config: RunConfig,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// The fast engine, a 120 s horizon, a budget of 1,000,000 steps, no decisions (FIFO).
+    pub fn new() -> Builder {
+        Builder {
+            kind: EngineKind::Fast,
+            config: RunConfig {
+                horizon_ms: 120_000,
+                max_steps: 1_000_000,
+                decisions: Vec::new(),
+            },
+        }
+    }
+
+    /// Which engine runs the tasks.
+    pub fn engine(mut self, kind: EngineKind) -> Builder {
+        self.kind = kind;
+        self
+    }
+
+    /// The run stops at this virtual time at the latest.
+    pub fn horizon_ms(mut self, ms: u64) -> Builder {
+        self.config.horizon_ms = ms;
+        self
+    }
+
+    /// Task polls allowed before the run is cut short.
+    pub fn max_steps(mut self, steps: u64) -> Builder {
+        self.config.max_steps = steps;
+        self
+    }
+
+    /// Same-instant choices and drawn values, consumed in order.
+    pub fn decisions(mut self, decisions: Vec<u32>) -> Builder {
+        self.config.decisions = decisions;
+        self
+    }
+
+    /// Runs `root` (which spawns the tasks through the [`Rt`] it is given) until the model
+    /// stops, the horizon passes, the budget runs out or no task can run.
+    pub fn run(self, root: impl FnOnce(Rt)) -> EngineReport {
+        run(self.kind, &self.config, root)
     }
 }
 

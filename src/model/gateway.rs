@@ -7,13 +7,10 @@ use super::manager;
 use super::validator::{self, CheckOutcome};
 use super::world::{AppPhase, World};
 use crate::engine::{first_of, Either};
-use crate::scenario::{Client, GuardMode, OnRedisError};
-use crate::trace::{Actor, Check, Ev, Outcome, PassVia};
-
-/// The startup queue holds at most this many connections.
-pub const QUEUE_CAPACITY: u32 = 50;
-/// A queued connection is held at most this long.
-pub const QUEUE_HOLD_MS: u64 = 30_000;
+use crate::scenario::Client;
+use crate::spec;
+use crate::trace::{Ev, PassVia};
+use crate::vocab::{Actor, Check, GuardMode, OnRedisError, Outcome};
 
 enum Guarded {
     Accepted,
@@ -33,7 +30,7 @@ pub async fn client(w: Rc<World>, idx: usize, spec: Client) {
             w.emit(actor, Ev::Refused);
             return w.client_done(idx, Outcome::Refused);
         }
-        let pre_ready_503 = w.gcp && w.policy.guard == GuardMode::Reject;
+        let pre_ready_503 = w.validates && w.policy.guard == GuardMode::Reject;
         let guarded = if !w.startup_complete.get() && pre_ready_503 {
             // The reference server answers while starting instead of holding the backlog.
             reject(&w, actor)
@@ -62,7 +59,7 @@ pub async fn client(w: Rc<World>, idx: usize, spec: Client) {
             }
             Guarded::Rejected => return w.client_done(idx, Outcome::Rejected503),
             Guarded::Queued => {
-                w.rt.sleep(QUEUE_HOLD_MS).await;
+                w.rt.sleep(spec::QUEUE_HOLD_MS).await;
                 w.queue_len.set(w.queue_len.get() - 1);
                 w.emit(actor, Ev::QueueDropped);
                 return w.client_done(idx, Outcome::HandshakeFailed);
@@ -82,7 +79,7 @@ fn reject(w: &World, actor: Actor) -> Guarded {
 }
 
 async fn guard(w: &Rc<World>, actor: Actor) -> Guarded {
-    if !w.gcp || w.policy.guard == GuardMode::None {
+    if !w.validates || w.policy.guard == GuardMode::None {
         w.emit(actor, Ev::Accept);
         return Guarded::Accepted;
     }
@@ -106,7 +103,7 @@ async fn guard(w: &Rc<World>, actor: Actor) -> Guarded {
         return Guarded::Accepted;
     }
     match w.policy.guard {
-        GuardMode::Queue if w.queue_len.get() >= QUEUE_CAPACITY => reject(w, actor),
+        GuardMode::Queue if w.queue_len.get() >= spec::QUEUE_CAPACITY => reject(w, actor),
         GuardMode::Queue => {
             w.queue_len.set(w.queue_len.get() + 1);
             w.emit(actor, Ev::Queued);

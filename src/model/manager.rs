@@ -1,11 +1,94 @@
-//! The Redis manager: initialize, reconnect task with backoff, health task, circuit breaker,
-//! `get_client`, data operations, and (for the reference policy) publishing to the gate.
+//! The Redis manager: its state and circuit breaker, initialize, the reconnect task with
+//! backoff, the health task, `get_client`, data operations, and (for the reference policy)
+//! publishing to the readiness gate.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::server::Reply;
 use super::world::World;
-use crate::trace::{Actor, ConnectWhy, Ev};
+use crate::scenario::RedisManager;
+use crate::spec;
+use crate::trace::{ConnectWhy, Ev};
+use crate::vocab::Actor;
+
+/// The circuit breaker: opens after [`spec::BREAKER_FAILURES_TO_OPEN`] consecutive failures;
+/// while open a call is allowed only when more than [`spec::BREAKER_RECOVERY_MS`] have passed
+/// since the last failure.
+#[derive(Clone, Debug, Default)]
+pub struct Breaker {
+    /// Consecutive failures (reset by a success).
+    pub consecutive: u32,
+    /// Open (sticky breakers never close).
+    pub open: bool,
+    /// The last recorded failure.
+    pub last_failure: Option<u64>,
+}
+
+impl Breaker {
+    /// Whether a call is allowed at `now`.
+    pub fn allows(&self, now: u64) -> bool {
+        !self.open
+            || self
+                .last_failure
+                .is_none_or(|f| now.saturating_sub(f) > spec::BREAKER_RECOVERY_MS)
+    }
+}
+
+/// The Redis manager's state.
+#[derive(Clone, Debug)]
+pub struct MgrState {
+    /// The `connected` flag.
+    pub connected: bool,
+    /// Whether a client handle exists.
+    pub client: bool,
+    /// Consecutive failures (the reconnect task's counter).
+    pub failures: u32,
+    /// The reconnect task's next backoff.
+    pub retry_delay_ms: u64,
+    /// The last successful connect.
+    pub connected_at: Option<u64>,
+    /// Bumped whenever a connection starts, ends or is marked failed: identifies one connection.
+    pub epoch: u64,
+    /// The circuit breaker.
+    pub breaker: Breaker,
+}
+
+/// The manager: its knobs, its state, and the lock that serialises connect attempts.
+pub struct Manager {
+    /// `[redis.manager]`.
+    pub cfg: RedisManager,
+    state: RefCell<MgrState>,
+    /// Serialises connect attempts (reconnect task and inline `get_client`).
+    connect_lock: tokio::sync::Mutex<()>,
+}
+
+impl Manager {
+    /// A manager that has not connected yet.
+    pub fn new(cfg: &RedisManager) -> Manager {
+        Manager {
+            cfg: cfg.clone(),
+            state: RefCell::new(MgrState {
+                connected: false,
+                client: false,
+                failures: 0,
+                retry_delay_ms: spec::RECONNECT_INITIAL_DELAY_MS,
+                connected_at: None,
+                epoch: 0,
+                breaker: Breaker::default(),
+            }),
+            connect_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn borrow(&self) -> std::cell::Ref<'_, MgrState> {
+        self.state.borrow()
+    }
+
+    fn borrow_mut(&self) -> std::cell::RefMut<'_, MgrState> {
+        self.state.borrow_mut()
+    }
+}
 
 /// `is_connected`: connected and a client present. It ignores the breaker, as the real one did.
 pub fn is_connected(w: &World) -> bool {
@@ -22,7 +105,7 @@ pub fn operational_state(w: &World) -> bool {
         && m.client
         && m.breaker.allows(now)
         && m.connected_at
-            .is_some_and(|c| now >= c.saturating_add(w.mgr_cfg.stabilize_ms))
+            .is_some_and(|c| now >= c.saturating_add(w.mgr.cfg.stabilize_ms))
 }
 
 /// `initialize()`, inside phase CACHE: one attempt that never raises, then the two background
@@ -36,7 +119,7 @@ pub async fn initialize(w: &Rc<World>) {
 /// One connect attempt, serialised by the connect lock. The old client is discarded first,
 /// so `is_connected` is false for the whole attempt.
 pub async fn connect(w: &Rc<World>, why: ConnectWhy, actor: Actor) -> bool {
-    let _guard = w.connect_lock.lock().await;
+    let _guard = w.mgr.connect_lock.lock().await;
     w.emit(actor, Ev::ConnectStart { why });
     let was_up = {
         let mut m = w.mgr.borrow_mut();
@@ -58,7 +141,7 @@ pub async fn connect(w: &Rc<World>, why: ConnectWhy, actor: Actor) -> bool {
             m.connected = true;
             m.client = true;
             m.failures = 0;
-            m.retry_delay_ms = 1000;
+            m.retry_delay_ms = spec::RECONNECT_INITIAL_DELAY_MS;
             m.connected_at = Some(w.now());
             m.epoch += 1;
             m.epoch
@@ -85,7 +168,7 @@ fn breaker_failure(w: &World, actor: Actor) {
         let b = &mut m.breaker;
         b.consecutive += 1;
         b.last_failure = Some(w.now());
-        if b.consecutive >= 5 {
+        if b.consecutive >= spec::BREAKER_FAILURES_TO_OPEN {
             b.open = true;
         }
         (b.consecutive, b.open)
@@ -110,14 +193,14 @@ fn breaker_success(w: &World, actor: Actor) {
 
 /// Only the event-driven (reference) validator waits on the gate; other policies skip the work.
 fn uses_gate(w: &World) -> bool {
-    w.policy.loop_shape == crate::scenario::LoopShape::Event
+    w.policy.loop_shape == crate::vocab::LoopShape::Event
 }
 
 fn publish_ready_when_stable(w: &Rc<World>, epoch: u64) {
     if !uses_gate(w) {
         return;
     }
-    let stabilize = w.mgr_cfg.stabilize_ms;
+    let stabilize = w.mgr.cfg.stabilize_ms;
     if stabilize == 0 {
         publish_ready(w);
         return;
@@ -160,7 +243,7 @@ fn drop_client(w: &World, actor: Actor) {
 /// while startup waits.
 async fn reconnect_task(w: Rc<World>) {
     let a = Actor::Reconnect;
-    let jitter = w.mgr_cfg.reconnect_spawn_jitter_ms;
+    let jitter = w.mgr.cfg.reconnect_spawn_jitter_ms;
     if jitter > 0 {
         sleep_noting_lateness(&w, a, jitter).await;
     }
@@ -176,11 +259,11 @@ async fn reconnect_task(w: Rc<World>) {
         // pause there would outlast any deadline.
         let startup_period = w.policy.startup_reconnect_ms.is_some() && !w.startup_complete.get();
         if !connected && failures > 0 {
-            if failures <= 10 || startup_period {
+            if failures <= spec::RECONNECT_MAX_FAILURES || startup_period {
                 if !connect(&w, ConnectWhy::Reconnect, a).await {
                     let delay = {
                         let mut m = w.mgr.borrow_mut();
-                        m.retry_delay_ms = (m.retry_delay_ms * 2).min(60000);
+                        m.retry_delay_ms = (m.retry_delay_ms * 2).min(spec::RECONNECT_MAX_DELAY_MS);
                         m.retry_delay_ms
                     };
                     let sleep = match w.policy.startup_reconnect_ms {
@@ -192,13 +275,13 @@ async fn reconnect_task(w: Rc<World>) {
                 }
             } else {
                 w.emit(a, Ev::LongPause);
-                sleep_noting_lateness(&w, a, 300_000).await;
+                sleep_noting_lateness(&w, a, spec::RECONNECT_LONG_PAUSE_MS).await;
                 let mut m = w.mgr.borrow_mut();
                 m.failures = 1;
-                m.retry_delay_ms = 1000;
+                m.retry_delay_ms = spec::RECONNECT_INITIAL_DELAY_MS;
             }
         } else {
-            sleep_noting_lateness(&w, a, 30_000).await;
+            sleep_noting_lateness(&w, a, spec::RECONNECT_IDLE_MS).await;
         }
     }
 }
@@ -207,19 +290,19 @@ async fn reconnect_task(w: Rc<World>) {
 /// disconnected but keeps the client, and recovery waits for the reconnect task.
 async fn health_task(w: Rc<World>) {
     let a = Actor::Health;
-    let jitter = w.mgr_cfg.health_spawn_jitter_ms;
+    let jitter = w.mgr.cfg.health_spawn_jitter_ms;
     if jitter > 0 {
         sleep_noting_lateness(&w, a, jitter).await;
     }
     loop {
-        sleep_noting_lateness(&w, a, w.mgr_cfg.health_interval_ms.max(1)).await;
+        sleep_noting_lateness(&w, a, w.mgr.cfg.health_interval_ms.max(1)).await;
         if w.exited() {
             return;
         }
         if !is_connected(&w) {
             continue;
         }
-        let reply = w.server.ping(w.now(), w.mgr_cfg.ping_timeout_ms);
+        let reply = w.server.ping(w.now(), w.mgr.cfg.ping_timeout_ms);
         w.rt.sleep_until(reply.at()).await;
         w.emit(a, Ev::HealthPing { ok: reply.ok() });
         if !reply.ok() {
@@ -258,7 +341,7 @@ pub async fn get_client(w: &Rc<World>, actor: Actor) -> bool {
         w.emit(actor, Ev::NoClient);
         return false;
     }
-    let reply = w.server.ping(now, w.mgr_cfg.get_client_ping_timeout_ms);
+    let reply = w.server.ping(now, w.mgr.cfg.get_client_ping_timeout_ms);
     w.rt.sleep_until(reply.at()).await;
     if reply.ok() {
         return w.mgr.borrow().client;
@@ -280,7 +363,7 @@ pub async fn data_op(w: &Rc<World>, actor: Actor) -> bool {
     if !get_client(w, actor).await {
         return false;
     }
-    let reply = w.server.ping(w.now(), w.mgr_cfg.ping_timeout_ms);
+    let reply = w.server.ping(w.now(), w.mgr.cfg.ping_timeout_ms);
     w.rt.sleep_until(reply.at()).await;
     if let Reply::Ok(_) = reply {
         return true;

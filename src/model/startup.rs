@@ -3,10 +3,10 @@
 
 use std::rc::Rc;
 
-use super::world::{AppPhase, StartupOutcome, World};
+use super::world::{AppPhase, World};
 use super::{manager, validator};
-use crate::scenario::EnvName;
-use crate::trace::{Actor, Ev};
+use crate::trace::Ev;
+use crate::vocab::{Actor, EnvName, StartupOutcome};
 
 /// The error text, exactly as smd.py formats it.
 pub fn startup_error_message(failed: &[&str], elapsed_ms: u64) -> String {

@@ -7,8 +7,9 @@ use super::manager;
 use super::probe::RedisProbe;
 use super::world::World;
 use crate::engine::{first_of, Either};
-use crate::scenario::{EnvName, GraceMode, LoopShape, ProbeMode};
-use crate::trace::{Actor, Check, Ev, PassVia, ProbeResult};
+use crate::spec;
+use crate::trace::{Ev, PassVia, ProbeResult};
+use crate::vocab::{Actor, Check, EnvName, GraceMode, LoopShape, ProbeMode};
 
 /// Checks of each validation phase, in order.
 pub const PHASES: [&[Check]; 3] = [
@@ -16,11 +17,6 @@ pub const PHASES: [&[Check]; 3] = [
     &[Check::AgentSupervisor, Check::WebsocketBridge],
     &[Check::WebsocketIntegration],
 ];
-
-/// The exponential loop never sleeps longer than this.
-const EXPONENTIAL_CAP_MS: u64 = 5000;
-/// The exponential loop never makes more attempts than this.
-const EXPONENTIAL_MAX_ATTEMPTS: u32 = 10;
 
 /// The validator's result.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,8 +58,14 @@ pub async fn run(w: &Rc<World>) -> Verdict {
 /// [`run`] with Redis seen through `p` (the world itself, or a mock in tests).
 pub async fn run_with(w: &Rc<World>, p: &dyn RedisProbe) -> Verdict {
     let start = w.now();
-    w.emit(Actor::Validator, Ev::ValidatorStart { gcp: w.gcp });
-    let (verdict, redis_probed_at) = if !w.gcp {
+    w.emit(
+        Actor::Validator,
+        Ev::ValidatorStart {
+            gcp: w.gcp,
+            validates: w.validates,
+        },
+    );
+    let (verdict, redis_probed_at) = if !w.validates {
         w.emit(Actor::Validator, Ev::Skipped);
         let v = Verdict {
             ready: true,
@@ -172,7 +174,7 @@ pub async fn run_check_with(
     let start = w.now();
     let exponential = w.policy.loop_shape == LoopShape::Exponential;
     let attempts = if exponential {
-        (cc.retries + 1).min(EXPONENTIAL_MAX_ATTEMPTS)
+        (cc.retries + 1).min(spec::EXPONENTIAL_MAX_ATTEMPTS)
     } else {
         cc.retries.saturating_add(1)
     };
@@ -217,7 +219,7 @@ pub async fn run_check_with(
 fn exponential_delay(w: &World, d: u64, k: u32) -> u64 {
     let per_mille = 1000 - u64::from(w.rt.draw().map_or(0, |v| v % 100));
     let base = d.saturating_mul(1u64 << k.min(40));
-    (base.saturating_mul(per_mille) / 1000).min(EXPONENTIAL_CAP_MS)
+    (base.saturating_mul(per_mille) / 1000).min(spec::EXPONENTIAL_CAP_MS)
 }
 
 /// The grace on the connected branch. Without `reprobe_after_grace` the check passes whatever
@@ -337,7 +339,7 @@ async fn run_event_driven(w: &Rc<World>, p: &dyn RedisProbe, start: u64) -> (Ver
 /// How long a reference re-check ping may take: the manager's own ping timeout (a server
 /// slower than that fails the manager's health check too).
 fn recheck_timeout(w: &World) -> u64 {
-    w.mgr_cfg.ping_timeout_ms
+    w.mgr.cfg.ping_timeout_ms
 }
 
 /// The longest the reference can take to notice that Redis became usable: a re-check in flight
@@ -347,7 +349,10 @@ fn reaction_bound(w: &World) -> u64 {
 }
 
 fn recheck_period(w: &World) -> u64 {
-    w.policy.startup_reconnect_ms.unwrap_or(500).max(1)
+    w.policy
+        .startup_reconnect_ms
+        .unwrap_or(spec::REFERENCE_RECHECK_MS)
+        .max(1)
 }
 
 async fn wait_redis(w: &Rc<World>, p: &dyn RedisProbe, deadline: u64) -> bool {
@@ -448,5 +453,9 @@ async fn wait_service(w: &Rc<World>, p: &dyn RedisProbe, check: Check, deadline:
 /// The reference guard's decision for one connection: admit only on a re-check that passes
 /// at the instant of admission.
 pub async fn guard_recheck(w: &Rc<World>) -> bool {
-    manager::recheck_operational(w, w.mgr_cfg.ping_timeout_ms).await
+    manager::recheck_operational(w, w.mgr.cfg.ping_timeout_ms).await
 }
+
+#[cfg(test)]
+#[path = "validator_tests.rs"]
+mod tests;

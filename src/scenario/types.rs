@@ -1,6 +1,12 @@
-//! The scenario file format 1, as plain serde data (see `shared/spec/scenario-format.md`).
+//! The scenario file format 1, as plain serde data (`docs/format.md` lists every field).
 
 use serde::{Deserialize, Serialize};
+
+pub use super::expect::{Class, Classification, Expect};
+pub use crate::policy::{PolicySpec, Preset};
+pub use crate::vocab::{
+    ConstantsTable, EnvName, GraceMode, GuardMode, LoopShape, OnRedisError, ProbeMode,
+};
 
 /// One scenario file: the unit users write, review, replay by name and run in CI.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,6 +52,29 @@ pub struct Scenario {
     pub classification: Option<Classification>,
 }
 
+impl Scenario {
+    /// The smallest valid scenario (preset p0, every optional field at its default) named
+    /// `name`: what an absent field means, and the start of a scenario built in code.
+    pub fn new(name: &str, summary: &str) -> Scenario {
+        Scenario {
+            format: 1,
+            name: name.to_string(),
+            summary: summary.to_string(),
+            notes: None,
+            environment: Environment::default(),
+            policy: PolicySpec::default(),
+            startup: Startup::default(),
+            services: Services::default(),
+            redis: Redis::default(),
+            server: Server::default(),
+            clients: Vec::new(),
+            run: Run::default(),
+            expect: None,
+            classification: None,
+        }
+    }
+}
+
 /// Deployment environment (`[environment]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,248 +97,10 @@ impl Default for Environment {
 }
 
 fn default_env_name() -> EnvName {
-    EnvName::Production
+    Environment::default().name
 }
 fn default_true() -> bool {
-    true
-}
-
-/// Values of `ENVIRONMENT`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EnvName {
-    /// GCP production.
-    Production,
-    /// GCP staging.
-    Staging,
-    /// A developer machine.
-    Development,
-    /// The test suite.
-    Test,
-}
-
-/// `[policy]`: a preset and optional knob overrides.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicySpec {
-    /// The preset the knobs start from.
-    pub preset: Preset,
-    /// How the validator probes Redis.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe: Option<ProbeMode>,
-    /// Grace after a probe that said connected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grace: Option<GraceMode>,
-    /// Length of the grace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grace_ms: Option<u64>,
-    /// Probe again after the grace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reprobe_after_grace: Option<bool>,
-    /// The poll loop's shape.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(rename = "loop")]
-    pub loop_shape: Option<LoopShape>,
-    /// Which per-check constants table to use.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub constants: Option<ConstantsTable>,
-    /// Retries R of the redis check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_retries: Option<u32>,
-    /// Delay d of the redis check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_delay_ms: Option<u64>,
-    /// Declared timeout T of the redis check (dead config).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub declared_redis_timeout_ms: Option<u64>,
-    /// Group timeouts G of phases 1, 2 and 3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_timeouts_ms: Option<Vec<u64>>,
-    /// Deadline of the event-driven wait.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deadline_ms: Option<u64>,
-    /// Whether `websocket_integration` requires `startup_complete`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub circular_check: Option<bool>,
-    /// In staging, a false or raising redis probe counts as ready.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mask_in_staging: Option<bool>,
-    /// In staging, redis and websocket_integration are non-critical (readysim extension).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noncritical_in_staging: Option<bool>,
-    /// In staging, a failed validation is logged and startup carries on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bypass_in_staging: Option<bool>,
-    /// `cloud_run = true` counts as GCP (readysim extension; p9 and reference).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detect_cloud_run: Option<bool>,
-    /// Outside GCP the validator skips everything and reports ready (readysim extension;
-    /// false only for reference, which validates everywhere).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skip_outside_gcp: Option<bool>,
-    /// The per-connection guard.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guard: Option<GuardMode>,
-    /// The guard's own time limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guard_timeout_ms: Option<u64>,
-    /// What a Redis error does to a WebSocket message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_redis_error: Option<OnRedisError>,
-    /// `Retry-After` of a 503 (readysim extension).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after_ms: Option<u64>,
-    /// The breaker never closes by itself (readysim extension; false only for reference).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sticky_breaker: Option<bool>,
-    /// Reconnect period while startup waits, instead of the backoff (readysim extension).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub startup_reconnect_ms: Option<u64>,
-}
-
-/// Policy presets (`model.md` section 3).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Preset {
-    /// The incident, 2025-09-08.
-    #[default]
-    P0,
-    /// First fix: blocking grace.
-    P1,
-    /// Async grace.
-    P2,
-    /// Staging masking.
-    P4,
-    /// Non-critical in staging.
-    P5,
-    /// Budget cut, bypass.
-    P6,
-    /// Final constants, guard.
-    P7,
-    /// Probe fixed.
-    P8,
-    /// Exponential loop and queue.
-    P9,
-    /// readysim's design.
-    Reference,
-}
-
-impl Preset {
-    /// Every preset, in table order.
-    pub const ALL: [Preset; 10] = [
-        Preset::P0,
-        Preset::P1,
-        Preset::P2,
-        Preset::P4,
-        Preset::P5,
-        Preset::P6,
-        Preset::P7,
-        Preset::P8,
-        Preset::P9,
-        Preset::Reference,
-    ];
-
-    /// The name used in files and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Preset::P0 => "p0",
-            Preset::P1 => "p1",
-            Preset::P2 => "p2",
-            Preset::P4 => "p4",
-            Preset::P5 => "p5",
-            Preset::P6 => "p6",
-            Preset::P7 => "p7",
-            Preset::P8 => "p8",
-            Preset::P9 => "p9",
-            Preset::Reference => "reference",
-        }
-    }
-
-    /// Parse a preset name.
-    pub fn from_name(s: &str) -> Option<Preset> {
-        Preset::ALL.into_iter().find(|p| p.name() == s)
-    }
-}
-
-/// How the validator's redis probe behaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProbeMode {
-    /// Reads `is_connected`.
-    Faithful,
-    /// Calls the property: always raises (the incident's fault).
-    PropertyCall,
-    /// A coroutine never awaited: truthy without running.
-    Unawaited,
-    /// Operational readiness with a live ping (reference).
-    Operational,
-}
-
-/// The grace after a probe said connected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GraceMode {
-    /// No grace.
-    None,
-    /// `time.sleep`: the whole event loop freezes.
-    Blocking,
-    /// `asyncio.sleep`.
-    Async,
-}
-
-/// The poll loop's shape.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LoopShape {
-    /// Fixed delay.
-    Linear,
-    /// Doubling delay with jitter.
-    Exponential,
-    /// Event-driven wait on the readiness gate.
-    Event,
-}
-
-/// Per-check constants tables.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ConstantsTable {
-    /// Incident-time GCP constants.
-    #[serde(rename = "v0-gcp")]
-    V0Gcp,
-    /// Incident-time non-GCP constants.
-    #[serde(rename = "v0-local")]
-    V0Local,
-    /// The final constants.
-    #[serde(rename = "final")]
-    Final,
-}
-
-/// The per-connection guard.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GuardMode {
-    /// No guard.
-    None,
-    /// On not-ready, accept anyway in degraded mode.
-    Degrade,
-    /// On not-ready, HTTP 503 with Retry-After.
-    Reject,
-    /// On not-ready, hold in a startup queue.
-    Queue,
-}
-
-/// What a Redis error does to a WebSocket message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OnRedisError {
-    /// A silent default: the message is reported handled and is lost.
-    Silent,
-    /// An internal error closes the socket with 1011.
-    #[serde(rename = "close_1011")]
-    Close1011,
-    /// The client gets an error frame.
-    ErrorFrame,
+    Environment::default().cloud_run
 }
 
 /// `[startup]`: phase durations.
@@ -453,6 +244,9 @@ pub struct Server {
     pub bind_ms: u64,
 }
 
+/// The gap between a client's messages when the file does not say.
+pub const DEFAULT_MESSAGE_GAP_MS: u64 = 100;
+
 /// One `[[clients]]` entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -471,7 +265,19 @@ pub struct Client {
 }
 
 fn default_gap() -> u64 {
-    100
+    DEFAULT_MESSAGE_GAP_MS
+}
+
+impl Default for Client {
+    /// A client arriving at 0 with every optional field at its default.
+    fn default() -> Self {
+        Client {
+            at_ms: 0,
+            messages: 0,
+            message_gap_ms: DEFAULT_MESSAGE_GAP_MS,
+            retries: 0,
+        }
+    }
 }
 
 /// `[run]`.
@@ -496,48 +302,4 @@ impl Default for Run {
             max_steps: None,
         }
     }
-}
-
-/// `[expect]`: every field given must match on replay.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Expect {
-    /// ready | failed | bypassed | skipped | hang.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub startup: Option<String>,
-    /// When the validator's verdict was published.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verdict_at_ms: Option<u64>,
-    /// From the validator's start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub elapsed_ms: Option<u64>,
-    /// Failed critical services.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failed_services: Option<Vec<String>>,
-    /// The startup error message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// One outcome per client.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub clients: Option<Vec<String>>,
-    /// Messages lost in all.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lost_messages: Option<u64>,
-    /// The exact set of oracles violated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub violations: Option<Vec<String>>,
-    /// Hash of the rendered trace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace_hash: Option<String>,
-}
-
-/// `[classification]`: race or fault, as found by `readysim classify`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Classification {
-    /// `race` or `deterministic`.
-    pub class: String,
-    /// The parameters whose perturbation made the failure go away.
-    #[serde(default)]
-    pub depends_on: Vec<String>,
 }

@@ -9,18 +9,13 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::fields;
 use super::shrink::valid;
 use crate::engine::EngineKind;
-use crate::oracle::Violation;
 use crate::replay;
-use crate::scenario::{limits, Classification, Scenario};
+use crate::scenario::{fields, limits, Class, Classification, Scenario};
 use crate::trace::fnv1a64;
+use crate::vocab::Violation;
 
-/// The class names written to files.
-pub const RACE: &str = "race";
-/// See [`RACE`].
-pub const DETERMINISTIC: &str = "deterministic";
 /// The parameter name used for the decisions list.
 pub const DECISIONS: &str = "run.decisions";
 
@@ -39,9 +34,9 @@ pub struct Trial {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Classified {
     /// The violations that make up the failure (a run still fails if it shows any of them).
-    pub target: Vec<String>,
-    /// `race` or `deterministic`.
-    pub class: String,
+    pub target: Vec<Violation>,
+    /// Race or fault.
+    pub class: Class,
     /// Parameters some perturbation of which made the failure go away, in file order.
     pub depends_on: Vec<String>,
     /// Every perturbed run.
@@ -52,7 +47,7 @@ impl Classified {
     /// The `[classification]` block to record in the file.
     pub fn block(&self) -> Classification {
         Classification {
-            class: self.class.clone(),
+            class: self.class,
             depends_on: self.depends_on.clone(),
         }
     }
@@ -116,10 +111,9 @@ pub fn classify(sc: &Scenario, target: &BTreeSet<Violation>, kind: EngineKind) -
     };
     let mut trials = Vec::new();
     let mut depends_on = Vec::new();
-    let mut probe = sc.clone();
-    let slots: Vec<(String, u64, u64)> = fields::slots(&mut probe)
+    let slots: Vec<(String, u64, u64)> = fields::timing_slots(sc)
         .into_iter()
-        .map(|s| (s.name, *s.value, s.min))
+        .map(|s| (s.name(), s.get(sc), s.min()))
         .collect();
     for (idx, (name, v, min)) in slots.iter().enumerate() {
         let mut depends = false;
@@ -156,13 +150,12 @@ pub fn classify(sc: &Scenario, target: &BTreeSet<Violation>, kind: EngineKind) -
         depends_on.push(DECISIONS.into());
     }
     Classified {
-        target: replay::sorted_names(target),
+        target: target.iter().copied().collect(),
         class: if depends_on.is_empty() {
-            DETERMINISTIC
+            Class::Deterministic
         } else {
-            RACE
-        }
-        .into(),
+            Class::Race
+        },
         depends_on,
         trials,
     }

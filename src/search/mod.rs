@@ -8,8 +8,6 @@
 //! ```
 
 pub mod classify;
-pub mod coverage;
-pub mod fields;
 pub mod record;
 pub mod runner;
 pub mod shrink;
@@ -20,8 +18,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::engine::EngineKind;
-use crate::oracle::Violation;
-use crate::scenario::Preset;
+use crate::judge::coverage;
+use crate::policy::Preset;
+use crate::scenario::Class;
+use crate::vocab::Violation;
 
 pub use runner::{explore, Observer, Quiet};
 
@@ -85,8 +85,8 @@ impl ExploreOptions {
 /// Counts of one property under one preset.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PropertyStats {
-    /// The property's name.
-    pub property: String,
+    /// The property.
+    pub property: Violation,
     /// Cases that violated it.
     pub failures: u64,
     /// Distinct shrunk failures (by trace hash).
@@ -98,8 +98,8 @@ pub struct PropertyStats {
 /// The result for one preset.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PresetSummary {
-    /// The preset's name.
-    pub preset: String,
+    /// The preset.
+    pub preset: Preset,
     /// Cases run (up to the stop).
     pub cases: u64,
     /// Per property, in name order.
@@ -122,9 +122,9 @@ fn ser_counts<S: serde::Serializer>(c: &coverage::Counts, s: S) -> Result<S::Ok,
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Found {
     /// Preset.
-    pub preset: String,
+    pub preset: Preset,
     /// Property violated.
-    pub property: String,
+    pub property: Violation,
     /// The case it came from.
     pub case: u64,
     /// The scenario's name (its file stem).
@@ -137,8 +137,8 @@ pub struct Found {
     pub trace_hash: String,
     /// Parameters left away from their defaults.
     pub non_default: Vec<String>,
-    /// `race` or `deterministic` (classified when recorded).
-    pub class: Option<String>,
+    /// Race or fault (classified when recorded).
+    pub class: Option<Class>,
     /// Parameters the failure depends on.
     pub depends_on: Vec<String>,
     /// A write error, if the file could not be written.

@@ -2,9 +2,12 @@
 //! atomically, never overwritten, skipping a (property, trace hash) already recorded.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::scenario::{self, Classification, Preset, Scenario};
+use crate::policy::Preset;
+use crate::scenario::{self, Classification, Scenario};
+use crate::vocab::Violation;
 
 /// A folder of recorded failures and what it already holds.
 #[derive(Debug)]
@@ -12,18 +15,40 @@ pub struct RecordDir {
     /// The folder.
     pub dir: PathBuf,
     /// (property, trace hash) of every file in it.
-    pub known: BTreeSet<(String, String)>,
+    pub known: BTreeSet<(Violation, String)>,
 }
 
+/// Why a record folder cannot be used.
+#[derive(Debug)]
+pub enum RecordError {
+    /// The folder could not be created.
+    Create(PathBuf, std::io::Error),
+    /// A file could not be written (and synced) in it.
+    NotWritable(PathBuf, std::io::Error),
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordError::Create(d, e) => {
+                write!(f, "{}: cannot create the folder: {e}", d.display())
+            }
+            RecordError::NotWritable(d, e) => write!(f, "{}: not writable: {e}", d.display()),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
 /// The property a recorded file's name gives (`p8-false-ready-1a2b3c4d` -> `false-ready`).
-pub fn property_of_name(name: &str) -> Option<&str> {
+pub fn property_of_name(name: &str) -> Option<Violation> {
     let (_, rest) = name.split_once('-')?;
     let (prop, _) = rest.rsplit_once('-')?;
-    Some(prop)
+    Violation::from_name(prop)
 }
 
 /// The file name of a failure: the hash shortened to 8 hex digits, or all 16 when `long`.
-pub fn file_name(preset: Preset, property: &str, trace_hash: &str, long: bool) -> String {
+pub fn file_name(preset: Preset, property: Violation, trace_hash: &str, long: bool) -> String {
     let h = if long {
         trace_hash
     } else {
@@ -37,10 +62,9 @@ const PROBE_BYTES: usize = 64 * 1024;
 
 impl RecordDir {
     /// Creates `dir` if needed, checks that a file can be written in it, and reads what it
-    /// holds. Fails with a message naming the folder.
-    pub fn open(dir: &Path) -> Result<RecordDir, String> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("--record {}: cannot create the folder: {e}", dir.display()))?;
+    /// holds.
+    pub fn open(dir: &Path) -> Result<RecordDir, RecordError> {
+        std::fs::create_dir_all(dir).map_err(|e| RecordError::Create(dir.to_path_buf(), e))?;
         // Write (and sync) more than any recorded file needs, so a read-only folder or a full
         // disk is reported now, before any work, not after an hour of search.
         let probe = dir.join(format!(".readysim-write-test-{}", std::process::id()));
@@ -50,13 +74,13 @@ impl RecordDir {
             f.sync_all()
         });
         let _ = std::fs::remove_file(&probe);
-        written.map_err(|e| format!("--record {}: not writable: {e}", dir.display()))?;
+        written.map_err(|e| RecordError::NotWritable(dir.to_path_buf(), e))?;
         let mut known = BTreeSet::new();
         for p in scenario::files_under(dir) {
             let Ok(sc) = scenario::load(&p) else { continue };
             let hash = sc.expect.as_ref().and_then(|e| e.trace_hash.clone());
             if let (Some(prop), Some(hash)) = (property_of_name(&sc.name), hash) {
-                known.insert((prop.to_string(), hash));
+                known.insert((prop, hash));
             }
         }
         Ok(RecordDir {
@@ -66,9 +90,8 @@ impl RecordDir {
     }
 
     /// Whether (property, trace hash) is already recorded.
-    pub fn has(&self, property: &str, trace_hash: &str) -> bool {
-        self.known
-            .contains(&(property.to_string(), trace_hash.to_string()))
+    pub fn has(&self, property: Violation, trace_hash: &str) -> bool {
+        self.known.contains(&(property, trace_hash.to_string()))
     }
 
     /// Writes `sc` under the name [`file_name`] gives, with the comment lines `header(name)`
@@ -79,7 +102,7 @@ impl RecordDir {
         &mut self,
         mut sc: Scenario,
         preset: Preset,
-        property: &str,
+        property: Violation,
         trace_hash: &str,
         header: &dyn Fn(&str) -> Vec<String>,
     ) -> std::io::Result<PathBuf> {
@@ -90,8 +113,7 @@ impl RecordDir {
             let text = scenario::to_toml(&sc, &header(&sc.name));
             match scenario::write_atomic(&path, &text, false) {
                 Ok(()) => {
-                    self.known
-                        .insert((property.to_string(), trace_hash.to_string()));
+                    self.known.insert((property, trace_hash.to_string()));
                     return Ok(path);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),

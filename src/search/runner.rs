@@ -7,17 +7,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
 
 use super::classify;
-use super::coverage::{self, Counts, Reached};
-use super::fields;
 use super::record::{file_name, RecordDir};
 use super::shrink::{self, generate_one};
 use super::strategy;
 use super::{ExploreOptions, Found, PresetSummary, PropertyStats, Summary};
 use crate::engine::EngineKind;
-use crate::oracle::Violation;
+use crate::judge::coverage::{self, Counts, Reached};
+use crate::judge::Env;
+use crate::policy::Preset;
 use crate::replay;
-use crate::scenario::Preset;
+use crate::scenario::fields;
 use crate::trace::fnv1a64;
+use crate::vocab::Violation;
 
 /// Cases evaluated between two merges. Workers are scoped threads started per chunk, and each
 /// warms its engine's buffer pool anew: with 256 cases a chunk, 2 jobs ran only 1.18x as fast
@@ -88,7 +89,7 @@ pub fn run_case(
             .copied()
             .filter(|v| properties.contains(v))
             .collect(),
-        reached: coverage::reached(&sc, &ev.output),
+        reached: coverage::reached(&Env::of(&sc), &ev.output.trace, &ev.output.engine.choices),
     }
 }
 
@@ -179,7 +180,7 @@ pub fn explore(
                     p,
                     PropState {
                         stats: PropertyStats {
-                            property: p.name().into(),
+                            property: p,
                             failures: 0,
                             distinct: 0,
                             first_failure: None,
@@ -265,7 +266,7 @@ pub fn explore(
             }
         }
         summary.presets.push(PresetSummary {
-            preset: preset.name().into(),
+            preset,
             cases: counted,
             properties: state.into_values().map(|s| s.stats).collect(),
             coverage: counts,
@@ -285,7 +286,7 @@ fn settle(
 ) -> Found {
     let probe = replay::report(&sc, replay::evaluate(&sc, opts.kind));
     let hash = probe.trace_hash.clone();
-    sc.name = file_name(preset, property.name(), &hash, false);
+    sc.name = file_name(preset, property, &hash, false);
     sc.summary = format!(
         "found by search: {} under {} (case {case} of seed {})",
         property.name(),
@@ -294,12 +295,10 @@ fn settle(
     );
     let rep = replay::replay(&sc, opts.kind);
     let non_default = fields::non_default(&sc);
-    let known = record
-        .as_ref()
-        .is_some_and(|r| r.has(property.name(), &hash));
+    let known = record.as_ref().is_some_and(|r| r.has(property, &hash));
     let mut found = Found {
-        preset: preset.name().into(),
-        property: property.name().into(),
+        preset,
+        property,
         case,
         name: sc.name.clone(),
         path: None,
@@ -316,7 +315,7 @@ fn settle(
     }
     let target: BTreeSet<Violation> = [property].into_iter().collect();
     let c = classify::classify(&sc, &target, opts.kind);
-    found.class = Some(c.class.clone());
+    found.class = Some(c.class);
     found.depends_on = c.depends_on.clone();
     sc.expect = Some(replay::expect_of(&rep));
     sc.classification = Some(c.block());
@@ -326,7 +325,7 @@ fn settle(
         f.name = name.to_string();
         header_lines(opts, &f)
     };
-    match dir.write(sc, preset, property.name(), &hash, &header) {
+    match dir.write(sc, preset, property, &hash, &header) {
         Ok(p) => {
             found.name = p
                 .file_stem()

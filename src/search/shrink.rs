@@ -3,17 +3,16 @@
 //! messages, outages, spikes, decisions and a probe override while the property still fails.
 
 use std::cell::RefCell;
-use std::path::Path;
 
 use proptest::test_runner::{TestCaseError, TestError, TestRunner};
 
-use super::fields;
 use super::runner::case_config;
 use super::strategy::{self, Params};
 use crate::engine::EngineKind;
-use crate::oracle::Violation;
+use crate::policy::Preset;
 use crate::replay;
-use crate::scenario::{self, Preset, Scenario};
+use crate::scenario::{self, fields, Scenario};
+use crate::vocab::Violation;
 
 /// proptest shrink iterations per failure (deterministic; no time limit).
 pub const MAX_SHRINK_ITERS: u32 = 2000;
@@ -22,8 +21,7 @@ pub const MAX_ROUNDS: usize = 8;
 
 /// Whether `sc` is a scenario the file format accepts (the loader's own validation).
 pub fn valid(sc: &Scenario) -> bool {
-    let text = scenario::to_toml(sc, &[]);
-    scenario::parse(&text, Path::new("<search>"), None).is_ok()
+    scenario::validate(sc).is_ok()
 }
 
 /// Whether `sc` violates `property`.
@@ -180,11 +178,11 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
         for keep_idx in 0..n {
             let mut base = sc.clone();
             let mut kept = 0;
-            for (idx, s) in fields::slots(&mut base).into_iter().enumerate() {
+            for (idx, s) in fields::timing_slots(&sc).into_iter().enumerate() {
                 if idx == keep_idx {
-                    kept = *s.value;
+                    kept = s.get(&sc);
                 } else {
-                    *s.value = s.default.max(s.min);
+                    s.set(&mut base, s.default());
                 }
             }
             if base == sc {
@@ -207,13 +205,9 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
         // Then each timing parameter that is not at its default: default, zero, half.
         let n = fields::values(&sc).len();
         for idx in 0..n {
-            let (value, default) = {
-                let mut c = sc.clone();
-                let s = fields::slots(&mut c).into_iter().nth(idx);
-                match s {
-                    Some(s) => (*s.value, s.default),
-                    None => break,
-                }
+            let (value, default) = match fields::timing_slots(&sc).get(idx) {
+                Some(s) => (s.get(&sc), s.default()),
+                None => break,
             };
             if value == default {
                 // Already what an absent field means: nothing simpler to say.

@@ -416,7 +416,7 @@ pub fn build(preset: Preset, p: &Params) -> Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::policy::Policy;
+    use crate::policy::Policy;
     use crate::scenario::GraceMode;
     use crate::search::runner::case_seed;
     use crate::search::shrink::{generate_one, valid};

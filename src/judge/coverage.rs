@@ -1,10 +1,10 @@
 //! Named orderings that matter, recognised in a run's trace, so a search can say how often it
 //! reached each one and which it never reached.
 
-use crate::model::server::ServerModel;
-use crate::model::RunOutput;
-use crate::scenario::Scenario;
-use crate::trace::{Actor, Check, ConnectWhy, Ev, ProbeResult};
+use super::Env;
+use crate::engine::Choice;
+use crate::trace::{ConnectWhy, Ev, Event, ProbeResult};
+use crate::vocab::{Actor, Check};
 
 /// The named orderings, in report order. Each is a bit of a [`Reached`] mask.
 pub const ORDERINGS: [(&str, &str); 16] = [
@@ -85,10 +85,10 @@ fn bit(name: &str) -> Reached {
     1 << i
 }
 
-/// The orderings one run reached.
-pub fn reached(sc: &Scenario, out: &RunOutput) -> Reached {
-    let server = ServerModel::new(&sc.redis.server);
-    let stabilize = sc.redis.manager.stabilize_ms;
+/// The orderings one run reached: its trace, and the same-instant choices its engine made.
+pub fn reached(env: &Env, trace: &[Event], choices: &[Choice]) -> Reached {
+    let server = env.server;
+    let stabilize = env.stabilize_ms;
     let mut r: Reached = 0;
     let mut any_connected = false;
     let mut connected = false;
@@ -99,7 +99,7 @@ pub fn reached(sc: &Scenario, out: &RunOutput) -> Reached {
     // passing ends only its own grace.
     let mut graces: Vec<(Actor, u64)> = Vec::new();
     let mut serving = false;
-    for e in &out.trace {
+    for e in trace {
         let t = e.t;
         match &e.ev {
             Ev::Probe {
@@ -179,7 +179,7 @@ pub fn reached(sc: &Scenario, out: &RunOutput) -> Reached {
             r |= bit("breaker-open-while-connected");
         }
     }
-    if out.engine.choices.iter().any(|c| c.ready >= 2) {
+    if choices.iter().any(|c| c.ready >= 2) {
         r |= bit("same-instant-choice");
     }
     r
@@ -251,10 +251,12 @@ messages = 1
 "#;
         let sc = crate::scenario::parse(src, std::path::Path::new("<t>"), None).expect("loads");
         let out = crate::model::run(&sc, EngineKind::Fast);
-        assert_ne!(reached(&sc, &out) & bit("connect-during-grace"), 0);
+        let r = reached(&Env::of(&sc), &out.trace, &out.engine.choices);
+        assert_ne!(r & bit("connect-during-grace"), 0);
         let mut early = sc.clone();
         early.clients[1].at_ms = 5000;
         let out = crate::model::run(&early, EngineKind::Fast);
-        assert_eq!(reached(&early, &out) & bit("connect-during-grace"), 0);
+        let r = reached(&Env::of(&early), &out.trace, &out.engine.choices);
+        assert_eq!(r & bit("connect-during-grace"), 0);
     }
 }

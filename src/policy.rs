@@ -1,10 +1,121 @@
-//! Policies as data: the knobs of a validator/guard/manager design, and the presets as values.
+//! Policies as data: the `[policy]` table of a file, the resolved knobs of a design, and the
+//! presets as values of it. Adding a preset is adding a variant below and its arm in
+//! [`Policy::preset`] (a forgotten arm does not compile).
 
-use crate::scenario::{
-    ConstantsTable, EnvName, GraceMode, GuardMode, LoopShape, OnRedisError, PolicySpec, Preset,
-    ProbeMode,
+use serde::{Deserialize, Serialize};
+
+use crate::spec;
+use crate::vocab::{
+    names, Check, ConstantsTable, EnvName, GraceMode, GuardMode, LoopShape, OnRedisError, ProbeMode,
 };
-use crate::trace::Check;
+
+names! {
+    /// Policy presets: the validator as it stood at each step of the incident's history, and
+    /// readysim's reference design.
+    #[derive(Default)]
+    pub enum Preset {
+        /// The incident, 2025-09-08.
+        #[default]
+        P0 => "p0",
+        /// First fix: blocking grace.
+        P1 => "p1",
+        /// Async grace.
+        P2 => "p2",
+        /// Staging masking.
+        P4 => "p4",
+        /// Non-critical in staging.
+        P5 => "p5",
+        /// Budget cut, bypass.
+        P6 => "p6",
+        /// Final constants, guard.
+        P7 => "p7",
+        /// Probe fixed.
+        P8 => "p8",
+        /// Exponential loop and queue.
+        P9 => "p9",
+        /// readysim's design.
+        Reference => "reference",
+    }
+}
+
+/// `[policy]`: a preset and optional knob overrides (`None`: the preset's value).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySpec {
+    /// The preset the knobs start from.
+    pub preset: Preset,
+    /// How the validator probes Redis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeMode>,
+    /// Grace after a probe that said connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace: Option<GraceMode>,
+    /// Length of the grace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_ms: Option<u64>,
+    /// Probe again after the grace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reprobe_after_grace: Option<bool>,
+    /// The poll loop's shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "loop")]
+    pub loop_shape: Option<LoopShape>,
+    /// Which per-check constants table to use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constants: Option<ConstantsTable>,
+    /// Retries R of the redis check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_retries: Option<u32>,
+    /// Delay d of the redis check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_delay_ms: Option<u64>,
+    /// Declared timeout T of the redis check (dead config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_redis_timeout_ms: Option<u64>,
+    /// Group timeouts G of phases 1, 2 and 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_timeouts_ms: Option<[u64; 3]>,
+    /// Deadline of the event-driven wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
+    /// Whether `websocket_integration` requires `startup_complete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circular_check: Option<bool>,
+    /// In staging, a false or raising redis probe counts as ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_in_staging: Option<bool>,
+    /// In staging, redis and websocket_integration are non-critical (readysim extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncritical_in_staging: Option<bool>,
+    /// In staging, a failed validation is logged and startup carries on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass_in_staging: Option<bool>,
+    /// `cloud_run = true` counts as GCP (readysim extension; p9 and reference).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detect_cloud_run: Option<bool>,
+    /// Outside GCP the validator skips everything and reports ready (readysim extension;
+    /// false only for reference, which validates everywhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_outside_gcp: Option<bool>,
+    /// The per-connection guard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<GuardMode>,
+    /// The guard's own time limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard_timeout_ms: Option<u64>,
+    /// What a Redis error does to a WebSocket message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_redis_error: Option<OnRedisError>,
+    /// `Retry-After` of a 503 (readysim extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// The breaker never closes by itself (readysim extension; false only for reference).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky_breaker: Option<bool>,
+    /// Reconnect period while startup waits, instead of the backoff (readysim extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_reconnect_ms: Option<u64>,
+}
 
 /// Retries R, delay d and declared timeout T of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,7 +238,7 @@ impl Policy {
             constants: ConstantsTable::V0Gcp,
             checks,
             group_timeouts_ms: groups,
-            deadline_ms: 60000,
+            deadline_ms: spec::REFERENCE_DEADLINE_MS,
             circular_check: true,
             mask_in_staging: false,
             noncritical_in_staging: false,
@@ -137,7 +248,7 @@ impl Policy {
             guard: GuardMode::None,
             guard_timeout_ms: None,
             on_redis_error: OnRedisError::Silent,
-            retry_after_ms: 10000,
+            retry_after_ms: spec::RETRY_AFTER_MS,
             sticky_breaker: true,
             startup_reconnect_ms: None,
         };
@@ -209,7 +320,7 @@ impl Policy {
                 guard: GuardMode::Reject,
                 on_redis_error: OnRedisError::ErrorFrame,
                 sticky_breaker: false,
-                startup_reconnect_ms: Some(500),
+                startup_reconnect_ms: Some(spec::REFERENCE_RECHECK_MS),
                 ..p0
             },
         };
@@ -261,10 +372,8 @@ impl Policy {
         if let Some(v) = spec.declared_redis_timeout_ms {
             p.checks[redis].declared_ms = v;
         }
-        if let Some(g) = &spec.group_timeouts_ms {
-            if g.len() == 3 {
-                p.group_timeouts_ms = [g[0], g[1], g[2]];
-            }
+        if let Some(g) = spec.group_timeouts_ms {
+            p.group_timeouts_ms = g;
         }
         if spec.guard_timeout_ms.is_some() {
             p.guard_timeout_ms = spec.guard_timeout_ms;
@@ -290,9 +399,9 @@ impl Policy {
     /// The guard's limit in this environment.
     pub fn guard_timeout(&self, env: EnvName) -> u64 {
         self.guard_timeout_ms.unwrap_or(match env {
-            EnvName::Staging | EnvName::Development => 3000,
-            EnvName::Production => 5000,
-            EnvName::Test => 1000,
+            EnvName::Staging | EnvName::Development => spec::GUARD_TIMEOUT_STAGING_MS,
+            EnvName::Production => spec::GUARD_TIMEOUT_PRODUCTION_MS,
+            EnvName::Test => spec::GUARD_TIMEOUT_TEST_MS,
         })
     }
 
@@ -340,7 +449,7 @@ mod tests {
             preset: Preset::P0,
             probe: Some(ProbeMode::Faithful),
             redis_retries: Some(2),
-            group_timeouts_ms: Some(vec![1, 2, 3]),
+            group_timeouts_ms: Some([1, 2, 3]),
             ..PolicySpec::default()
         };
         let p = Policy::resolve(&spec);

@@ -1,0 +1,65 @@
+//! The model's run entry: build the world of a scenario on an engine, spawn its actors, run
+//! it to its end, and hand back the trace and results.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::world::{Results, World};
+use super::{gateway, startup};
+use crate::engine::{Builder, EndReason, EngineKind, EngineReport};
+use crate::scenario::Scenario;
+use crate::trace::Event;
+use crate::vocab::StartupOutcome;
+
+/// Default step budget: far above any valid scenario's needs, far below a hang's cost.
+pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
+
+/// Everything one run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    /// The events, in order.
+    pub trace: Vec<Event>,
+    /// What the model reported.
+    pub results: Results,
+    /// What the engine reported.
+    pub engine: EngineReport,
+}
+
+impl RunOutput {
+    /// Whether the run ended before everything it waited for happened.
+    pub fn hung(&self) -> bool {
+        self.engine.end != EndReason::Stopped
+    }
+}
+
+/// Builds the world of `sc` on the chosen engine, spawns startup and every client, and runs
+/// it to its end.
+pub fn run(sc: &Scenario, kind: EngineKind) -> RunOutput {
+    let slot: Rc<RefCell<Option<Rc<World>>>> = Rc::new(RefCell::new(None));
+    let engine = {
+        let slot = slot.clone();
+        Builder::new()
+            .engine(kind)
+            .horizon_ms(sc.run.horizon_ms)
+            .max_steps(sc.run.max_steps.unwrap_or(DEFAULT_MAX_STEPS))
+            .decisions(sc.run.decisions.clone())
+            .run(move |rt| {
+                let world = Rc::new(World::new(sc, rt.clone()));
+                *slot.borrow_mut() = Some(world.clone());
+                rt.spawn(startup::run(world.clone()));
+                for (i, c) in sc.clients.iter().enumerate() {
+                    rt.spawn(gateway::client(world.clone(), i, c.clone()));
+                }
+            })
+    };
+    let world = slot.borrow_mut().take().expect("the root ran");
+    let (trace, mut results) = world.take();
+    if engine.end != EndReason::Stopped && results.startup.is_none() {
+        results.startup = Some(StartupOutcome::Hang);
+    }
+    RunOutput {
+        trace,
+        results,
+        engine,
+    }
+}

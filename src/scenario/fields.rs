@@ -1,0 +1,514 @@
+//! THE table of scenario fields: dotted path, kind, type, allowed range, one-line doc and an
+//! accessor. Validation, "allowed" messages, shrinking, classification, the non-default list
+//! and the docs' field reference all read these rows, so adding a timing knob is its struct
+//! field plus one row here.
+//!
+//! Defaults are not written here: a row reads them through its accessor from
+//! [`Scenario::new`] (or [`Client::default`]), so the struct's `Default` stays the only source.
+
+use super::limits::{
+    MAX_CLIENTS, MAX_CLIENT_RETRIES, MAX_DECISIONS, MAX_HORIZON_MS, MAX_MESSAGES, MAX_RETRIES,
+    MAX_STEPS, MAX_TIME_MS, MAX_WINDOWS,
+};
+use super::types::{Client, PingSpike, Scenario};
+
+/// What a field is to search, shrinking and classification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A time of the system or its environment, in ms: shrunk toward its default and shifted
+    /// by classification.
+    Timing,
+    /// A count (messages, retries).
+    Count,
+    /// A policy knob or an environment choice (absent: the preset's or the format's value).
+    Knob,
+    /// A limit of the run itself (horizon, step budget): not part of the system.
+    Limit,
+    /// Identity, lists, decisions and results.
+    Structure,
+}
+
+/// The value a field takes, for messages and docs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    /// Whole milliseconds.
+    Ms,
+    /// A whole number.
+    Count,
+    /// `true` or `false`.
+    Bool,
+    /// One of these names.
+    Name(&'static [&'static str]),
+    /// Free text.
+    Text,
+    /// `[[start_ms, end_ms], ...]`.
+    Windows,
+    /// `[{ at_ms, extra_ms }, ...]`.
+    Spikes,
+    /// Three milliseconds, one per validation phase.
+    Triple,
+    /// The decisions list.
+    Decisions,
+    /// An array of tables or of names.
+    List,
+    /// The `format` number.
+    Format,
+}
+
+/// How a numeric field is read and written.
+#[derive(Clone, Copy)]
+pub enum Access {
+    /// A number every scenario has.
+    Num(fn(&Scenario) -> u64, fn(&mut Scenario, u64)),
+    /// An optional number (a knob override).
+    Opt(fn(&Scenario) -> Option<u64>),
+    /// A number of each `[[clients]]` entry.
+    Client(fn(&Client) -> u64, fn(&mut Client, u64)),
+    /// Bound 0 (start) or 1 (end) of each outage.
+    Outage(usize),
+    /// A number of each ping spike.
+    Spike(fn(&PingSpike) -> u64, fn(&mut PingSpike, u64)),
+    /// Not a number, or not one that search touches.
+    None,
+}
+
+/// One row of the table.
+#[derive(Clone, Copy)]
+pub struct Field {
+    /// Dotted path as written in files; `[]` stands for an element's index.
+    pub path: &'static str,
+    /// What it is to search and shrinking.
+    pub kind: Kind,
+    /// Its type.
+    pub ty: Ty,
+    /// Smallest allowed value (numbers).
+    pub min: u64,
+    /// Largest allowed value (numbers).
+    pub max: u64,
+    /// One line for the docs.
+    pub doc: &'static str,
+    /// The accessor.
+    pub access: Access,
+}
+
+/// `num!(path, expr.path)` etc.: a row's accessor from the field's place in the struct.
+macro_rules! num {
+    ($($f:ident).+) => {
+        Access::Num(|s| s.$($f).+, |s, v| s.$($f).+ = v)
+    };
+}
+macro_rules! opt {
+    ($($f:ident).+) => {
+        Access::Opt(|s| s.$($f).+.map(u64::from))
+    };
+}
+macro_rules! client {
+    ($f:ident) => {
+        Access::Client(
+            |c| u64::from(c.$f),
+            |c, v| c.$f = v.try_into().unwrap_or(c.$f),
+        )
+    };
+}
+
+const fn row(
+    path: &'static str,
+    kind: Kind,
+    ty: Ty,
+    min: u64,
+    max: u64,
+    access: Access,
+    doc: &'static str,
+) -> Field {
+    Field {
+        path,
+        kind,
+        ty,
+        min,
+        max,
+        doc,
+        access,
+    }
+}
+
+use Kind::{Count, Knob, Limit, Structure, Timing};
+const T: u64 = MAX_TIME_MS;
+
+/// Every field of format 1, in file order.
+#[rustfmt::skip]
+pub static FIELDS: &[Field] = &[
+    row("format", Structure, Ty::Format, 1, 1, Access::None, "the file format; only 1 exists"),
+    row("name", Structure, Ty::Text, 0, 0, Access::None, "the scenario's name; equals the file stem"),
+    row("summary", Structure, Ty::Text, 0, 0, Access::None, "one line saying what it shows"),
+    row("notes", Structure, Ty::Text, 0, 0, Access::None, "free text: the reasoning behind [expect]"),
+    row("environment.name", Knob, Ty::Name(&crate::vocab::EnvName::NAMES), 0, 0, Access::None, "ENVIRONMENT: production and staging are GCP"),
+    row("environment.cloud_run", Knob, Ty::Bool, 0, 0, Access::None, "K_SERVICE is set (Cloud Run)"),
+    row("policy.preset", Knob, Ty::Name(&crate::policy::Preset::NAMES), 0, 0, Access::None, "the validator design the knobs start from"),
+    row("policy.probe", Knob, Ty::Name(&crate::vocab::ProbeMode::NAMES), 0, 0, Access::None, "how the redis probe reads the manager"),
+    row("policy.grace", Knob, Ty::Name(&crate::vocab::GraceMode::NAMES), 0, 0, Access::None, "the grace after a probe said connected"),
+    row("policy.grace_ms", Knob, Ty::Ms, 0, T, opt!(policy.grace_ms), "length of the grace"),
+    row("policy.reprobe_after_grace", Knob, Ty::Bool, 0, 0, Access::None, "probe again after the grace"),
+    row("policy.loop", Knob, Ty::Name(&crate::vocab::LoopShape::NAMES), 0, 0, Access::None, "the poll loop's shape"),
+    row("policy.constants", Knob, Ty::Name(&crate::vocab::ConstantsTable::NAMES), 0, 0, Access::None, "the per-check constants table"),
+    row("policy.redis_retries", Knob, Ty::Count, 0, MAX_RETRIES as u64, opt!(policy.redis_retries), "retries R of the redis check"),
+    row("policy.redis_delay_ms", Knob, Ty::Ms, 0, T, opt!(policy.redis_delay_ms), "delay d between redis probes"),
+    row("policy.declared_redis_timeout_ms", Knob, Ty::Ms, 0, T, opt!(policy.declared_redis_timeout_ms), "the timeout T the code declares and no loop reads"),
+    row("policy.group_timeouts_ms", Knob, Ty::Triple, 0, T, Access::None, "group timeouts G of phases 1, 2 and 3"),
+    row("policy.deadline_ms", Knob, Ty::Ms, 0, T, opt!(policy.deadline_ms), "the event loop's deadline from the validator's start"),
+    row("policy.circular_check", Knob, Ty::Bool, 0, 0, Access::None, "websocket_integration requires startup_complete"),
+    row("policy.mask_in_staging", Knob, Ty::Bool, 0, 0, Access::None, "in staging a false or raising redis probe counts as ready"),
+    row("policy.noncritical_in_staging", Knob, Ty::Bool, 0, 0, Access::None, "in staging redis and websocket_integration are non-critical"),
+    row("policy.bypass_in_staging", Knob, Ty::Bool, 0, 0, Access::None, "in staging a failed validation is logged and startup carries on"),
+    row("policy.detect_cloud_run", Knob, Ty::Bool, 0, 0, Access::None, "cloud_run = true counts as GCP"),
+    row("policy.skip_outside_gcp", Knob, Ty::Bool, 0, 0, Access::None, "outside GCP the validator skips everything"),
+    row("policy.guard", Knob, Ty::Name(&crate::vocab::GuardMode::NAMES), 0, 0, Access::None, "the per-connection guard"),
+    row("policy.guard_timeout_ms", Knob, Ty::Ms, 0, T, opt!(policy.guard_timeout_ms), "the guard's own limit (default by environment)"),
+    row("policy.on_redis_error", Knob, Ty::Name(&crate::vocab::OnRedisError::NAMES), 0, 0, Access::None, "what a Redis error does to a message"),
+    row("policy.retry_after_ms", Knob, Ty::Ms, 0, T, opt!(policy.retry_after_ms), "Retry-After of a 503"),
+    row("policy.sticky_breaker", Knob, Ty::Bool, 0, 0, Access::None, "the Redis breaker never closes by itself"),
+    row("policy.startup_reconnect_ms", Knob, Ty::Ms, 1, T, opt!(policy.startup_reconnect_ms), "reconnect period while startup waits"),
+    row("startup.init_ms", Timing, Ty::Ms, 0, T, num!(startup.init_ms), "phase INIT"),
+    row("startup.dependencies_ms", Timing, Ty::Ms, 0, T, num!(startup.dependencies_ms), "phase DEPENDENCIES"),
+    row("startup.database_ms", Timing, Ty::Ms, 0, T, num!(startup.database_ms), "phase DATABASE"),
+    row("startup.cache_ms", Timing, Ty::Ms, 0, T, num!(startup.cache_ms), "phase CACHE besides the Redis connect attempt"),
+    row("startup.services_ms", Timing, Ty::Ms, 0, T, num!(startup.services_ms), "phase SERVICES"),
+    row("startup.websocket_ms", Timing, Ty::Ms, 0, T, num!(startup.websocket_ms), "steps of phase WEBSOCKET before the validator"),
+    row("startup.finalize_ms", Timing, Ty::Ms, 0, T, num!(startup.finalize_ms), "phase FINALIZE"),
+    row("startup.probe_cost_ms", Timing, Ty::Ms, 0, T, num!(startup.probe_cost_ms), "what every probe call costs"),
+    row("services.database_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.database_ready_at_ms), "when the database is ready"),
+    row("services.auth_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.auth_ready_at_ms), "when auth is ready"),
+    row("services.agent_supervisor_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.agent_supervisor_ready_at_ms), "when the agent supervisor is ready"),
+    row("services.websocket_bridge_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.websocket_bridge_ready_at_ms), "when the WebSocket bridge is ready"),
+    row("redis.server.up_from_ms", Timing, Ty::Ms, 0, T, num!(redis.server.up_from_ms), "before this every connection is refused"),
+    row("redis.server.outages", Structure, Ty::Windows, 0, MAX_WINDOWS as u64, Access::None, "[start, end) windows in which the server is unreachable"),
+    row("redis.server.outages[].start", Timing, Ty::Ms, 0, T, Access::Outage(0), "an outage's start"),
+    row("redis.server.outages[].end", Timing, Ty::Ms, 0, T, Access::Outage(1), "an outage's end"),
+    row("redis.server.connect_ms", Timing, Ty::Ms, 0, T, num!(redis.server.connect_ms), "a successful connect's duration"),
+    row("redis.server.refuse_ms", Timing, Ty::Ms, 0, T, num!(redis.server.refuse_ms), "a refused attempt's or failed ping's duration"),
+    row("redis.server.ping_ms", Timing, Ty::Ms, 0, T, num!(redis.server.ping_ms), "a ping's duration"),
+    row("redis.server.ping_spikes", Structure, Ty::Spikes, 0, MAX_WINDOWS as u64, Access::None, "pings starting in [at_ms, at_ms + extra_ms) take extra_ms longer"),
+    row("redis.server.ping_spikes[].at_ms", Timing, Ty::Ms, 0, T, Access::Spike(|s| s.at_ms, |s, v| s.at_ms = v), "a spike's start"),
+    row("redis.server.ping_spikes[].extra_ms", Timing, Ty::Ms, 0, T, Access::Spike(|s| s.extra_ms, |s, v| s.extra_ms = v), "a spike's extra latency and length"),
+    row("redis.manager.stabilize_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.stabilize_ms), "Operational only this long after the last connect"),
+    row("redis.manager.reconnect_spawn_jitter_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.reconnect_spawn_jitter_ms), "the reconnect task starts this late"),
+    row("redis.manager.health_spawn_jitter_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.health_spawn_jitter_ms), "the health task starts this late"),
+    row("redis.manager.ping_timeout_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.ping_timeout_ms), "the health check's ping timeout"),
+    row("redis.manager.get_client_ping_timeout_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.get_client_ping_timeout_ms), "get_client's ping timeout"),
+    row("redis.manager.health_interval_ms", Timing, Ty::Ms, 1, T, num!(redis.manager.health_interval_ms), "the health check's interval"),
+    row("server.bind_ms", Timing, Ty::Ms, 0, T, num!(server.bind_ms), "when the port is bound"),
+    row("clients", Structure, Ty::List, 0, MAX_CLIENTS as u64, Access::None, "the clients, in file order"),
+    row("clients[].at_ms", Timing, Ty::Ms, 0, T, client!(at_ms), "when the client connects"),
+    row("clients[].message_gap_ms", Timing, Ty::Ms, 0, T, client!(message_gap_ms), "the gap between its messages"),
+    row("clients[].messages", Count, Ty::Count, 0, MAX_MESSAGES as u64, client!(messages), "messages it sends once served"),
+    row("clients[].retries", Count, Ty::Count, 0, MAX_CLIENT_RETRIES as u64, client!(retries), "retries after a 503 with Retry-After"),
+    row("run.horizon_ms", Limit, Ty::Ms, 1, MAX_HORIZON_MS, num!(run.horizon_ms), "the simulation stops here at the latest"),
+    row("run.decisions", Structure, Ty::Decisions, 0, MAX_DECISIONS as u64, Access::None, "same-instant choices and drawn factors, in order"),
+    row("run.max_steps", Limit, Ty::Count, 1, MAX_STEPS, opt!(run.max_steps), "task polls allowed before the run ends as hang"),
+    row("expect.startup", Structure, Ty::Name(&crate::vocab::StartupOutcome::NAMES), 0, 0, Access::None, "how startup ends"),
+    row("expect.verdict_at_ms", Structure, Ty::Count, 0, u64::MAX, Access::None, "when the verdict is published"),
+    row("expect.elapsed_ms", Structure, Ty::Count, 0, u64::MAX, Access::None, "from the validator's start"),
+    row("expect.failed_services", Structure, Ty::Name(&crate::vocab::Check::NAMES), 0, 0, Access::None, "failed critical services, in check order"),
+    row("expect.message", Structure, Ty::Text, 0, 0, Access::None, "the startup error's exact text"),
+    row("expect.clients", Structure, Ty::Name(&crate::vocab::Outcome::NAMES), 0, 0, Access::None, "one outcome per client"),
+    row("expect.lost_messages", Structure, Ty::Count, 0, u64::MAX, Access::None, "messages lost in all"),
+    row("expect.violations", Structure, Ty::Name(&crate::vocab::Violation::NAMES), 0, 0, Access::None, "the exact set of violations"),
+    row("expect.trace_hash", Structure, Ty::Text, 0, 0, Access::None, "the trace's hash: a mismatch means the model drifted"),
+    row("classification.class", Structure, Ty::Name(&super::expect::Class::NAMES), 0, 0, Access::None, "race or deterministic"),
+    row("classification.depends_on", Structure, Ty::List, 0, 0, Access::None, "the fields whose perturbation removed the failure"),
+];
+
+/// The row of a dotted path as written in a file (`clients[3].at_ms` finds `clients[].at_ms`).
+pub fn field(path: &str) -> Option<&'static Field> {
+    let generic = generic_path(path);
+    FIELDS.iter().find(|f| f.path == generic)
+}
+
+/// `clients[3].at_ms` -> `clients[].at_ms`; a trailing index is dropped (`outages[2]` ->
+/// `outages`), as is a tuple index inside an outage.
+fn generic_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '[' {
+            while chars.next().is_some_and(|c| c != ']') {}
+            if chars.peek().is_some() {
+                out.push_str("[]");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    // `redis.server.outages[0][1]` names a bound: its list is what the file writes.
+    while out.ends_with("[]") {
+        out.truncate(out.len() - 2);
+    }
+    out
+}
+
+impl Field {
+    /// What the field accepts, in words (for error messages).
+    pub fn allowed(&self) -> String {
+        match self.ty {
+            Ty::Ms => format!(
+                "a whole number of milliseconds from {} to {}",
+                self.min, self.max
+            ),
+            Ty::Count if self.max == u64::MAX => "a whole number from 0 up".into(),
+            Ty::Count => format!("a whole number from {} to {}", self.min, self.max),
+            Ty::Bool => "true or false".into(),
+            Ty::Name(names) => format!("one of {}", names.join(", ")),
+            Ty::Text => "a string in double quotes".into(),
+            Ty::Format => "1 (the only format)".into(),
+            Ty::Windows => format!(
+                "an array of at most {} [start_ms, end_ms] pairs, 0 <= start < end <= {MAX_TIME_MS}",
+                self.max
+            ),
+            Ty::Spikes => format!(
+                "an array of at most {} {{ at_ms = N, extra_ms = N }} tables, N from 0 to {MAX_TIME_MS}",
+                self.max
+            ),
+            Ty::Triple => format!(
+                "an array of 3 whole numbers of milliseconds from 0 to {}",
+                self.max
+            ),
+            Ty::Decisions => format!(
+                "an array of at most {} whole numbers from 0 to {}",
+                self.max,
+                u32::MAX
+            ),
+            Ty::List => "an array".into(),
+        }
+    }
+
+    /// The value an absent field means, for numbers every scenario or client has.
+    pub fn default_value(&self) -> Option<u64> {
+        match self.access {
+            Access::Num(get, _) => Some(get(&Scenario::new("", ""))),
+            Access::Client(get, _) => Some(get(&Client::default())),
+            Access::Outage(_) | Access::Spike(..) => Some(0),
+            Access::Opt(_) | Access::None => None,
+        }
+    }
+}
+
+/// What `allowed` says for a dotted path; unknown paths read as plain numbers.
+pub fn allowed(path: &str) -> String {
+    field(path).map_or_else(|| "a whole number from 0 up".into(), Field::allowed)
+}
+
+/// One timing value of one scenario: a row, and the element it belongs to.
+#[derive(Clone, Copy)]
+pub struct Slot {
+    /// The row.
+    pub field: &'static Field,
+    /// The element (client, outage or spike) for per-element rows.
+    pub index: usize,
+}
+
+impl Slot {
+    /// Its dotted path in this scenario (`clients[1].at_ms`, `redis.server.outages[0].start`).
+    pub fn name(&self) -> String {
+        match self.field.path.split_once("[]") {
+            Some((list, rest)) => format!("{list}[{}]{rest}", self.index),
+            None => self.field.path.to_string(),
+        }
+    }
+
+    /// Its value in `sc`.
+    pub fn get(&self, sc: &Scenario) -> u64 {
+        match self.field.access {
+            Access::Num(get, _) => get(sc),
+            Access::Client(get, _) => get(&sc.clients[self.index]),
+            Access::Outage(b) => sc.redis.server.outages[self.index][b],
+            Access::Spike(get, _) => get(&sc.redis.server.ping_spikes[self.index]),
+            Access::Opt(get) => get(sc).unwrap_or(0),
+            Access::None => 0,
+        }
+    }
+
+    /// Sets it in `sc` (clamped to the row's minimum).
+    pub fn set(&self, sc: &mut Scenario, v: u64) {
+        let v = v.max(self.field.min);
+        match self.field.access {
+            Access::Num(_, set) => set(sc, v),
+            Access::Client(_, set) => set(&mut sc.clients[self.index], v),
+            Access::Outage(b) => sc.redis.server.outages[self.index][b] = v,
+            Access::Spike(_, set) => set(&mut sc.redis.server.ping_spikes[self.index], v),
+            Access::Opt(_) | Access::None => {}
+        }
+    }
+
+    /// The value an absent field means (0 for an outage's or spike's bounds).
+    pub fn default(&self) -> u64 {
+        self.field.default_value().unwrap_or(0)
+    }
+
+    /// The smallest valid value.
+    pub fn min(&self) -> u64 {
+        self.field.min
+    }
+}
+
+/// How many elements a per-element row has in `sc`.
+fn elements(sc: &Scenario, f: &Field) -> usize {
+    match f.access {
+        Access::Client(..) => sc.clients.len(),
+        Access::Outage(_) => sc.redis.server.outages.len(),
+        Access::Spike(..) => sc.redis.server.ping_spikes.len(),
+        _ => 1,
+    }
+}
+
+/// Every timing value of `sc`, in file order: scalar rows once, per-element rows once per
+/// element, element by element (`clients[0].at_ms`, `clients[0].message_gap_ms`,
+/// `clients[1].at_ms`, ...).
+pub fn timing_slots(sc: &Scenario) -> Vec<Slot> {
+    let rows: Vec<&'static Field> = FIELDS.iter().filter(|f| f.kind == Timing).collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let f = rows[i];
+        match f.path.split_once("[]") {
+            None => {
+                out.push(Slot { field: f, index: 0 });
+                i += 1;
+            }
+            Some((list, _)) => {
+                // The group of consecutive rows of one list, expanded element by element.
+                let group: Vec<&'static Field> = rows[i..]
+                    .iter()
+                    .take_while(|g| g.path.split_once("[]").is_some_and(|(l, _)| l == list))
+                    .copied()
+                    .collect();
+                for index in 0..elements(sc, f) {
+                    for g in &group {
+                        out.push(Slot { field: g, index });
+                    }
+                }
+                i += group.len();
+            }
+        }
+    }
+    out
+}
+
+/// Names and values of the timing parameters of `sc`.
+pub fn values(sc: &Scenario) -> Vec<(String, u64)> {
+    timing_slots(sc)
+        .into_iter()
+        .map(|s| (s.name(), s.get(sc)))
+        .collect()
+}
+
+/// A copy of `sc` with its `index`-th timing value set to `v`.
+pub fn with(sc: &Scenario, index: usize, v: u64) -> Scenario {
+    let mut c = sc.clone();
+    if let Some(s) = timing_slots(sc).into_iter().nth(index) {
+        s.set(&mut c, v);
+    }
+    c
+}
+
+/// The fields a scenario sets away from what absent fields mean: scalar timings, counts and
+/// limits off their defaults, every knob override and environment choice, each outage, spike
+/// and client, each client field off its default (`at_ms` aside: a client is its arrival),
+/// and a decisions list.
+pub fn non_default(sc: &Scenario) -> Vec<String> {
+    let base = Scenario::new("", "");
+    let mut out = Vec::new();
+    for s in timing_slots(sc) {
+        if !s.field.path.contains("[]") && s.get(sc) != s.default() {
+            out.push(s.name());
+        }
+    }
+    for i in 0..sc.redis.server.outages.len() {
+        out.push(format!("redis.server.outages[{i}]"));
+    }
+    for i in 0..sc.redis.server.ping_spikes.len() {
+        out.push(format!("redis.server.ping_spikes[{i}]"));
+    }
+    for (i, c) in sc.clients.iter().enumerate() {
+        out.push(format!("clients[{i}]"));
+        for f in FIELDS.iter().filter(|f| f.path.starts_with("clients[].")) {
+            if let Access::Client(get, _) = f.access {
+                if f.path != "clients[].at_ms" && get(c) != get(&Client::default()) {
+                    out.push(f.path.replace("[]", &format!("[{i}]")));
+                }
+            }
+        }
+    }
+    if !sc.run.decisions.is_empty() {
+        out.push("run.decisions".into());
+    }
+    if sc.environment.name != base.environment.name {
+        out.push("environment.name".into());
+    }
+    if sc.environment.cloud_run != base.environment.cloud_run {
+        out.push("environment.cloud_run".into());
+    }
+    // Every knob override: the `[policy]` table serialised, minus the preset itself.
+    if let Ok(toml::Value::Table(t)) = toml::Value::try_from(&sc.policy) {
+        for k in t.keys().filter(|k| *k != "preset") {
+            out.push(format!("policy.{k}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_written_path_finds_its_row() {
+        for p in [
+            "clients[3].at_ms",
+            "redis.server.outages[1]",
+            "redis.server.outages[0][1]",
+            "redis.server.ping_spikes[2].extra_ms",
+            "run.decisions[4]",
+            "policy.group_timeouts_ms[2]",
+            "startup.database_ms",
+        ] {
+            assert!(field(p).is_some(), "{p}");
+        }
+        assert!(field("startup.nope").is_none());
+    }
+
+    #[test]
+    fn defaults_come_from_the_structs() {
+        assert_eq!(
+            field("startup.database_ms").and_then(|f| f.default_value()),
+            Some(519)
+        );
+        assert_eq!(
+            field("clients[0].message_gap_ms").and_then(|f| f.default_value()),
+            Some(super::super::types::DEFAULT_MESSAGE_GAP_MS)
+        );
+        assert_eq!(
+            field("policy.grace_ms").and_then(|f| f.default_value()),
+            None
+        );
+    }
+
+    #[test]
+    fn paths_are_unique_and_slots_round_trip() {
+        let mut paths: Vec<&str> = FIELDS.iter().map(|f| f.path).collect();
+        paths.sort_unstable();
+        let n = paths.len();
+        paths.dedup();
+        assert_eq!(paths.len(), n);
+        let mut sc = Scenario::new("t", "t");
+        sc.clients = vec![Client::default(), Client::default()];
+        sc.redis.server.outages = vec![[10, 20]];
+        let slots = timing_slots(&sc);
+        let names: Vec<String> = slots.iter().map(Slot::name).collect();
+        let at = |n: &str| names.iter().position(|x| x == n).expect(n);
+        assert!(at("redis.server.outages[0].start") < at("redis.server.outages[0].end"));
+        assert_eq!(at("clients[0].message_gap_ms") + 1, at("clients[1].at_ms"));
+        for (i, s) in slots.iter().enumerate() {
+            let c = with(&sc, i, 7.max(s.min()));
+            assert_eq!(s.get(&c), 7.max(s.min()), "{}", s.name());
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Scenario files on disk: discovery under a folder, lookup by name, serialisation, and
+//! atomic never-overwriting writes.
+
+use std::fmt;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::types::Scenario;
+
+/// Every `*.toml` under `root`, recursively, in sorted path order.
+pub fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&dir) else { continue };
+        for entry in rd.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "toml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Why a name or path did not lead to one scenario file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FindError {
+    /// No file has that name; the nearest names follow.
+    Unknown {
+        /// What was asked for.
+        name: String,
+        /// The folder searched.
+        root: PathBuf,
+        /// The closest names that exist.
+        suggestions: Vec<String>,
+    },
+    /// Two files share one name.
+    Duplicate {
+        /// The name.
+        name: String,
+        /// The files.
+        files: Vec<PathBuf>,
+    },
+}
+
+impl fmt::Display for FindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FindError::Unknown {
+                name,
+                root,
+                suggestions,
+            } => {
+                write!(f, "no scenario named `{name}` under {}", root.display())?;
+                if !suggestions.is_empty() {
+                    write!(f, "; did you mean {}?", suggestions.join(", "))?;
+                }
+                Ok(())
+            }
+            FindError::Duplicate { name, files } => {
+                let list: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+                write!(
+                    f,
+                    "the name `{name}` is used by {} files ({}); names must be unique",
+                    files.len(),
+                    list.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// Resolves a scenario name (a file stem under `root`) or a path to a file.
+pub fn find(root: &Path, name_or_path: &str) -> Result<PathBuf, FindError> {
+    let as_path = Path::new(name_or_path);
+    if (name_or_path.ends_with(".toml") || name_or_path.contains('/')) && as_path.is_file() {
+        return Ok(as_path.to_path_buf());
+    }
+    let files = files_under(root);
+    let matches: Vec<PathBuf> = files
+        .iter()
+        .filter(|p| p.file_stem().and_then(|s| s.to_str()) == Some(name_or_path))
+        .cloned()
+        .collect();
+    match matches.len() {
+        1 => Ok(matches.into_iter().next().expect("one")),
+        0 => {
+            let names = files
+                .iter()
+                .filter_map(|p| p.file_stem().and_then(|s| s.to_str()));
+            let suggestions = crate::suggest::close_names(name_or_path, names);
+            Err(FindError::Unknown {
+                name: name_or_path.to_string(),
+                root: root.to_path_buf(),
+                suggestions,
+            })
+        }
+        _ => Err(FindError::Duplicate {
+            name: name_or_path.to_string(),
+            files: matches,
+        }),
+    }
+}
+
+/// Names used by more than one file under `root`, with their files.
+pub fn duplicate_names(root: &Path) -> Vec<(String, Vec<PathBuf>)> {
+    let mut by_name: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
+    for p in files_under(root) {
+        if let Some(s) = p.file_stem().and_then(|s| s.to_str()) {
+            by_name.entry(s.to_string()).or_default().push(p);
+        }
+    }
+    by_name.into_iter().filter(|(_, v)| v.len() > 1).collect()
+}
+
+/// Serialises a scenario, with `header` lines as `#` comments on top.
+pub fn to_toml(sc: &Scenario, header: &[String]) -> String {
+    let mut out = String::new();
+    for h in header {
+        out.push_str("# ");
+        out.push_str(h);
+        out.push('\n');
+    }
+    out.push_str(&toml::to_string(sc).expect("a scenario always serialises"));
+    out
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so the file is either whole
+/// or absent. Refuses to overwrite unless `overwrite`.
+pub fn write_atomic(path: &Path, text: &str, overwrite: bool) -> std::io::Result<()> {
+    if !overwrite && path.exists() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists; readysim never overwrites a scenario",
+                path.display()
+            ),
+        ));
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("scenario");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        if overwrite {
+            fs::rename(&tmp, path)
+        } else {
+            // hard_link fails if the target exists: no window in which another writer's file
+            // could be replaced.
+            fs::hard_link(&tmp, path).and_then(|_| fs::remove_file(&tmp))
+        }
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,240 @@
+//! Validation of a parsed scenario against the field table's ranges and the format's rules.
+//! It needs no source text: a file's errors are located afterwards (`locate`), and search
+//! checks a generated candidate directly.
+
+use std::fmt;
+
+use super::fields::{Access, Field, Ty, FIELDS};
+use super::limits;
+use super::types::Scenario;
+use crate::policy::Policy;
+
+/// A field at fault and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// Dotted path of the field (`redis.server.outages[1]`), or empty for the whole file.
+    pub field: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "field `{}`: {}", self.field, self.message)
+        }
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+fn fail(field: impl Into<String>, message: String) -> Result<(), FieldError> {
+    Err(FieldError {
+        field: field.into(),
+        message,
+    })
+}
+
+/// The unit a number is counted in, for messages: ` ms`, ` messages`, ` retries`.
+fn unit(f: &Field) -> String {
+    match f.ty {
+        Ty::Ms => " ms".into(),
+        _ => {
+            let last = f.path.rsplit('.').next().unwrap_or(f.path);
+            format!(" {}", last.trim_start_matches("redis_").replace('_', " "))
+        }
+    }
+}
+
+/// `v` against the row's range.
+fn in_range(f: &Field, path: &str, v: u64) -> Result<(), FieldError> {
+    if v > f.max {
+        return fail(
+            path,
+            format!(
+                "{v}{} is too large (at most {}); expected {}",
+                unit(f),
+                f.max,
+                f.allowed()
+            ),
+        );
+    }
+    if v < f.min {
+        return fail(
+            path,
+            format!(
+                "{v}{} is too small (at least {}); expected {}",
+                unit(f),
+                f.min,
+                f.allowed()
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// A list's length against the row's limit: "1001 outages; at most 1000 are allowed".
+fn list_len(f: &Field, n: usize) -> Result<(), FieldError> {
+    if n as u64 > f.max {
+        let noun = f
+            .path
+            .rsplit('.')
+            .next()
+            .unwrap_or(f.path)
+            .replace('_', " ");
+        return fail(f.path, format!("{n} {noun}; at most {} are allowed", f.max));
+    }
+    Ok(())
+}
+
+/// Every range of the table, then the rules that relate fields to each other.
+pub fn validate(sc: &Scenario) -> Result<(), FieldError> {
+    if sc.format != 1 {
+        return fail(
+            "format",
+            format!("format {} is unknown; only 1 exists", sc.format),
+        );
+    }
+    if sc.name.is_empty()
+        || !sc
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return fail(
+            "name",
+            format!(
+                "`{}` is not a valid name: use letters, digits, `-`, `_` and `.`",
+                sc.name
+            ),
+        );
+    }
+    for f in FIELDS {
+        match f.access {
+            Access::Num(get, _) => in_range(f, f.path, get(sc))?,
+            Access::Opt(get) => {
+                if let Some(v) = get(sc) {
+                    in_range(f, f.path, v)?;
+                }
+            }
+            Access::Client(get, _) => {
+                for (i, c) in sc.clients.iter().enumerate() {
+                    in_range(f, &f.path.replace("[]", &format!("[{i}]")), get(c))?;
+                }
+            }
+            Access::Spike(get, _) => {
+                for (i, s) in sc.redis.server.ping_spikes.iter().enumerate() {
+                    in_range(f, &f.path.replace("[]", &format!("[{i}]")), get(s))?;
+                }
+            }
+            Access::Outage(_) | Access::None => {}
+        }
+        match f.ty {
+            Ty::Windows => list_len(f, sc.redis.server.outages.len())?,
+            Ty::Spikes => list_len(f, sc.redis.server.ping_spikes.len())?,
+            Ty::Decisions => list_len(f, sc.run.decisions.len())?,
+            Ty::List if f.path == "clients" => list_len(f, sc.clients.len())?,
+            Ty::Triple => {
+                for (i, v) in sc.policy.group_timeouts_ms.iter().flatten().enumerate() {
+                    in_range(f, &format!("{}[{i}]", f.path), *v)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    outages(sc)?;
+    client_work(sc)?;
+    expectations(sc)
+}
+
+/// Each outage is `[start, end)` with start < end, and no two overlap.
+fn outages(sc: &Scenario) -> Result<(), FieldError> {
+    let list = &sc.redis.server.outages;
+    for (i, [a, b]) in list.iter().enumerate() {
+        let f = format!("redis.server.outages[{i}]");
+        if a >= b {
+            return fail(
+                f,
+                format!(
+                    "outage {} ends ({b}) before or when it starts ({a}); \
+                     write [start_ms, end_ms] with start < end",
+                    i + 1
+                ),
+            );
+        }
+        if *b > limits::MAX_TIME_MS {
+            return fail(
+                f,
+                format!(
+                    "{b} ms is too large; expected {}",
+                    super::fields::allowed("redis.server.outages")
+                ),
+            );
+        }
+    }
+    let mut order: Vec<usize> = (0..list.len()).collect();
+    order.sort_by_key(|&i| list[i]);
+    for pair in order.windows(2) {
+        let (x, y) = (list[pair[0]], list[pair[1]]);
+        if y[0] < x[1] {
+            let later = pair[0].max(pair[1]);
+            return fail(
+                format!("redis.server.outages[{later}]"),
+                format!(
+                    "outages [{}, {}] and [{}, {}] overlap; windows must be disjoint \
+                     (merge them into one)",
+                    x[0], x[1], y[0], y[1]
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Probes one connection attempt's guard may make under `policy`: one redis check of up to
+/// R + 1 probes.
+pub fn guard_probes(policy: &Policy) -> u64 {
+    1 + u64::from(policy.check(crate::vocab::Check::Redis).retries)
+}
+
+/// The work clients may cause without the clock moving (zero-length gaps and probe costs
+/// let it happen inside one step, where the step budget cannot bound it).
+fn client_work(sc: &Scenario) -> Result<(), FieldError> {
+    let probes = guard_probes(&Policy::resolve(&sc.policy));
+    let work: u64 = sc
+        .clients
+        .iter()
+        .map(|c| u64::from(c.messages) + (1 + u64::from(c.retries)) * probes)
+        .sum();
+    if work > limits::MAX_CLIENT_WORK {
+        return fail(
+            "clients",
+            format!(
+                "the clients add up to {work} units of work; at most {} are allowed \
+                 (per client: messages + (1 + retries) x {probes} guard probes, where {probes} \
+                 is 1 + the redis check's retries); use fewer clients, messages or retries",
+                limits::MAX_CLIENT_WORK
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// `[expect]` lists one outcome per client.
+fn expectations(sc: &Scenario) -> Result<(), FieldError> {
+    if let Some(c) = sc.expect.as_ref().and_then(|e| e.clients.as_ref()) {
+        if c.len() != sc.clients.len() {
+            return fail(
+                "expect.clients",
+                format!(
+                    "lists {} outcomes but the file has {} [[clients]]; give one per client",
+                    c.len(),
+                    sc.clients.len()
+                ),
+            );
+        }
+    }
+    Ok(())
+}
