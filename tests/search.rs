@@ -219,8 +219,8 @@ fn recorded_files_replay_and_are_never_rewritten() {
         let c = sc.classification.expect("classified");
         assert!(matches!(c.class, Class::Race | Class::Deterministic));
         let text = String::from_utf8(std::fs::read(dir.join(name)).unwrap()).unwrap();
-        assert!(text.starts_with("# Found by: readysim explore --seed 3"));
-        assert!(text.contains(&format!("# Reproduce: readysim replay {}", sc.name)));
+        assert!(text.starts_with("# Found by: explore --seed 3"));
+        assert!(text.contains(&format!("# Classified: {}", c.class)));
     }
     let again = run(&o, &dir);
     assert_eq!(
@@ -319,6 +319,13 @@ fn explore_exits_1_on_new_failures_and_0_when_all_are_known() {
     );
     let written = files(&dir);
     assert!(!written.is_empty());
+    for (name, _) in &written {
+        let text = std::fs::read_to_string(dir.join(name)).expect("a recorded file");
+        let stem = name.trim_end_matches(".toml");
+        assert!(text.starts_with("# Found by: readysim explore --seed 42"), "{text}");
+        assert!(text.contains(&format!("# Reproduce: readysim replay {stem}\n")));
+        assert!(text.contains(&format!("# Classified (readysim classify {stem}): ")));
+    }
     let second = explore();
     assert_eq!(
         second.status.code(),

@@ -88,9 +88,31 @@ fn parse_shard(s: &str) -> Result<(u64, u64), BadInput> {
     Ok((k, n))
 }
 
+/// A recorded file's header: the library's, plus the commands that reproduce and classify
+/// it, in the place of the plain class line.
+fn header(command: &str, f: &Found) -> Vec<String> {
+    let mut h = search::plain_header(command, f);
+    let classified = h.iter().position(|l| l.starts_with("Classified: "));
+    let reproduce = format!("Reproduce: readysim replay {}", f.name);
+    match classified {
+        Some(i) => {
+            let line = h[i].replacen(
+                "Classified: ",
+                &format!("Classified (readysim classify {}): ", f.name),
+                1,
+            );
+            h[i] = reproduce;
+            h.push(line);
+        }
+        None => h.push(reproduce),
+    }
+    h
+}
+
 /// Turns arguments into options (every check that can fail happens before any work).
 pub fn options(a: &ExploreArgs, kind: EngineKind) -> Result<ExploreOptions, BadInput> {
     let mut o = ExploreOptions::new(a.seed);
+    o.header = header;
     o.cases = a.cases;
     o.kind = kind;
     if !a.presets.is_empty() {

@@ -61,6 +61,42 @@ pub struct ExploreOptions {
     /// Set from outside (Ctrl-C) to stop after the cases in flight; what was found so far is
     /// kept, and every file written so far is whole.
     pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// The comment lines on top of a recorded file, from `command` and what was found (the
+    /// CLI adds the commands that reproduce and classify it).
+    pub header: HeaderFn,
+}
+
+/// Builds a recorded file's comment lines from the explore command and the failure.
+pub type HeaderFn = fn(command: &str, found: &Found) -> Vec<String>;
+
+/// The header every recorded file gets: how it was found and what it was shrunk to.
+pub fn plain_header(command: &str, f: &Found) -> Vec<String> {
+    let mut h = vec![
+        format!("Found by: {command}"),
+        format!(
+            "  case {} of preset {}, property {}; shrunk to {} non-default parameter(s): {}",
+            f.case,
+            f.preset,
+            f.property,
+            f.non_default.len(),
+            if f.non_default.is_empty() {
+                "none".to_string()
+            } else {
+                f.non_default.join(", ")
+            }
+        ),
+    ];
+    if let Some(c) = &f.class {
+        h.push(format!(
+            "Classified: {c}{}",
+            if f.depends_on.is_empty() {
+                " (fails for every timing tried)".to_string()
+            } else {
+                format!(", depends on {}", f.depends_on.join(", "))
+            }
+        ));
+    }
+    h
 }
 
 impl ExploreOptions {
@@ -76,8 +112,9 @@ impl ExploreOptions {
             jobs: 1,
             shard: (1, 1),
             kind: EngineKind::Fast,
-            command: format!("readysim explore --seed {seed}"),
+            command: format!("explore --seed {seed}"),
             interrupt: None,
+            header: plain_header,
         }
     }
 }

@@ -323,7 +323,7 @@ fn settle(
     let header = move |name: &str| {
         let mut f = base.clone();
         f.name = name.to_string();
-        header_lines(opts, &f)
+        (opts.header)(&opts.command, &f)
     };
     match dir.write(sc, preset, property, &hash, &header) {
         Ok(p) => {
@@ -337,36 +337,4 @@ fn settle(
         Err(e) => found.error = Some(e.to_string()),
     }
     found
-}
-
-/// The comment lines on top of a recorded file.
-pub fn header_lines(opts: &ExploreOptions, f: &Found) -> Vec<String> {
-    let mut h = vec![
-        format!("Found by: {}", opts.command),
-        format!(
-            "  case {} of preset {}, property {}; shrunk to {} non-default parameter(s): {}",
-            f.case,
-            f.preset,
-            f.property,
-            f.non_default.len(),
-            if f.non_default.is_empty() {
-                "none".to_string()
-            } else {
-                f.non_default.join(", ")
-            }
-        ),
-        format!("Reproduce: readysim replay {}", f.name),
-    ];
-    if let Some(c) = &f.class {
-        h.push(format!(
-            "Classified (readysim classify {}): {c}{}",
-            f.name,
-            if f.depends_on.is_empty() {
-                " (fails for every timing tried)".to_string()
-            } else {
-                format!(", depends on {}", f.depends_on.join(", "))
-            }
-        ));
-    }
-    h
 }

@@ -89,7 +89,7 @@ pub struct ClientParams {
     pub follow_ms: Option<u64>,
     /// Messages once served.
     pub messages: u32,
-    /// Gap between messages (`None`: the default 100).
+    /// Gap between messages (`None`: the format's default).
     pub gap_ms: Option<u64>,
     /// Retries after a 503.
     pub retries: u32,
@@ -318,7 +318,7 @@ pub fn build(preset: Preset, p: &Params) -> Scenario {
         clients.push(Client {
             at_ms,
             messages: c.messages.min(MAX_MESSAGES),
-            message_gap_ms: c.gap_ms.unwrap_or(100),
+            message_gap_ms: c.gap_ms.unwrap_or(crate::scenario::DEFAULT_MESSAGE_GAP_MS),
             retries: c.retries,
         });
     }
