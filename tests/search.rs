@@ -322,7 +322,10 @@ fn explore_exits_1_on_new_failures_and_0_when_all_are_known() {
     for (name, _) in &written {
         let text = std::fs::read_to_string(dir.join(name)).expect("a recorded file");
         let stem = name.trim_end_matches(".toml");
-        assert!(text.starts_with("# Found by: readysim explore --seed 42"), "{text}");
+        assert!(
+            text.starts_with("# Found by: readysim explore --seed 42"),
+            "{text}"
+        );
         assert!(text.contains(&format!("# Reproduce: readysim replay {stem}\n")));
         assert!(text.contains(&format!("# Classified (readysim classify {stem}): ")));
     }
