@@ -49,6 +49,6 @@ pub use scenario::{load, Scenario, ScenarioError};
 pub use search::{explore, ExploreOptions, Summary};
 pub use suggest::{close_names, did_you_mean, nearest, unknown_name};
 pub use vocab::{
-    Actor, Check, ConstantsTable, EnvName, GraceMode, GuardMode, LoopShape, OnRedisError, Outcome,
-    ProbeMode, StartupOutcome, Violation,
+    Actor, Check, ConstantsTable, EnvName, GraceMode, GuardMode, LogLevel, LoopShape, OnRedisError,
+    Outcome, ProbeMode, StartupOutcome, Violation,
 };

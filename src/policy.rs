@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec;
 use crate::vocab::{
-    names, Check, ConstantsTable, EnvName, GraceMode, GuardMode, LoopShape, OnRedisError, ProbeMode,
+    names, Check, ConstantsTable, EnvName, GraceMode, GuardMode, LogLevel, LoopShape, OnRedisError,
+    ProbeMode,
 };
 
 names! {
@@ -47,6 +48,9 @@ pub struct PolicySpec {
     /// How the validator probes Redis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeMode>,
+    /// The level a raising probe's error is logged at (readysim extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_error_log: Option<LogLevel>,
     /// Grace after a probe that said connected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace: Option<GraceMode>,
@@ -182,6 +186,8 @@ pub struct Policy {
     pub preset: Preset,
     /// Redis probe mode.
     pub probe: ProbeMode,
+    /// The level a raising probe's error is logged at (DEBUG to p2, ERROR from p4).
+    pub probe_error_log: LogLevel,
     /// Grace mode.
     pub grace: GraceMode,
     /// Grace length.
@@ -231,6 +237,7 @@ impl Policy {
         let p0 = Policy {
             preset: p,
             probe: ProbeMode::PropertyCall,
+            probe_error_log: LogLevel::Debug,
             grace: GraceMode::None,
             grace_ms: 500,
             reprobe_after_grace: false,
@@ -259,6 +266,12 @@ impl Policy {
             x.grace = GraceMode::Blocking;
             x
         };
+        // p4 on: staging masking, and the probe's error logged at ERROR.
+        let p4 = Policy {
+            mask_in_staging: true,
+            probe_error_log: LogLevel::Error,
+            ..p1.clone()
+        };
         let final_tables = table(ConstantsTable::Final);
         let staging_p7 = |mut x: Policy| {
             x.constants = ConstantsTable::Final;
@@ -279,17 +292,13 @@ impl Policy {
                 grace: GraceMode::Async,
                 ..p1
             },
-            Preset::P4 => Policy {
-                mask_in_staging: true,
-                ..p1
-            },
+            Preset::P4 => p4,
             Preset::P5 => Policy {
-                mask_in_staging: true,
                 noncritical_in_staging: true,
-                ..p1
+                ..p4
             },
             Preset::P6 => {
-                let mut x = p1;
+                let mut x = p4;
                 x.checks[redis] = c(4, 1500, 3000);
                 x.group_timeouts_ms = [20000, 10000, 5000];
                 x.circular_check = false;
@@ -298,20 +307,21 @@ impl Policy {
                 x.bypass_in_staging = true;
                 x
             }
-            Preset::P7 => staging_p7(p1),
+            Preset::P7 => staging_p7(p4),
             Preset::P8 => Policy {
                 probe: ProbeMode::Faithful,
-                ..staging_p7(p1)
+                ..staging_p7(p4)
             },
             Preset::P9 => Policy {
                 probe: ProbeMode::Faithful,
                 loop_shape: LoopShape::Exponential,
                 guard: GuardMode::Queue,
                 detect_cloud_run: true,
-                ..staging_p7(p1)
+                ..staging_p7(p4)
             },
             Preset::Reference => Policy {
                 probe: ProbeMode::Operational,
+                probe_error_log: LogLevel::Error,
                 loop_shape: LoopShape::Event,
                 grace: GraceMode::None,
                 circular_check: false,
@@ -346,6 +356,7 @@ impl Policy {
             };
         }
         set!(probe);
+        set!(probe_error_log);
         set!(grace);
         set!(grace_ms);
         set!(reprobe_after_grace);

@@ -18,6 +18,8 @@ pub enum ProbeResult {
     NotReady,
     /// It raised; the error was logged at DEBUG and counted as not ready.
     RaisedDebug,
+    /// It raised; the error was logged at ERROR and counted as not ready.
+    RaisedError,
     /// An un-awaited coroutine was taken as truthy: the probe never ran.
     Unawaited,
 }
@@ -193,8 +195,17 @@ pub enum Ev {
     OpFailed,
     /// `get_client()` found the breaker blocking.
     BreakerBlocked,
-    /// `get_client()` found no client.
+    /// `get_client()` found no connected client: it reconnects inline.
     NoClient,
+    /// A connect attempt found the connect lock held and waits for it.
+    LockWait,
+    /// After waiting for the lock, the holder's connection is used (no attempt).
+    ConnectReused,
+    /// The handshake reached the manager's ping timeout: a failure.
+    ConnectTimedOut {
+        /// Consecutive failures now.
+        failures: u32,
+    },
     /// `get_client()`'s ping timed out or failed.
     PingFailed {
         /// After how long.
@@ -233,7 +244,9 @@ pub enum Ev {
     Retry,
     /// Held in the startup queue (never accepted).
     Queued,
-    /// The queue dropped an expired entry: the handshake was never answered.
+    /// The route returned without accepting a queued connection: its handshake fails now.
+    RouteReturned,
+    /// The queue dropped an expired entry (its close reaches no one).
     QueueDropped,
     /// A message was sent.
     MessageSend {
@@ -300,6 +313,9 @@ impl Ev {
             Ev::OpFailed => "op-failed",
             Ev::BreakerBlocked => "breaker-blocked",
             Ev::NoClient => "no-client",
+            Ev::LockWait => "lock-wait",
+            Ev::ConnectReused => "reused",
+            Ev::ConnectTimedOut { .. } => "timed-out",
             Ev::PingFailed { .. } => "ping-failed",
             Ev::GatePublish { .. } => "gate",
             Ev::Arrive => "arrive",
@@ -313,6 +329,7 @@ impl Ev {
             Ev::Reject503 { .. } => "reject-503",
             Ev::Retry => "retry",
             Ev::Queued => "queued",
+            Ev::RouteReturned => "route-returned",
             Ev::QueueDropped => "queue-dropped",
             Ev::MessageSend { .. } => "message",
             Ev::MessageHandled => "handled",
@@ -350,6 +367,7 @@ impl Ev {
                     ProbeResult::Ready => "ready",
                     ProbeResult::NotReady => "not-ready",
                     ProbeResult::RaisedDebug => "raised (logged at DEBUG)",
+                    ProbeResult::RaisedError => "raised (logged at ERROR)",
                     ProbeResult::Unawaited => "unawaited coroutine (truthy, never ran)",
                 };
                 write!(out, "{} -> {r}", check.name())
@@ -399,7 +417,10 @@ impl Ev {
                     ConnectWhy::Inline => "inline attempt",
                 }
             ),
-            Ev::ConnectRefused { failures } => write!(out, "failures={failures}"),
+            Ev::ConnectRefused { failures } | Ev::ConnectTimedOut { failures } => {
+                write!(out, "failures={failures}")
+            }
+            Ev::ConnectReused => write!(out, "the connection the lock holder made"),
             Ev::BreakerFailure { consecutive, open } => write!(
                 out,
                 "consecutive={consecutive}{}",

@@ -193,6 +193,16 @@ names! {
 }
 
 names! {
+    /// The level a probe's own error is logged at (only DEBUG hides it from operators).
+    pub enum LogLevel {
+        /// Below WARN: nobody sees it (p0 to p2).
+        Debug => "debug",
+        /// ERROR (p4 on).
+        Error => "error",
+    }
+}
+
+names! {
     /// The grace after a probe said connected.
     pub enum GraceMode {
         /// No grace.

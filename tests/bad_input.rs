@@ -458,11 +458,32 @@ fn too_much_client_work() {
         &e,
         &[
             "field `clients`",
-            "1000600 units of work",
+            "1000000 units of work",
             "at most 200000",
             "fewer clients, messages or retries",
         ],
     );
+}
+
+#[test]
+fn guarded_retries_count_the_whole_validation() {
+    // p8's guard (degrade) runs the whole validation: 5+4+3+4+3+3 = 22 probes per attempt.
+    let mut text = head("guarded").replace("\"p0\"", "\"p8\"");
+    for _ in 0..10 {
+        text.push_str("[[clients]]\nat_ms = 0\nretries = 1000\n");
+    }
+    let e = replay_bad("guarded", &text);
+    has(&e, &["220220 units of work", "x 22 guard probes"]);
+    // Without a guard the same clients cost nothing but their messages.
+    let dir = temp_dir("unguarded");
+    let path = dir.join("unguarded.toml");
+    let unguarded = text.replace("guarded", "unguarded").replace(
+        "preset = \"p8\"",
+        "preset = \"p8\"\nguard = \"none\"",
+    );
+    std::fs::write(&path, unguarded).expect("write");
+    let out = run(&dir, &["replay", path.to_str().expect("utf-8")]);
+    assert_ne!(out.code, 2, "{}", out.stderr);
 }
 
 #[test]

@@ -67,8 +67,10 @@ fn stale_verdict_needs_a_drop_between_probe_and_publish() {
 #[test]
 fn ws_1011_only_when_the_server_was_up() {
     let clients = "[[clients]]\nat_ms = 9000\nmessages = 3\nmessage_gap_ms = 500\n";
+    // A 6000 ms spike: the inline reconnect's handshake fails at its 5000 ms bound while the
+    // server is up (the shipped ping-spike-1011).
     let spike = format!(
-        "[policy]\npreset = \"p8\"\non_redis_error = \"close_1011\"\n[redis.server]\nping_spikes = [{{ at_ms = 10000, extra_ms = 1000 }}]\n{clients}[[clients]]\nat_ms = 9100\nmessages = 3\nmessage_gap_ms = 600\n"
+        "[policy]\npreset = \"p8\"\non_redis_error = \"close_1011\"\n[redis.server]\nping_spikes = [{{ at_ms = 10000, extra_ms = 6000 }}]\n{clients}"
     );
     assert!(violates(&spike, Violation::Ws1011));
     // The same close caused by a real outage is not the system's own doing.

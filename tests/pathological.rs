@@ -125,7 +125,7 @@ fn one_ms_reconnect_loop_for_a_day_stops_at_the_step_budget() {
 
 #[test]
 fn max_clients_at_the_work_limit() {
-    // 10000 clients, each (1 + 0 retries) x 11 probes + 9 messages = 20 units: 200000 in all.
+    // 10000 clients, each (1 + 0 retries) x 1 re-check + 9 messages = 10 units: 100000 in all.
     let mut text = head("reference", "");
     text.push_str("[redis.server]\nping_ms = 0\nconnect_ms = 0\n");
     for i in 0..limits::MAX_CLIENTS {

@@ -107,7 +107,10 @@ pub fn reached(env: &Env, trace: &[Event], choices: &[Choice]) -> Reached {
                 result,
             } if e.actor == Actor::Validator
                 && !any_connected
-                && matches!(result, ProbeResult::NotReady | ProbeResult::RaisedDebug) =>
+                && matches!(
+                    result,
+                    ProbeResult::NotReady | ProbeResult::RaisedDebug | ProbeResult::RaisedError
+                ) =>
             {
                 r |= bit("probe-before-connect");
             }
@@ -134,7 +137,7 @@ pub fn reached(env: &Env, trace: &[Event], choices: &[Choice]) -> Reached {
                     r |= bit("connect-during-grace");
                 }
             }
-            Ev::ConnectRefused { .. } => connecting = false,
+            Ev::ConnectRefused { .. } | Ev::ConnectTimedOut { .. } => connecting = false,
             Ev::ClientDropped | Ev::OpFailed => connected = false,
             Ev::HealthFailed => {
                 connected = false;
@@ -172,7 +175,7 @@ pub fn reached(env: &Env, trace: &[Event], choices: &[Choice]) -> Reached {
             Ev::LongPause => r |= bit("reconnect-long-pause"),
             Ev::WokeLate { .. } => r |= bit("late-timer"),
             Ev::Retry => r |= bit("reject-then-retry"),
-            Ev::QueueDropped => r |= bit("queue-dropped"),
+            Ev::RouteReturned => r |= bit("queue-dropped"),
             _ => {}
         }
         if connected && breaker_open {

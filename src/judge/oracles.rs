@@ -26,7 +26,9 @@ pub fn violations(
 ) -> BTreeSet<Violation> {
     let mut g = Ground::new(env);
     let mut v = BTreeSet::new();
-    let mut open: BTreeMap<ActorKey, OpenCheck> = BTreeMap::new();
+    let mut open: BTreeMap<Actor, OpenCheck> = BTreeMap::new();
+    // Whether each actor's latest probe raised: masking it into ready hides the error.
+    let mut raised_last: BTreeMap<Actor, bool> = BTreeMap::new();
     let mut verdict_ready = None;
     for e in trace {
         g.apply(e);
@@ -39,7 +41,7 @@ pub fn violations(
                 ..
             } => {
                 open.insert(
-                    ActorKey(e.actor),
+                    e.actor,
                     OpenCheck {
                         start: t,
                         declared_ms: *declared_ms,
@@ -54,6 +56,9 @@ pub fn violations(
                 if !g.operational(t) {
                     v.insert(Violation::FalseReady);
                 }
+                if *via == PassVia::Masked && raised_last.get(&e.actor) == Some(&true) {
+                    v.insert(Violation::MaskedProbeError);
+                }
                 if let PassVia::Probe { probed_at } = via {
                     if stale(*probed_at) {
                         v.insert(Violation::StaleVerdict);
@@ -66,7 +71,7 @@ pub fn violations(
                 circular,
                 ..
             } => {
-                if let Some(c) = open.get(&ActorKey(e.actor)) {
+                if let Some(c) = open.get(&e.actor) {
                     if elapsed_ms.abs_diff(c.declared_ms) > c.delay_ms {
                         v.insert(Violation::DeadConfig);
                     }
@@ -83,15 +88,19 @@ pub fn violations(
                     v.insert(Violation::SelfDependency);
                 }
             }
-            Ev::Probe { result, .. } => match result {
-                ProbeResult::RaisedDebug => {
-                    v.insert(Violation::MaskedProbeError);
+            Ev::Probe { result, .. } => {
+                match result {
+                    ProbeResult::RaisedDebug => {
+                        v.insert(Violation::MaskedProbeError);
+                    }
+                    ProbeResult::Unawaited => {
+                        v.insert(Violation::UnawaitedProbe);
+                    }
+                    _ => {}
                 }
-                ProbeResult::Unawaited => {
-                    v.insert(Violation::UnawaitedProbe);
-                }
-                _ => {}
-            },
+                let raised = matches!(result, ProbeResult::RaisedDebug | ProbeResult::RaisedError);
+                raised_last.insert(e.actor, raised);
+            }
             Ev::Freeze { ms } if *ms > BLOCKED_LOOP_MS => {
                 v.insert(Violation::BlockedLoop);
             }
@@ -131,7 +140,7 @@ pub fn violations(
             Ev::Close1011 if contract.strict || env.server.up(t) => {
                 v.insert(Violation::Ws1011);
             }
-            Ev::QueueDropped => {
+            Ev::RouteReturned => {
                 v.insert(Violation::LostConnection);
             }
             Ev::MessageLost => {
@@ -144,34 +153,4 @@ pub fn violations(
         v.insert(Violation::Hang);
     }
     v
-}
-
-/// Orders actors for the per-actor open-check map.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct ActorKey(Actor);
-
-impl ActorKey {
-    fn rank(self) -> (u8, u32) {
-        match self.0 {
-            Actor::Startup => (0, 0),
-            Actor::Validator => (1, 0),
-            Actor::Manager => (2, 0),
-            Actor::Reconnect => (3, 0),
-            Actor::Health => (4, 0),
-            Actor::Gateway => (5, 0),
-            Actor::Client(n) => (6, n),
-        }
-    }
-}
-
-impl PartialOrd for ActorKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for ActorKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.rank().cmp(&other.rank())
-    }
 }

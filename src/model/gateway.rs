@@ -4,13 +4,13 @@
 use std::rc::Rc;
 
 use super::manager;
-use super::validator::{self, CheckOutcome};
+use super::validator;
 use super::world::{AppPhase, World};
 use crate::engine::{first_of, Either};
 use crate::scenario::Client;
 use crate::spec;
 use crate::trace::{Ev, PassVia};
-use crate::vocab::{Actor, Check, GuardMode, OnRedisError, Outcome};
+use crate::vocab::{Actor, GuardMode, OnRedisError, Outcome};
 
 enum Guarded {
     Accepted,
@@ -59,9 +59,7 @@ pub async fn client(w: Rc<World>, idx: usize, spec: Client) {
             }
             Guarded::Rejected => return w.client_done(idx, Outcome::Rejected503),
             Guarded::Queued => {
-                w.rt.sleep(spec::QUEUE_HOLD_MS).await;
-                w.queue_len.set(w.queue_len.get() - 1);
-                w.emit(actor, Ev::QueueDropped);
+                w.emit(actor, Ev::RouteReturned);
                 return w.client_done(idx, Outcome::HandshakeFailed);
             }
         }
@@ -95,18 +93,22 @@ async fn guard(w: &Rc<World>, actor: Actor) -> Guarded {
         }
         return reject(w, actor);
     }
+    // The guard runs the whole validation as the policy configures it, within its limit.
     let limit = w.now().saturating_add(w.policy.guard_timeout(w.env));
-    let group = w.policy.group_timeouts_ms[0];
-    let check = validator::run_check(w, actor, Check::Redis, group);
-    if let Either::Left(CheckOutcome::Pass(via)) = first_of(check, w.rt.sleep_until(limit)).await {
-        w.emit(actor, Ev::Admit { via });
-        return Guarded::Accepted;
+    let validation = validator::poll_phases(w, w, actor);
+    if let Either::Left(polled) = first_of(validation, w.rt.sleep_until(limit)).await {
+        if polled.failed.is_empty() {
+            let via = polled
+                .redis
+                .unwrap_or(PassVia::Probe { probed_at: w.now() });
+            w.emit(actor, Ev::Admit { via });
+            return Guarded::Accepted;
+        }
     }
     match w.policy.guard {
         GuardMode::Queue if w.queue_len.get() >= spec::QUEUE_CAPACITY => reject(w, actor),
         GuardMode::Queue => {
-            w.queue_len.set(w.queue_len.get() + 1);
-            w.emit(actor, Ev::Queued);
+            queue(w, actor);
             Guarded::Queued
         }
         _ => {
@@ -114,6 +116,20 @@ async fn guard(w: &Rc<World>, actor: Actor) -> Guarded {
             Guarded::Accepted
         }
     }
+}
+
+/// Holds the connection in the startup queue: the route returns without accepting, so the
+/// client's handshake fails at once; the entry lives on for its hold time (its close at
+/// expiry reaches no one), counting against the queue's capacity.
+fn queue(w: &Rc<World>, actor: Actor) {
+    w.queue_len.set(w.queue_len.get() + 1);
+    w.emit(actor, Ev::Queued);
+    let w2 = w.clone();
+    w.rt.spawn(async move {
+        w2.rt.sleep(spec::QUEUE_HOLD_MS).await;
+        w2.queue_len.set(w2.queue_len.get() - 1);
+        w2.emit(actor, Ev::QueueDropped);
+    });
 }
 
 async fn serve(w: &Rc<World>, idx: usize, spec: &Client, actor: Actor) {

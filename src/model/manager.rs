@@ -116,10 +116,24 @@ pub async fn initialize(w: &Rc<World>) {
     w.rt.spawn(health_task(w.clone()));
 }
 
-/// One connect attempt, serialised by the connect lock. The old client is discarded first,
-/// so `is_connected` is false for the whole attempt.
+/// One connect attempt, serialised by the connect lock. A caller that finds the lock held
+/// waits for it, then re-checks: when the holder left a connected client, that connection is
+/// used and no attempt is made. Otherwise the old client is discarded first (so
+/// `is_connected` is false for the whole attempt), and the handshake (a ping: a spike covering
+/// its start adds to `connect_ms`) is bounded by the manager's ping timeout.
 pub async fn connect(w: &Rc<World>, why: ConnectWhy, actor: Actor) -> bool {
-    let _guard = w.mgr.connect_lock.lock().await;
+    let _guard = match w.mgr.connect_lock.try_lock() {
+        Ok(g) => g,
+        Err(_) => {
+            w.emit(actor, Ev::LockWait);
+            let g = w.mgr.connect_lock.lock().await;
+            if is_connected(w) {
+                w.emit(actor, Ev::ConnectReused);
+                return true;
+            }
+            g
+        }
+    };
     w.emit(actor, Ev::ConnectStart { why });
     let was_up = {
         let mut m = w.mgr.borrow_mut();
@@ -133,7 +147,7 @@ pub async fn connect(w: &Rc<World>, why: ConnectWhy, actor: Actor) -> bool {
         w.emit(actor, Ev::ClientDropped);
         publish_not_ready(w);
     }
-    let reply = w.server.connect(w.now());
+    let reply = w.server.connect(w.now(), w.mgr.cfg.ping_timeout_ms);
     w.rt.sleep_until(reply.at()).await;
     if reply.ok() {
         let epoch = {
@@ -147,7 +161,7 @@ pub async fn connect(w: &Rc<World>, why: ConnectWhy, actor: Actor) -> bool {
             m.epoch
         };
         w.emit(actor, Ev::Connected);
-        breaker_success(w, actor);
+        breaker_success(w, actor, true);
         publish_ready_when_stable(w, epoch);
         true
     } else {
@@ -156,7 +170,11 @@ pub async fn connect(w: &Rc<World>, why: ConnectWhy, actor: Actor) -> bool {
             m.failures += 1;
             m.failures
         };
-        w.emit(actor, Ev::ConnectRefused { failures });
+        if let Reply::TimedOut(_) = reply {
+            w.emit(actor, Ev::ConnectTimedOut { failures });
+        } else {
+            w.emit(actor, Ev::ConnectRefused { failures });
+        }
         breaker_failure(w, actor);
         false
     }
@@ -176,19 +194,25 @@ fn breaker_failure(w: &World, actor: Actor) {
     w.emit(actor, Ev::BreakerFailure { consecutive, open });
 }
 
-fn breaker_success(w: &World, actor: Actor) {
-    let closed = {
+/// A success recorded by the breaker: consecutive failures reset, and an open non-sticky
+/// breaker closes. `always_trace`: a connect says so in the trace even when nothing changed;
+/// a data operation only when it reset a count or closed the breaker.
+fn breaker_success(w: &World, actor: Actor, always_trace: bool) {
+    let (closed, changed) = {
         let mut m = w.mgr.borrow_mut();
         let b = &mut m.breaker;
+        let had = b.consecutive > 0;
         b.consecutive = 0;
         // The real breaker's synchronous API never leaves OPEN; the reference one closes.
         let closed = b.open && !w.policy.sticky_breaker;
         if closed {
             b.open = false;
         }
-        closed
+        (closed, had || closed)
     };
-    w.emit(actor, Ev::BreakerSuccess { closed });
+    if always_trace || changed {
+        w.emit(actor, Ev::BreakerSuccess { closed });
+    }
 }
 
 /// Only the event-driven (reference) validator waits on the gate; other policies skip the work.
@@ -329,36 +353,40 @@ async fn sleep_noting_lateness(w: &World, actor: Actor, d: u64) {
     }
 }
 
-/// `get_client()`: none when the breaker blocks or no client exists; otherwise ping with the
-/// short timeout, and on a slow or failed ping drop the client and reconnect inline.
+/// `get_client()`: none when the breaker blocks; a present client is pinged with the short
+/// timeout, and a slow or failed ping drops it. Then, whenever there is no connected client
+/// (none at all, the health task marked the connection failed, or the ping just failed), an
+/// inline connect attempt is made through the lock, and its result is returned.
 pub async fn get_client(w: &Rc<World>, actor: Actor) -> bool {
     let now = w.now();
     if !w.mgr.borrow().breaker.allows(now) {
         w.emit(actor, Ev::BreakerBlocked);
         return false;
     }
-    if !w.mgr.borrow().client {
-        w.emit(actor, Ev::NoClient);
-        return false;
-    }
-    let reply = w.server.ping(now, w.mgr.cfg.get_client_ping_timeout_ms);
-    w.rt.sleep_until(reply.at()).await;
-    if reply.ok() {
-        return w.mgr.borrow().client;
-    }
-    w.emit(
-        actor,
-        Ev::PingFailed {
-            after_ms: reply.at() - now,
-        },
-    );
     if w.mgr.borrow().client {
-        drop_client(w, actor);
+        let reply = w.server.ping(now, w.mgr.cfg.get_client_ping_timeout_ms);
+        w.rt.sleep_until(reply.at()).await;
+        if !reply.ok() {
+            w.emit(
+                actor,
+                Ev::PingFailed {
+                    after_ms: reply.at() - now,
+                },
+            );
+            if w.mgr.borrow().client {
+                drop_client(w, actor);
+            }
+        }
     }
+    if is_connected(w) {
+        return true;
+    }
+    w.emit(actor, Ev::NoClient);
     connect(w, ConnectWhy::Inline, actor).await
 }
 
 /// One data operation (a message's Redis write). Never raises: false is a silent default.
+/// A success is recorded by the breaker (the real data operations call `record_success`).
 pub async fn data_op(w: &Rc<World>, actor: Actor) -> bool {
     if !get_client(w, actor).await {
         return false;
@@ -366,6 +394,7 @@ pub async fn data_op(w: &Rc<World>, actor: Actor) -> bool {
     let reply = w.server.ping(w.now(), w.mgr.cfg.ping_timeout_ms);
     w.rt.sleep_until(reply.at()).await;
     if let Reply::Ok(_) = reply {
+        breaker_success(w, actor, false);
         return true;
     }
     {

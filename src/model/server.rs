@@ -48,29 +48,38 @@ impl ServerModel {
         self.s.up(t)
     }
 
-    /// A connect attempt starting at `a`: it succeeds iff the server is up at `a`.
-    pub fn connect(&self, a: u64) -> Reply {
-        if self.up(a) {
-            Reply::Ok(a.saturating_add(self.s.connect_ms.saturating_add(self.s.spike_extra(a))))
+    /// A connect attempt starting at `a`, bounded by the caller's `timeout`: it succeeds iff
+    /// the server is up at `a` and the handshake (`connect_ms` plus any spike covering `a`)
+    /// takes less than `timeout`; a handshake of `timeout` or more fails at the bound.
+    pub fn connect(&self, a: u64, timeout: u64) -> Reply {
+        let limit = a.saturating_add(timeout);
+        let end = if self.up(a) {
+            a.saturating_add(self.s.connect_ms.saturating_add(self.s.spike_extra(a)))
         } else {
-            Reply::Failed(a.saturating_add(self.s.refuse_ms))
+            a.saturating_add(self.s.refuse_ms)
+        };
+        match (self.up(a), end >= limit) {
+            (_, true) => Reply::TimedOut(limit),
+            (true, false) => Reply::Ok(end),
+            (false, false) => Reply::Failed(end),
         }
     }
 
     /// A ping (or any request) starting at `a` with the caller's `timeout`. A reply that would
-    /// arrive while the server is down is lost, so the caller waits for its timeout.
+    /// arrive while the server is down is lost, so the caller waits for its timeout; a reply
+    /// due at the instant of the timeout is not seen either (`wait_for` fires first).
     pub fn ping(&self, a: u64, timeout: u64) -> Reply {
         let limit = a.saturating_add(timeout);
         if !self.up(a) {
             let t = a.saturating_add(self.s.refuse_ms);
-            return if t > limit {
+            return if t >= limit {
                 Reply::TimedOut(limit)
             } else {
                 Reply::Failed(t)
             };
         }
         let b = a.saturating_add(self.s.ping_ms.saturating_add(self.s.spike_extra(a)));
-        if b > limit || !self.up(b) {
+        if b >= limit || !self.up(b) {
             Reply::TimedOut(limit)
         } else {
             Reply::Ok(b)
@@ -100,9 +109,46 @@ mod tests {
     #[test]
     fn connect_depends_only_on_the_start_instant() {
         let s = server();
-        assert_eq!(s.connect(50), Reply::Failed(52));
-        assert_eq!(s.connect(496), Reply::Ok(501));
-        assert_eq!(s.connect(1000), Reply::Ok(1305));
+        assert_eq!(s.connect(50, 5000), Reply::Failed(52));
+        assert_eq!(s.connect(496, 5000), Reply::Ok(501));
+        assert_eq!(
+            s.connect(1000, 5000),
+            Reply::Ok(1305),
+            "a spike covering the start"
+        );
+    }
+
+    #[test]
+    fn a_handshake_as_long_as_the_timeout_fails_at_the_bound() {
+        let mut r = server().s;
+        r.ping_spikes = vec![PingSpike {
+            at_ms: 1000,
+            extra_ms: 4995,
+        }];
+        let s = ServerModel::new(&r);
+        // 5 + 4995 = 5000: equal to the timeout is a timeout, a failure at the bound.
+        assert_eq!(s.connect(1000, 5000), Reply::TimedOut(6000));
+        assert_eq!(s.connect(1000, 5001), Reply::Ok(6000));
+        r.ping_spikes[0].extra_ms = 6000;
+        let s = ServerModel::new(&r);
+        assert_eq!(
+            s.connect(1000, 5000),
+            Reply::TimedOut(6000),
+            "6005 ms is cut at 5000"
+        );
+        r.refuse_ms = 7000;
+        let s = ServerModel::new(&r);
+        assert_eq!(s.connect(50, 5000), Reply::TimedOut(5050));
+    }
+
+    #[test]
+    fn a_reply_due_at_the_timeout_is_not_seen() {
+        let s = server();
+        assert_eq!(s.ping(200, 2), Reply::Ok(201));
+        assert_eq!(s.ping(200, 1), Reply::TimedOut(201));
+        assert_eq!(s.ping(550, 2), Reply::TimedOut(552));
+        assert_eq!(s.ping(1000, 301), Reply::TimedOut(1301));
+        assert_eq!(s.ping(1000, 302), Reply::Ok(1301));
     }
 
     #[test]

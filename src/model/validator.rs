@@ -9,7 +9,7 @@ use super::world::World;
 use crate::engine::{first_of, Either};
 use crate::spec;
 use crate::trace::{Ev, PassVia, ProbeResult};
-use crate::vocab::{Actor, Check, EnvName, GraceMode, LoopShape, ProbeMode};
+use crate::vocab::{Actor, Check, EnvName, GraceMode, LogLevel, LoopShape, ProbeMode};
 
 /// Checks of each validation phase, in order.
 pub const PHASES: [&[Check]; 3] = [
@@ -113,20 +113,46 @@ fn fail(w: &World, actor: Actor, check: Check, started: u64) -> bool {
 }
 
 async fn run_polling(w: &Rc<World>, p: &dyn RedisProbe, start: u64) -> (Verdict, Option<u64>) {
+    let polled = poll_phases(w, p, Actor::Validator).await;
+    let redis_probed_at = match polled.redis {
+        Some(PassVia::Probe { probed_at }) => Some(probed_at),
+        _ => None,
+    };
+    let v = Verdict {
+        ready: polled.failed.is_empty(),
+        skipped: false,
+        elapsed_ms: w.now() - start,
+        failed: polled.failed,
+    };
+    (v, redis_probed_at)
+}
+
+/// What a polling validation found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Polled {
+    /// Failed critical checks, in check order.
+    pub failed: Vec<Check>,
+    /// How the redis check passed, if it ran and passed.
+    pub redis: Option<PassVia>,
+}
+
+/// Every phase's checks one after another, as `actor` (the validator, or a client's guard
+/// running the whole validation): a phase with a failed critical check ends it.
+pub async fn poll_phases(w: &Rc<World>, p: &dyn RedisProbe, actor: Actor) -> Polled {
     let mut failed = Vec::new();
-    let mut redis_probed_at = None;
+    let mut redis = None;
     for (i, phase) in PHASES.iter().enumerate() {
         let group = w.policy.group_timeouts_ms[i];
         for &check in phase.iter() {
             let started = w.now();
-            match run_check_with(w, p, Actor::Validator, check, group).await {
+            match run_check_with(w, p, actor, check, group).await {
                 CheckOutcome::Pass(via) => {
-                    if let (Check::Redis, PassVia::Probe { probed_at }) = (check, via) {
-                        redis_probed_at = Some(probed_at);
+                    if check == Check::Redis {
+                        redis = Some(via);
                     }
                 }
                 CheckOutcome::Fail => {
-                    if fail(w, Actor::Validator, check, started) {
+                    if fail(w, actor, check, started) {
                         failed.push(check);
                     }
                 }
@@ -136,23 +162,12 @@ async fn run_polling(w: &Rc<World>, p: &dyn RedisProbe, start: u64) -> (Verdict,
             break;
         }
     }
-    let v = Verdict {
-        ready: failed.is_empty(),
-        skipped: false,
-        elapsed_ms: w.now() - start,
-        failed,
-    };
-    (v, redis_probed_at)
+    Polled { failed, redis }
 }
 
-/// One polling check (also the per-connection guard's check): probe, sleep, stop after R
-/// retries or when the group timeout is exceeded. The declared timeout T is never read.
-/// Emits `CheckPassed` on success; on failure the caller decides what the failure means.
-pub async fn run_check(w: &Rc<World>, actor: Actor, check: Check, group_ms: u64) -> CheckOutcome {
-    run_check_with(w, w, actor, check, group_ms).await
-}
-
-/// [`run_check`] with Redis seen through `p`.
+/// One polling check, Redis seen through `p`: probe, sleep, stop after R retries or when the
+/// group timeout is exceeded (the declared timeout T is never read). Emits `CheckPassed` on
+/// success; on failure the caller decides what the failure means.
 pub async fn run_check_with(
     w: &Rc<World>,
     p: &dyn RedisProbe,
@@ -196,8 +211,7 @@ pub async fn run_check_with(
             w.emit(actor, Ev::CheckPassed { check, via });
             return CheckOutcome::Pass(via);
         }
-        // The real loop's `except` branch sleeps but skips the group-timeout test.
-        let raised = w.policy.probe == ProbeMode::PropertyCall && check == Check::Redis;
+        // A raising probe catches its own error: the loop sees an ordinary not-ready.
         if k < cc.retries {
             let ms = if exponential {
                 exponential_delay(w, cc.delay_ms, k)
@@ -207,7 +221,7 @@ pub async fn run_check_with(
             w.emit(actor, Ev::PollSleep { ms });
             w.rt.sleep(ms).await;
         }
-        if !raised && w.now() - start > group_ms {
+        if w.now() - start > group_ms {
             break;
         }
     }
@@ -258,7 +272,10 @@ async fn probe(w: &Rc<World>, p: &dyn RedisProbe, actor: Actor, check: Check) ->
                 );
                 return Probed::Unawaited;
             }
-            ProbeMode::PropertyCall => ProbeResult::RaisedDebug,
+            ProbeMode::PropertyCall => match w.policy.probe_error_log {
+                LogLevel::Debug => ProbeResult::RaisedDebug,
+                LogLevel::Error => ProbeResult::RaisedError,
+            },
             ProbeMode::Faithful => ready_if(p.is_connected()),
             ProbeMode::Operational => ready_if(p.operational()),
         },
@@ -279,7 +296,7 @@ async fn probe(w: &Rc<World>, p: &dyn RedisProbe, actor: Actor, check: Check) ->
     match result {
         ProbeResult::Ready => Probed::Ready,
         _ if masked => Probed::Masked,
-        ProbeResult::RaisedDebug => Probed::Raised,
+        ProbeResult::RaisedDebug | ProbeResult::RaisedError => Probed::Raised,
         _ => Probed::NotReady,
     }
 }

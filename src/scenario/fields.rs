@@ -145,6 +145,7 @@ pub static FIELDS: &[Field] = &[
     row("environment.cloud_run", Knob, Ty::Bool, 0, 0, Access::None, "K_SERVICE is set (Cloud Run)"),
     row("policy.preset", Knob, Ty::Name(&crate::policy::Preset::NAMES), 0, 0, Access::None, "the validator design the knobs start from"),
     row("policy.probe", Knob, Ty::Name(&crate::vocab::ProbeMode::NAMES), 0, 0, Access::None, "how the redis probe reads the manager"),
+    row("policy.probe_error_log", Knob, Ty::Name(&crate::vocab::LogLevel::NAMES), 0, 0, Access::None, "the level a raising probe's error is logged at"),
     row("policy.grace", Knob, Ty::Name(&crate::vocab::GraceMode::NAMES), 0, 0, Access::None, "the grace after a probe said connected"),
     row("policy.grace_ms", Knob, Ty::Ms, 0, T, opt!(policy.grace_ms), "length of the grace"),
     row("policy.reprobe_after_grace", Knob, Ty::Bool, 0, 0, Access::None, "probe again after the grace"),

@@ -34,9 +34,10 @@ impl RedisServer {
             .fold(0u64, |acc, s| acc.saturating_add(s.extra_ms))
     }
 
-    /// Whether the server is up at `t` and a ping starting then answers within `timeout`.
+    /// Whether the server is up at `t` and a ping starting then answers before `timeout`
+    /// (a reply due at the timeout is not seen).
     pub fn responsive(&self, t: u64, timeout: u64) -> bool {
-        self.up(t) && self.ping_ms.saturating_add(self.spike_extra(t)) <= timeout
+        self.up(t) && self.ping_ms.saturating_add(self.spike_extra(t)) < timeout
     }
 
     /// Start of the responsive stretch that contains `t`, if the server is responsive at `t`.

@@ -193,10 +193,27 @@ fn outages(sc: &Scenario) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Probes one connection attempt's guard may make under `policy`: one redis check of up to
-/// R + 1 probes.
+/// Probes one connection attempt's guard may make under `policy`: none without a guard, one
+/// live re-check for `reject`, else the whole validation (up to R + 1 probes per check, at
+/// most 10 per check in the exponential loop).
 pub fn guard_probes(policy: &Policy) -> u64 {
-    1 + u64::from(policy.check(crate::vocab::Check::Redis).retries)
+    use crate::vocab::{GuardMode, LoopShape};
+    match policy.guard {
+        GuardMode::None => 0,
+        GuardMode::Reject => 1,
+        GuardMode::Degrade | GuardMode::Queue => crate::vocab::Check::ALL
+            .iter()
+            .map(|c| {
+                let n = 1 + u64::from(policy.check(*c).retries);
+                match policy.loop_shape {
+                    LoopShape::Exponential => {
+                        n.min(u64::from(crate::spec::EXPONENTIAL_MAX_ATTEMPTS))
+                    }
+                    _ => n,
+                }
+            })
+            .sum(),
+    }
 }
 
 /// The work clients may cause without the clock moving (zero-length gaps and probe costs
@@ -213,8 +230,9 @@ fn client_work(sc: &Scenario) -> Result<(), FieldError> {
             "clients",
             format!(
                 "the clients add up to {work} units of work; at most {} are allowed \
-                 (per client: messages + (1 + retries) x {probes} guard probes, where {probes} \
-                 is 1 + the redis check's retries); use fewer clients, messages or retries",
+                 (per client: messages + (1 + retries) x {probes} guard probes, the most \
+                 this policy's guard probes per connection); use fewer clients, messages or \
+                 retries",
                 limits::MAX_CLIENT_WORK
             ),
         );
