@@ -477,10 +477,9 @@ fn guarded_retries_count_the_whole_validation() {
     // Without a guard the same clients cost nothing but their messages.
     let dir = temp_dir("unguarded");
     let path = dir.join("unguarded.toml");
-    let unguarded = text.replace("guarded", "unguarded").replace(
-        "preset = \"p8\"",
-        "preset = \"p8\"\nguard = \"none\"",
-    );
+    let unguarded = text
+        .replace("guarded", "unguarded")
+        .replace("preset = \"p8\"", "preset = \"p8\"\nguard = \"none\"");
     std::fs::write(&path, unguarded).expect("write");
     let out = run(&dir, &["replay", path.to_str().expect("utf-8")]);
     assert_ne!(out.code, 2, "{}", out.stderr);
