@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use loom::sync::Arc;
 use loom::thread;
-use readysim::gate::{Readiness, ReadinessGate};
+use readysim::{Readiness, ReadinessGate};
 
 /// Prints how many interleavings a model explored, even when the model panics, so CI logs
 /// show the explored state space for the planted-bug test as well.
