@@ -41,7 +41,7 @@ mod vocab;
 pub use engine::{Builder, EngineKind, Rt};
 pub use gate::{Readiness, ReadinessGate};
 pub use judge::coverage::{Counts as CoverageCounts, ORDERINGS};
-pub use judge::{Contract, Env};
+pub use judge::{Contract, Env, Finding, Site};
 pub use model::{RunOutput, DEFAULT_MAX_STEPS};
 pub use policy::{Policy, PolicySpec, Preset};
 pub use replay::{evaluate, replay, Report};
@@ -49,6 +49,7 @@ pub use scenario::{load, Scenario, ScenarioError};
 pub use search::{explore, ExploreOptions, Summary};
 pub use suggest::{close_names, did_you_mean, nearest, unknown_name};
 pub use vocab::{
-    Actor, Check, ConstantsTable, EnvName, GraceMode, GuardMode, LogLevel, LoopShape, OnRedisError,
-    Outcome, ProbeMode, StartupOutcome, Violation,
+    Actor, Check, ConnectionCheck, ConstantsTable, EnvName, GraceMode, GuardMode, LogLevel,
+    LoopShape, OnRedisError, Outcome, ProbeMode, Reason, Route, StartupOutcome, Token, UserIdCheck,
+    Violation,
 };

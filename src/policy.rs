@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec;
 use crate::vocab::{
-    names, Check, ConstantsTable, EnvName, GraceMode, GuardMode, LogLevel, LoopShape, OnRedisError,
-    ProbeMode,
+    names, Check, ConnectionCheck, ConstantsTable, EnvName, GraceMode, GuardMode, LogLevel,
+    LoopShape, OnRedisError, ProbeMode, Route, UserIdCheck,
 };
 
 names! {
@@ -119,6 +119,42 @@ pub struct PolicySpec {
     /// Reconnect period while startup waits, instead of the backoff (readysim extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup_reconnect_ms: Option<u64>,
+    /// The WebSocket route's generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<Route>,
+    /// Sleeps after accept, before authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_sleep_ms: Option<u64>,
+    /// Managers per user before the factory refuses (route f1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager_limit: Option<u32>,
+    /// C of the emergency cleanup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager_cleanup_ms: Option<u64>,
+    /// Run the emergency cleanup already at this many managers (0: never early).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager_proactive_at: Option<u32>,
+    /// Period of the background sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager_sweep_ms: Option<u64>,
+    /// The sweep reclaims managers idle this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager_idle_ms: Option<u64>,
+    /// Which user ids the route's format check accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id_check: Option<UserIdCheck>,
+    /// The per-connection service check (routes f1 and f3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_check: Option<ConnectionCheck>,
+    /// The server keepalive's interval and pong timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive_ms: Option<u64>,
+    /// Failed connections that open the WebSocket authenticator's breaker (routes f3, f4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws_auth_breaker_failures: Option<u32>,
+    /// How long the WebSocket authenticator's breaker stays open after its last failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws_auth_breaker_ms: Option<u64>,
 }
 
 /// Retries R, delay d and declared timeout T of one check.
@@ -228,6 +264,30 @@ pub struct Policy {
     pub sticky_breaker: bool,
     /// Reconnect period while startup waits (reference: 500).
     pub startup_reconnect_ms: Option<u64>,
+    /// The WebSocket route's generation.
+    pub route: Route,
+    /// Sleeps after accept, before authentication.
+    pub accept_sleep_ms: u64,
+    /// Managers per user before the factory refuses (route f1).
+    pub manager_limit: u32,
+    /// C of the emergency cleanup.
+    pub manager_cleanup_ms: u64,
+    /// The emergency cleanup already runs at this many managers (0: only at the limit).
+    pub manager_proactive_at: u32,
+    /// Period of the background sweep (the first that long after startup completes).
+    pub manager_sweep_ms: u64,
+    /// The sweep reclaims managers idle this long.
+    pub manager_idle_ms: u64,
+    /// Which user ids the route's format check accepts (route f1).
+    pub user_id_check: UserIdCheck,
+    /// The per-connection service check (routes f1 and f3).
+    pub connection_check: ConnectionCheck,
+    /// The server keepalive's interval and pong timeout.
+    pub keepalive_ms: u64,
+    /// Failed connections that open the WebSocket authenticator's breaker (routes f3, f4).
+    pub ws_auth_breaker_failures: u32,
+    /// How long that breaker fails connections after its last counted failure.
+    pub ws_auth_breaker_ms: u64,
 }
 
 impl Policy {
@@ -258,6 +318,18 @@ impl Policy {
             retry_after_ms: spec::RETRY_AFTER_MS,
             sticky_breaker: true,
             startup_reconnect_ms: None,
+            route: Route::F1,
+            accept_sleep_ms: 0,
+            manager_limit: spec::MANAGER_LIMIT,
+            manager_cleanup_ms: 300_000,
+            manager_proactive_at: 0,
+            manager_sweep_ms: 300_000,
+            manager_idle_ms: spec::MANAGER_IDLE_MS,
+            user_id_check: UserIdCheck::V0,
+            connection_check: ConnectionCheck::None,
+            keepalive_ms: spec::KEEPALIVE_MS,
+            ws_auth_breaker_failures: 5,
+            ws_auth_breaker_ms: 30_000,
         };
         let redis = Check::Redis as usize;
         let p1 = {
@@ -270,8 +342,11 @@ impl Policy {
         let p4 = Policy {
             mask_in_staging: true,
             probe_error_log: LogLevel::Error,
+            user_id_check: UserIdCheck::E2e,
+            connection_check: ConnectionCheck::AsyncBackoff,
             ..p1.clone()
         };
+        let (p0_cleanup, p0_sweep) = (p0.manager_cleanup_ms, p0.manager_sweep_ms);
         let final_tables = table(ConstantsTable::Final);
         let staging_p7 = |mut x: Policy| {
             x.constants = ConstantsTable::Final;
@@ -283,6 +358,14 @@ impl Policy {
             x.noncritical_in_staging = true;
             x.bypass_in_staging = true;
             x.guard = GuardMode::Degrade;
+            x.route = Route::F4;
+            x.user_id_check = UserIdCheck::None;
+            x.connection_check = ConnectionCheck::None;
+            // f4 releases a manager when its socket closes; the incident-time constants stay,
+            // so `route = "f1"` on these presets gets p0's, as the contract says.
+            x.manager_cleanup_ms = p0_cleanup;
+            x.manager_proactive_at = 0;
+            x.manager_sweep_ms = p0_sweep;
             x
         };
         let mut out = match p {
@@ -295,6 +378,7 @@ impl Policy {
             Preset::P4 => p4,
             Preset::P5 => Policy {
                 noncritical_in_staging: true,
+                user_id_check: UserIdCheck::E2eNarrow,
                 ..p4
             },
             Preset::P6 => {
@@ -305,6 +389,12 @@ impl Policy {
                 x.mask_in_staging = true;
                 x.noncritical_in_staging = true;
                 x.bypass_in_staging = true;
+                // 04:06-10:46 on 2025-09-09, before the "phase 2" cleanup.
+                x.manager_cleanup_ms = 10_000;
+                x.manager_proactive_at = 12;
+                x.manager_sweep_ms = 120_000;
+                x.user_id_check = UserIdCheck::Numeric;
+                x.connection_check = ConnectionCheck::Blocking;
                 x
             }
             Preset::P7 => staging_p7(p4),
@@ -317,6 +407,9 @@ impl Policy {
                 loop_shape: LoopShape::Exponential,
                 guard: GuardMode::Queue,
                 detect_cloud_run: true,
+                // The constants of 2025-09-11 on.
+                ws_auth_breaker_failures: 3,
+                ws_auth_breaker_ms: 15_000,
                 ..staging_p7(p4)
             },
             Preset::Reference => Policy {
@@ -331,6 +424,8 @@ impl Policy {
                 on_redis_error: OnRedisError::ErrorFrame,
                 sticky_breaker: false,
                 startup_reconnect_ms: Some(spec::REFERENCE_RECHECK_MS),
+                route: Route::Reference,
+                user_id_check: UserIdCheck::None,
                 ..p0
             },
         };
@@ -371,6 +466,18 @@ impl Policy {
         set!(on_redis_error);
         set!(retry_after_ms);
         set!(sticky_breaker);
+        set!(route);
+        set!(accept_sleep_ms);
+        set!(manager_limit);
+        set!(manager_cleanup_ms);
+        set!(manager_proactive_at);
+        set!(manager_sweep_ms);
+        set!(manager_idle_ms);
+        set!(user_id_check);
+        set!(connection_check);
+        set!(keepalive_ms);
+        set!(ws_auth_breaker_failures);
+        set!(ws_auth_breaker_ms);
         if let Some(v) = spec.loop_shape {
             p.loop_shape = v;
         }

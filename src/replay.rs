@@ -7,12 +7,12 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::engine::EngineKind;
-use crate::judge::{self, Contract, Env};
+use crate::judge::{self, Contract, Env, Finding};
 use crate::model::{self, RunOutput};
 use crate::policy::Preset;
 use crate::scenario::{Expect, Scenario};
 use crate::trace;
-use crate::vocab::{Check, Outcome, StartupOutcome, Violation};
+use crate::vocab::{Check, Outcome, Reason, StartupOutcome, Violation};
 
 /// One run with its violations: what search needs, without rendering any text.
 #[derive(Clone, Debug)]
@@ -21,6 +21,8 @@ pub struct Evaluation {
     pub output: RunOutput,
     /// Violations found by the oracles (`nondeterminism` excluded).
     pub violations: BTreeSet<Violation>,
+    /// The same, each with the site where it happened.
+    pub findings: BTreeSet<Finding>,
 }
 
 /// The promises the judge holds `sc`'s design to: the reference design's stricter ones, or
@@ -34,8 +36,13 @@ pub fn contract(sc: &Scenario) -> Contract {
 /// Runs `sc` once on `kind` and applies the oracles.
 pub fn evaluate(sc: &Scenario, kind: EngineKind) -> Evaluation {
     let output = model::run(sc, kind);
-    let violations = judge::violations(&Env::of(sc), &output.trace, contract(sc), output.hung());
-    Evaluation { output, violations }
+    let findings = judge::findings(&Env::of(sc), &output.trace, contract(sc), output.hung());
+    let violations = findings.iter().map(|f| f.violation).collect();
+    Evaluation {
+        output,
+        violations,
+        findings,
+    }
 }
 
 /// A value of one `[expect]` field, as the file says it or the run gave it.
@@ -52,6 +59,8 @@ pub enum Value {
     Text(Option<String>),
     /// `clients` (a client without an outcome is null).
     Clients(Vec<Option<Outcome>>),
+    /// `client_reasons` (null where an attempt has no reason).
+    Reasons(Vec<Option<Reason>>),
     /// `violations`, in name order.
     Violations(Vec<Violation>),
 }
@@ -89,8 +98,10 @@ pub struct Report {
     pub failed_services: Option<Vec<Check>>,
     /// The startup error text.
     pub message: Option<String>,
-    /// One outcome per client (null for a client without one).
+    /// One outcome per client attempt (null for one without an outcome).
     pub clients: Vec<Option<Outcome>>,
+    /// The close reason of each attempt's 1011 or 1008 (null otherwise).
+    pub client_reasons: Vec<Option<Reason>>,
     /// Messages lost in all.
     pub lost_messages: u64,
     /// Violations, in name order.
@@ -137,6 +148,7 @@ pub fn report(sc: &Scenario, ev: Evaluation) -> Report {
         failed_services: started.then(|| r.failed_services.clone()),
         message: r.message(),
         clients: r.clients.clone(),
+        client_reasons: r.reasons.clone(),
         lost_messages: r.lost_messages,
         violations: ev.violations.iter().copied().collect(),
         trace_hash,
@@ -207,6 +219,13 @@ pub fn compare(e: &Expect, got: &Report) -> Vec<Mismatch> {
             Value::Clients(got.clients.clone()),
         );
     }
+    if let Some(v) = &e.client_reasons {
+        check(
+            "client_reasons",
+            Value::Reasons(v.clone()),
+            Value::Reasons(got.client_reasons.clone()),
+        );
+    }
     if let Some(v) = e.lost_messages {
         check(
             "lost_messages",
@@ -244,6 +263,11 @@ pub fn expect_of(rep: &Report) -> Expect {
         failed_services: rep.failed_services.clone(),
         message: rep.message.clone(),
         clients: rep.clients.iter().copied().collect(),
+        client_reasons: rep
+            .client_reasons
+            .iter()
+            .any(Option::is_some)
+            .then(|| rep.client_reasons.clone()),
         lost_messages: Some(rep.lost_messages),
         violations: Some(rep.violations.clone()),
         trace_hash: Some(rep.trace_hash.clone()),

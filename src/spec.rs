@@ -45,3 +45,33 @@ pub const EXPONENTIAL_MAX_ATTEMPTS: u32 = 10;
 
 /// A step that freezes the event loop longer than this is a `blocked-loop`.
 pub const BLOCKED_LOOP_MS: u64 = 50;
+
+/// Managers one user may hold in the f1 factory before it refuses.
+pub const MANAGER_LIMIT: u32 = 20;
+/// The background sweep reclaims managers idle this long.
+pub const MANAGER_IDLE_MS: u64 = 1_800_000;
+/// The WebSocket server's keepalive interval and pong timeout (uvicorn's 20 s / 20 s).
+pub const KEEPALIVE_MS: u64 = 20_000;
+/// After an error frame the route waits this long before closing (`asyncio.sleep(0.1)`).
+pub const CLOSE_DELAY_MS: u64 = 100;
+/// The async-backoff service check's delay before the welcome frame: the faulty Redis check
+/// retried with sleeps of 1 + 2 + 4 + 8 + 16 s, twice, as one 62 s delay.
+pub const ASYNC_BACKOFF_MS: u64 = 62_000;
+/// Each freeze of the blocking service check.
+pub const BLOCKING_CHECK_FREEZE_MS: u64 = 500;
+/// The auth service's health pre-check is bounded by this in staging,
+pub const AUTH_PRECHECK_STAGING_MS: u64 = 500;
+/// and by this elsewhere.
+pub const AUTH_PRECHECK_MS: u64 = 1_000;
+/// The HTTP read timeout of each auth request in staging,
+pub const AUTH_READ_TIMEOUT_STAGING_MS: u64 = 2_000;
+/// and elsewhere.
+pub const AUTH_READ_TIMEOUT_MS: u64 = 5_000;
+/// A whole auth call (two requests) is bounded by this (`wait_for(..., 3.0)`).
+pub const AUTH_CALL_MS: u64 = 3_000;
+/// The auth-service breaker opens after this many consecutive failed calls.
+pub const AUTH_BREAKER_FAILURES: u32 = 3;
+/// The auth-service breaker stays open this long before it lets trial calls through.
+pub const AUTH_BREAKER_OPEN_MS: u64 = 10_000;
+/// Trial calls allowed at once while half-open.
+pub const AUTH_BREAKER_TRIALS: u32 = 3;

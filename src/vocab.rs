@@ -100,6 +100,8 @@ names! {
         Served => "served",
         /// Closed with 1011 after accept.
         Closed1011 => "closed-1011",
+        /// Closed with 1008 (policy violation: a failed authentication) after accept.
+        Closed1008 => "closed-1008",
         /// Closed with 1001.
         Closed1001 => "closed-1001",
         /// HTTP 503 with Retry-After, no retries left.
@@ -110,6 +112,87 @@ names! {
         Reset => "reset",
         /// Nothing listened on the port.
         Refused => "refused",
+    }
+}
+
+names! {
+    /// Why the server closed a connection with 1011 or 1008.
+    pub enum Reason {
+        /// 1011 "Factory SSOT validation failed": the user's per-user manager limit.
+        FactoryLimit => "factory-limit",
+        /// 1011 "Internal error": the route's catch-all (the user-ID format check).
+        InternalError => "internal-error",
+        /// 1011 "SSOT Auth failed" (route f3) or 1008 (every other route).
+        AuthFailed => "auth-failed",
+        /// 1011 "keepalive ping timeout": the pong was not processed in time.
+        Keepalive => "keepalive",
+        /// 1011 from a Redis error while serving (the counterfactual `close_1011` knob).
+        RedisError => "redis-error",
+    }
+}
+
+impl Reason {
+    /// The close frame's text, as the real code sends it.
+    pub fn close_text(self) -> &'static str {
+        match self {
+            Reason::FactoryLimit => "Factory SSOT validation failed",
+            Reason::InternalError => "Internal error",
+            Reason::AuthFailed => "SSOT Auth failed",
+            Reason::Keepalive => "keepalive ping timeout",
+            Reason::RedisError => "Internal error (Redis)",
+        }
+    }
+}
+
+names! {
+    /// The WebSocket route's generation (what an accepted connection goes through).
+    pub enum Route {
+        /// The incident-time route (p0-p6): per-user managers, the user-ID check.
+        F1 => "f1",
+        /// p6's evening route: auth failures close 1011.
+        F3 => "f3",
+        /// The SSOT route of p7-p9: managers released on close.
+        F4 => "f4",
+        /// readysim's reference route.
+        Reference => "reference",
+    }
+}
+
+names! {
+    /// Which user ids the route's format check accepts.
+    pub enum UserIdCheck {
+        /// p0-p2: UUIDs, the listed test patterns and the structured form.
+        V0 => "v0",
+        /// p4: v0 plus `e2e-...`.
+        E2e => "e2e",
+        /// p5: v0 plus the narrowed `e2e-word_word` forms.
+        E2eNarrow => "e2e-narrow",
+        /// p6: e2e plus 15 to 21 digit ids.
+        Numeric => "numeric",
+        /// Any non-empty id.
+        None => "none",
+    }
+}
+
+names! {
+    /// The per-connection service check of routes f1 and f3.
+    pub enum ConnectionCheck {
+        /// No check.
+        None => "none",
+        /// p4-p5: the faulty Redis check retried with 1+2+4+8+16 s sleeps (62 s, no freeze).
+        AsyncBackoff => "async-backoff",
+        /// p6: 500 ms blocking sleep, a Redis ping, 500 ms blocking sleep.
+        Blocking => "blocking",
+    }
+}
+
+names! {
+    /// What a client's token is worth to the auth service.
+    pub enum Token {
+        /// Validates.
+        Valid => "valid",
+        /// Rejected by the validation request (an expired or forged token).
+        Invalid => "invalid",
     }
 }
 

@@ -664,3 +664,67 @@ fn json_reports_errors_as_one_object() {
     let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("json");
     assert!(v["error"].as_str().expect("error").contains("<NAME>"));
 }
+
+#[test]
+fn client_fields_of_the_accept_path_are_checked() {
+    let e = replay_bad(
+        "token",
+        &(head("token") + "[[clients]]\nat_ms = 5\ntoken = \"expired\"\n"),
+    );
+    has(&e, &["field `clients[0].token`", "`valid` or `invalid`"]);
+    let e = replay_bad(
+        "count",
+        &(head("count") + "[[clients]]\nat_ms = 5\ncount = 0\n"),
+    );
+    has(&e, &["field `clients[0].count`", "too small", "1 to 10000"]);
+    let e = replay_bad(
+        "storm",
+        &(head("storm") + "[[clients]]\nat_ms = 5\ncount = 5000\nreconnects = 2\n"),
+    );
+    has(
+        &e,
+        &[
+            "field `clients`",
+            "15000 connection attempts",
+            "at most 10000",
+        ],
+    );
+    let long = "x".repeat(300);
+    let e = replay_bad(
+        "longid",
+        &(head("longid") + &format!("[[clients]]\nat_ms = 5\nuser_id = \"{long}\"\n")),
+    );
+    has(
+        &e,
+        &["field `clients[0].user_id`", "300 bytes", "at most 256"],
+    );
+}
+
+#[test]
+fn expectations_count_client_attempts() {
+    let body = "[[clients]]\nat_ms = 5\nreconnects = 2\n[expect]\nclients = []\n";
+    let e = replay_bad("attempts", &(head("attempts") + body));
+    has(
+        &e,
+        &["field `expect.clients`", "1 to 3 connection attempts"],
+    );
+    let body = "[[clients]]\nat_ms = 5\n[expect]\nclient_reasons = [\"keepalives\"]\n";
+    let e = replay_bad("reasons", &(head("reasons") + body));
+    has(
+        &e,
+        &[
+            "field `expect.client_reasons`",
+            "did you mean `keepalive`?",
+            "`none`",
+        ],
+    );
+}
+
+#[test]
+fn auth_outages_are_windows_like_redis_outages() {
+    let e = replay_bad(
+        "authout",
+        &(head("authout") + "[auth]\noutages = [[10, 5]]\n"),
+    );
+    has(&e, &["field `auth.outages[0]`", "start < end"]);
+}

@@ -200,3 +200,17 @@ fn everything_at_zero() {
     let (fast, tokio) = both(&text);
     assert_eq!(fast, tokio);
 }
+
+#[test]
+fn a_freeze_longer_than_the_horizon_ends_at_it_on_both_engines() {
+    let text = head("p1", "probe = \"faithful\"\ngrace_ms = 1000000000000\n")
+        + "[run]\nhorizon_ms = 100000\n";
+    let sc = scenario::parse(&text, Path::new("p.toml"), Some("p")).expect("valid");
+    let fast = readysim::replay::evaluate(&sc, EngineKind::Fast);
+    let tokio = readysim::replay::evaluate(&sc, EngineKind::Tokio);
+    for ev in [&fast, &tokio] {
+        assert!(ev.output.engine.end_ms <= 100_000);
+        assert!(ev.output.trace.iter().all(|e| e.t <= 100_000));
+    }
+    assert_eq!(fast.output.trace, tokio.output.trace);
+}

@@ -2,7 +2,6 @@
 //! is found; nothing is found for `reference`), determinism across runs and job counts,
 //! recorded files that replay, and classification of the incident and the claimed race.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
@@ -143,9 +142,12 @@ fn canary_finds_p8_false_ready_under_stabilisation() {
         f.non_default,
         vec!["redis.manager.stabilize_ms".to_string()]
     );
+    // A race: some small shift removes it (the probe cost, which moves the grace's end past
+    // stabilisation); stabilize_ms itself needs more than a small shift (below 2140).
     assert_eq!(f.class, Some(Class::Race));
-    for p in ["redis.manager.stabilize_ms", "redis.server.up_from_ms"] {
-        assert!(f.depends_on.iter().any(|d| d == p), "{:?}", f.depends_on);
+    assert!(!f.depends_on.is_empty());
+    for d in &f.depends_on {
+        assert!(d.contains(": fails"), "{d}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -271,14 +273,38 @@ fn the_incident_is_deterministic() {
     assert!(c.trials.iter().all(|t| t.still_fails));
 }
 
-/// The team's claimed race is one under p8: it depends on stabilize_ms and Redis's up time.
+/// The team's claimed race is one under p8: Redis's up time decides it, with the window in
+/// which it fails (up to the reconnect attempt at 2519 that connects in time for the probe).
 #[test]
-fn claimed_race_grace_is_a_race_on_stabilisation_and_redis_up_time() {
+fn claimed_race_grace_is_a_race_on_redis_up_time() {
     let c = classify_file("claimed-race-grace");
     assert_eq!(c.class, Class::Race);
-    let deps: BTreeSet<&str> = c.depends_on.iter().map(String::as_str).collect();
-    assert!(deps.contains("redis.manager.stabilize_ms"), "{deps:?}");
-    assert!(deps.contains("redis.server.up_from_ms"), "{deps:?}");
+    let w = c
+        .windows
+        .iter()
+        .find(|w| w.field == "redis.server.up_from_ms")
+        .unwrap_or_else(|| panic!("{:?}", c.depends_on));
+    assert_eq!(w.to, Some(2519), "{:?}", c.depends_on);
+    assert!(c
+        .depends_on
+        .iter()
+        .any(|d| d == "redis.server.up_from_ms: fails up to 2519"));
+}
+
+/// The real 1011s: the user-ID check is a fault; the manager limit a race on the spacing, to
+/// the millisecond.
+#[test]
+fn the_user_id_1011_is_a_fault_and_the_manager_limit_a_race() {
+    assert_eq!(
+        classify_file("e2e-user-id-1011").class,
+        Class::Deterministic
+    );
+    let c = classify_file("manager-limit-storm");
+    assert_eq!(c.class, Class::Race);
+    assert_eq!(
+        c.depends_on,
+        vec!["clients[0].every_ms: fails up to 15000".to_string()]
+    );
 }
 
 /// `--record` that cannot be written is bad input (exit 2) before any work.

@@ -9,7 +9,6 @@ use std::process::Command;
 
 use readysim::replay::{self, Report};
 use readysim::scenario::{self, Preset, Scenario};
-use readysim::trace::Ev;
 use readysim::EngineKind;
 
 const ENGINES: [EngineKind; 2] = [EngineKind::Fast, EngineKind::Tokio];
@@ -177,35 +176,18 @@ fn backlogged_clients_wake_in_a_fixed_order() {
 
 /// Why the two engines' traces may legitimately differ for `sc` (see docs/engines.md).
 enum Allowed {
-    /// The traces must be equal.
+    /// The traces must be equal (blocking freezes included).
     Equal,
-    /// A blocking freeze: tokio's `advance` yields, so timers that fell due during the freeze
-    /// run before the frozen task continues; the same events happen at the same instants.
-    SameEventsPerInstant,
     /// Same-instant choices come from `decisions` on the fast engine only.
     VerdictOnly,
 }
 
-fn allowed(sc: &Scenario, fast: &Report) -> Allowed {
-    let froze = fast
-        .evaluation
-        .output
-        .trace
-        .iter()
-        .any(|e| matches!(e.ev, Ev::Freeze { .. }));
-    if !sc.run.decisions.is_empty() {
-        Allowed::VerdictOnly
-    } else if froze {
-        Allowed::SameEventsPerInstant
-    } else {
+fn allowed(sc: &Scenario) -> Allowed {
+    if sc.run.decisions.is_empty() {
         Allowed::Equal
+    } else {
+        Allowed::VerdictOnly
     }
-}
-
-fn sorted_lines(t: &str) -> Vec<&str> {
-    let mut v: Vec<&str> = t.lines().collect();
-    v.sort_unstable();
-    v
 }
 
 /// Compares the engines on `sc`; returns which rule applied.
@@ -217,7 +199,7 @@ fn cross_check(sc: &Scenario, what: &str) -> &'static str {
         verdict(&tokio),
         "{what}: the engines disagree"
     );
-    match allowed(sc, &fast) {
+    match allowed(sc) {
         Allowed::Equal => {
             assert!(
                 fast.trace_text == tokio.trace_text,
@@ -226,18 +208,6 @@ fn cross_check(sc: &Scenario, what: &str) -> &'static str {
                 tokio.trace_text
             );
             "equal"
-        }
-        Allowed::SameEventsPerInstant => {
-            assert_eq!(
-                sorted_lines(&fast.trace_text),
-                sorted_lines(&tokio.trace_text),
-                "{what}: beyond same-instant order"
-            );
-            if fast.trace_text == tokio.trace_text {
-                "equal"
-            } else {
-                "freeze-order"
-            }
         }
         Allowed::VerdictOnly => "verdict-only",
     }

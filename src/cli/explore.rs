@@ -227,6 +227,9 @@ pub fn found_text(f: &Found) -> String {
             }
         );
     }
+    if !f.reasons.is_empty() {
+        let _ = writeln!(o, "  close reasons: {}", super::output::list(&f.reasons));
+    }
     let _ = writeln!(o, "  reproduce: readysim replay {}", f.name);
     o
 }
@@ -388,7 +391,7 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
     let _ = writeln!(o, "scenario    {}", sc.name);
     let _ = writeln!(
         o,
-        "failure     {} (a perturbed run still fails if it shows any of these)",
+        "failure     {} (each at its site, with the same outcome there)",
         super::output::list(&c.target)
     );
     let _ = writeln!(
@@ -396,13 +399,21 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
         "class       {}{}",
         c.class,
         if c.depends_on.is_empty() {
-            " (fails for every timing and order tried)".to_string()
+            " (fails for every small shift of timing and every order tried)".to_string()
         } else {
             String::new()
         }
     );
-    if !c.depends_on.is_empty() {
-        let _ = writeln!(o, "depends on  {}", c.depends_on.join(", "));
+    for (i, d) in c.depends_on.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "{}{d}",
+            if i == 0 {
+                "depends on  "
+            } else {
+                "            "
+            }
+        );
     }
     let _ = writeln!(o, "tried       {} perturbed runs", c.trials.len());
     let mut names: Vec<&str> = Vec::new();
@@ -411,6 +422,7 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
             names.push(&t.parameter);
         }
     }
+    let mut quiet = 0;
     for n in names {
         let ts: Vec<_> = c.trials.iter().filter(|t| t.parameter == n).collect();
         let passing: Vec<&str> = ts
@@ -418,17 +430,30 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
             .filter(|t| !t.still_fails)
             .map(|t| t.value.as_str())
             .collect();
+        let other = ts.iter().filter(|t| t.other_class).count();
+        if passing.is_empty() && other == 0 {
+            quiet += 1;
+            continue;
+        }
         let _ = writeln!(
             o,
-            "  {n:<42} {}/{} still fail{}",
+            "  {n:<42} {}/{} still fail{}{}",
             ts.len() - passing.len(),
             ts.len(),
             if passing.is_empty() {
                 String::new()
             } else {
                 format!("; passes with {}", passing.join(" | "))
+            },
+            if other == 0 {
+                String::new()
+            } else {
+                format!("; {other} change Redis's or auth's availability (not counted)")
             }
         );
+    }
+    if quiet > 0 {
+        let _ = writeln!(o, "  {quiet} other parameter(s): every shift still fails");
     }
     if a.write {
         let _ = writeln!(o, "wrote [classification] to {}", path.display());

@@ -9,7 +9,7 @@ use serde::Serialize;
 use readysim::engine::EngineKind;
 use readysim::replay::{Drift, Report};
 use readysim::scenario::{Expect, Preset, Scenario};
-use readysim::{Outcome, StartupOutcome, Violation};
+use readysim::{Outcome, Reason, StartupOutcome, Violation};
 
 fn or_dash<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map_or("-".to_string(), T::to_string)
@@ -24,10 +24,18 @@ pub fn list<T: std::fmt::Display>(v: &[T]) -> String {
     }
 }
 
-/// One name per client attempt, `none` for one without an outcome.
-fn client_names(c: &[Option<Outcome>]) -> Vec<String> {
+/// One name per client attempt, `none` for one without an outcome, with the close reason of
+/// a 1011 or 1008: `closed-1011 (factory-limit)`.
+fn client_names(c: &[Option<Outcome>], reasons: &[Option<Reason>]) -> Vec<String> {
     c.iter()
-        .map(|o| o.map_or("none".to_string(), |o| o.name().to_string()))
+        .enumerate()
+        .map(|(i, o)| {
+            let name = o.map_or("none".to_string(), |o| o.name().to_string());
+            match reasons.get(i).copied().flatten() {
+                Some(r) => format!("{name} ({r})"),
+                None => name,
+            }
+        })
         .collect()
 }
 
@@ -90,7 +98,7 @@ pub fn replay_text(sc: &Scenario, rep: &Report, kind: EngineKind) -> String {
     let _ = writeln!(
         o,
         "  clients          {}",
-        list(&client_names(&rep.clients))
+        list(&client_names(&rep.clients, &rep.client_reasons))
     );
     let _ = writeln!(o, "  lost_messages    {}", rep.lost_messages);
     let _ = writeln!(o, "  violations       {}", list(&rep.violations));
@@ -196,7 +204,7 @@ pub fn compare_table(sc: &Scenario, reports: &[(Preset, Report)]) -> String {
         "preset", "startup", "verdict", "elapsed", "failed services", "clients", "lost"
     );
     for (p, r) in reports {
-        let clients = client_names(&r.clients);
+        let clients = client_names(&r.clients, &r.client_reasons);
         let _ = writeln!(
             o,
             "{:<10} {:<9} {:>8} {:>8}  {:<24} {:<28} {:>5}  {}",

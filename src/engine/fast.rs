@@ -133,6 +133,8 @@ struct Buffers {
 pub struct Core {
     run: u64,
     now: Cell<u64>,
+    /// The run's horizon: the clock never moves past it.
+    horizon: u64,
     seq: Cell<u64>,
     heap: RefCell<BinaryHeap<Reverse<(u64, u64, u64)>>>,
     slab: RefCell<Vec<TimerSlot>>,
@@ -149,11 +151,12 @@ pub struct Core {
 }
 
 impl Core {
-    fn new(decisions: Vec<u32>) -> Core {
+    fn new(decisions: Vec<u32>, horizon: u64) -> Core {
         let b = POOL.with(|p| p.borrow_mut().take()).unwrap_or_default();
         Core {
             run: NEXT_RUN.fetch_add(1, Ordering::Relaxed),
             now: Cell::new(0),
+            horizon,
             seq: Cell::new(0),
             heap: RefCell::new(b.heap),
             slab: RefCell::new(b.slab),
@@ -211,8 +214,14 @@ impl Core {
     }
 
     pub(super) fn freeze(&self, d: u64) {
-        // Inside a poll no other task can run, so moving the clock is the whole freeze.
-        self.now.set(self.now.get().saturating_add(d));
+        // Inside a poll no other task can run, so moving the clock is the whole freeze. The run
+        // ends at the horizon, so a freeze that would outlast it ends there.
+        let to = self
+            .now
+            .get()
+            .saturating_add(d)
+            .min(self.horizon.max(self.now.get()));
+        self.now.set(to);
     }
 
     pub(super) fn draw(&self) -> Option<u32> {
@@ -492,7 +501,7 @@ impl Drop for Sleep {
 }
 
 pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
-    let core = Rc::new(Core::new(config.decisions.clone()));
+    let core = Rc::new(Core::new(config.decisions.clone(), config.horizon_ms));
     let guard = CurrentGuard::enter(&core);
     root(Rt::Fast(core.clone()));
     let mut steps = 0u64;

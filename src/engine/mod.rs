@@ -146,7 +146,7 @@ impl Rt {
     pub async fn freeze(&self, d: u64) {
         match self {
             Rt::Fast(c) => c.freeze(d),
-            Rt::Tokio(c) => c.freeze(d).await,
+            Rt::Tokio(c) => c.freeze(d),
         }
     }
 
@@ -171,8 +171,8 @@ impl Rt {
 pub enum Sleep {
     /// The fast engine's timer.
     Fast(fast::Sleep),
-    /// A tokio timer.
-    Tokio(Pin<Box<tokio::time::Sleep>>),
+    /// The tokio engine's timer.
+    Tokio(tokio_rt::Sleep),
 }
 
 impl Future for Sleep {
@@ -180,7 +180,7 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match self.get_mut() {
             Sleep::Fast(s) => Pin::new(s).poll(cx),
-            Sleep::Tokio(s) => s.as_mut().poll(cx),
+            Sleep::Tokio(s) => Pin::new(s).poll(cx),
         }
     }
 }

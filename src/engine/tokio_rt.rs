@@ -2,15 +2,26 @@
 //!
 //! tokio runs same-instant ready tasks in FIFO order and offers no way to choose among them, so
 //! this engine makes no scheduling choices; drawn values still come from the decisions list.
+//!
+//! A freeze (a blocking call) must move the clock with no other task running and leave the
+//! timers that fell due to fire late. tokio's only way to move a paused clock,
+//! `time::advance`, is async and lets woken tasks run in between, so this engine keeps a frozen
+//! offset instead: virtual time is tokio's paused time plus the offset, and a freeze adds to
+//! the offset synchronously. Sleeps wait in one table ordered by (virtual deadline,
+//! registration); a reactor task sleeps on one tokio timer until the earliest of them and
+//! wakes every sleep that is due, in that order. A freeze wakes the reactor, which runs after
+//! the tasks already queued, as timers do on the fast engine once its ready queue drains.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
 use tokio::time::{Duration, Instant};
 
-use super::{EndReason, EngineReport, Rt, RunConfig};
+use super::{first_of, Either, EndReason, EngineReport, Rt, RunConfig};
 
 /// State of a tokio-engine run.
 pub struct Core {
@@ -24,24 +35,48 @@ pub struct Core {
     steps: Cell<u64>,
     max_steps: u64,
     budget_hit: Cell<bool>,
+    /// Virtual ms the clock is ahead of tokio's paused clock (the sum of all freezes).
+    offset: Cell<u64>,
+    /// The run's horizon: a freeze never moves the clock past it.
+    horizon: u64,
+    /// Pending sleeps by (virtual deadline, registration).
+    sleepers: RefCell<BTreeMap<(u64, u64), Waker>>,
+    next_sleep: Cell<u64>,
+    /// The reactor's waker, and the virtual deadline its tokio timer is armed for.
+    reactor: RefCell<Option<Waker>>,
+    armed: Cell<Option<u64>>,
 }
 
 impl Core {
     pub(super) fn now(&self) -> u64 {
+        self.tokio_now().saturating_add(self.offset.get())
+    }
+
+    fn tokio_now(&self) -> u64 {
         Instant::now().duration_since(self.start).as_millis() as u64
     }
 
-    // The tokio engine *is* the wrapper that maps Rt onto tokio's paused runtime: its
-    // timers and spawn are virtual-time and FIFO here, so the determinism lint does not apply.
-    #[allow(clippy::disallowed_methods)]
-    pub(super) fn sleep_until(&self, t: u64) -> Pin<Box<tokio::time::Sleep>> {
-        Box::pin(tokio::time::sleep_until(self.at(t)))
+    pub(super) fn sleep_until(self: &Rc<Self>, t: u64) -> Sleep {
+        let seq = self.next_sleep.get();
+        self.next_sleep.set(seq + 1);
+        Sleep {
+            core: self.clone(),
+            key: (t, seq),
+            registered: false,
+        }
     }
 
+    /// The tokio instant at which virtual time reaches `t` with the current offset.
     fn at(&self, t: u64) -> Instant {
         // Far-future deadlines saturate instead of overflowing `Instant`.
-        let t = t.min(u64::MAX / 4);
+        let t = t.saturating_sub(self.offset.get()).min(u64::MAX / 4);
         self.start + Duration::from_millis(t)
+    }
+
+    fn wake_reactor(&self) {
+        if let Some(w) = self.reactor.borrow().as_ref() {
+            w.wake_by_ref();
+        }
     }
 
     // The tokio engine *is* the wrapper that maps Rt onto tokio's paused runtime: its
@@ -54,13 +89,14 @@ impl Core {
         });
     }
 
-    // The tokio engine *is* the wrapper that maps Rt onto tokio's paused runtime: its
-    // timers and spawn are virtual-time and FIFO here, so the determinism lint does not apply.
-    #[allow(clippy::disallowed_methods)]
-    pub(super) async fn freeze(&self, d: u64) {
-        // The clock jumps with no other task polled until this one yields; timers that fell
-        // due fire late, as after a blocking sleep.
-        tokio::time::advance(Duration::from_millis(d)).await;
+    /// The clock jumps with no other task polled (this one carries on to its next await);
+    /// the timers that fell due fire late, after the tasks already queued.
+    pub(super) fn freeze(&self, d: u64) {
+        // A freeze that would outlast the horizon ends there, as on the fast engine.
+        let now = self.now();
+        let d = d.min(self.horizon.saturating_sub(now));
+        self.offset.set(self.offset.get().saturating_add(d));
+        self.wake_reactor();
     }
 
     pub(super) fn draw(&self) -> Option<u32> {
@@ -78,8 +114,86 @@ impl Core {
     }
 }
 
+/// The tokio engine's sleep: an entry in the core's table, woken by the reactor.
+pub struct Sleep {
+    core: Rc<Core>,
+    key: (u64, u64),
+    registered: bool,
+}
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if this.core.now() >= this.key.0 {
+            this.unregister();
+            return Poll::Ready(());
+        }
+        this.core
+            .sleepers
+            .borrow_mut()
+            .insert(this.key, cx.waker().clone());
+        this.registered = true;
+        // An earlier deadline than the reactor's timer: it must re-arm.
+        if this.core.armed.get().is_none_or(|a| this.key.0 < a) {
+            this.core.wake_reactor();
+        }
+        Poll::Pending
+    }
+}
+
+impl Sleep {
+    fn unregister(&mut self) {
+        if self.registered {
+            self.core.sleepers.borrow_mut().remove(&self.key);
+            self.registered = false;
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.unregister();
+    }
+}
+
+/// Wakes the due sleeps in (deadline, registration) order and sleeps on one tokio timer until
+/// the next deadline.
+struct Reactor {
+    core: Rc<Core>,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Future for Reactor {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        *self.core.reactor.borrow_mut() = Some(cx.waker().clone());
+        loop {
+            let now = self.core.now();
+            let due: Vec<Waker> = {
+                let mut s = self.core.sleepers.borrow_mut();
+                let later = s.split_off(&(now.saturating_add(1), 0));
+                std::mem::replace(&mut *s, later).into_values().collect()
+            };
+            for w in due {
+                w.wake();
+            }
+            let next = self.core.sleepers.borrow().keys().next().map(|k| k.0);
+            self.core.armed.set(next);
+            let Some(next) = next else {
+                return Poll::Pending;
+            };
+            let at = self.core.at(next);
+            self.timer.as_mut().reset(at);
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
 /// A task that counts its polls against the step budget; over budget it stops the run and
-/// is never polled again.
+/// is never polled again; after a stop it is not polled either.
 struct Counted {
     core: Rc<Core>,
     fut: Pin<Box<dyn Future<Output = ()>>>,
@@ -87,20 +201,25 @@ struct Counted {
 
 impl Future for Counted {
     type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Once the model stopped the run, nothing else runs (as on the fast engine, which
+        // checks after every step).
+        if self.core.stopped.get() {
+            return Poll::Pending;
+        }
         let n = self.core.steps.get();
         if n >= self.core.max_steps {
             if !self.core.budget_hit.replace(true) {
                 self.core.stop();
             }
-            return std::task::Poll::Pending;
+            return Poll::Pending;
         }
         self.core.steps.set(n + 1);
         self.fut.as_mut().poll(cx)
     }
 }
 
-// The run's horizon is a tokio timer on the paused clock (virtual time, not the wall clock).
+// The reactor's timer and task run on tokio's paused clock (virtual time, not the wall clock).
 #[allow(clippy::disallowed_methods)]
 pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -112,8 +231,9 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
     let horizon = config.horizon_ms;
     let decisions = config.decisions.clone();
     let (end, end_ms, used, steps) = local.block_on(&rt, async move {
+        let start = Instant::now();
         let core = Rc::new(Core {
-            start: Instant::now(),
+            start,
             decisions,
             cursor: Cell::new(0),
             stopped: Cell::new(false),
@@ -121,13 +241,23 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
             steps: Cell::new(0),
             max_steps: config.max_steps,
             budget_hit: Cell::new(false),
+            offset: Cell::new(0),
+            horizon,
+            sleepers: RefCell::new(BTreeMap::new()),
+            next_sleep: Cell::new(0),
+            reactor: RefCell::new(None),
+            armed: Cell::new(None),
+        });
+        tokio::task::spawn_local(Reactor {
+            core: core.clone(),
+            timer: Box::pin(tokio::time::sleep_until(start)),
         });
         root(Rt::Tokio(core.clone()));
-        let stopped = tokio::time::timeout_at(core.at(horizon), core.stop.notified()).await;
+        let stopped = first_of(core.stop.notified(), core.sleep_until(horizon)).await;
         let end = match stopped {
-            Ok(()) if core.budget_hit.get() => EndReason::StepBudget,
-            Ok(()) => EndReason::Stopped,
-            Err(_) => EndReason::Horizon,
+            Either::Left(()) if core.budget_hit.get() => EndReason::StepBudget,
+            Either::Left(()) => EndReason::Stopped,
+            Either::Right(()) => EndReason::Horizon,
         };
         let end_ms = core.now().min(horizon);
         (end, end_ms, core.cursor.get(), core.steps.get())

@@ -11,7 +11,7 @@ pub mod coverage;
 mod ground;
 mod oracles;
 
-pub use oracles::violations;
+pub use oracles::{findings, Finding, Site};
 
 use crate::scenario::{RedisServer, Scenario};
 

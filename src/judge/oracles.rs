@@ -6,7 +6,7 @@ use super::ground::Ground;
 use super::{Contract, Env};
 use crate::spec::BLOCKED_LOOP_MS;
 use crate::trace::{Ev, Event, PassVia, ProbeResult};
-use crate::vocab::{Actor, Check, Violation};
+use crate::vocab::{Actor, Check, Reason, Violation};
 
 /// The declared constants of the check an actor is running.
 #[derive(Clone, Copy)]
@@ -16,16 +16,56 @@ struct OpenCheck {
     delay_ms: u64,
 }
 
-/// Every violation of a run's trace (all but `nondeterminism`, which needs a second run;
-/// `hang` when the run ended before everything it waited for happened).
-pub fn violations(
-    env: &Env,
-    trace: &[Event],
-    contract: Contract,
-    hung: bool,
-) -> BTreeSet<Violation> {
+/// Where a violation happened: an actor of the system, or one attempt of one client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Site {
+    /// The run as a whole (`hang`).
+    Run,
+    /// An actor other than a client: the validator's checks, startup's flags.
+    Actor(Actor),
+    /// Client `index` (1-based, as in the trace), its `attempt`-th connection (0 = the first).
+    Client {
+        /// 1-based client index.
+        index: u32,
+        /// 0 for the first connection, then one per reconnect.
+        attempt: u32,
+    },
+}
+
+/// One violation at one site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Finding {
+    /// Which property.
+    pub violation: Violation,
+    /// Where.
+    pub site: Site,
+}
+
+/// The findings of one judgement, deduplicated, with each client's current attempt.
+#[derive(Default)]
+struct Found {
+    set: BTreeSet<Finding>,
+    attempts: BTreeMap<u32, u32>,
+}
+
+impl Found {
+    fn insert(&mut self, violation: Violation, e: &Event) {
+        let site = match e.actor {
+            Actor::Client(index) => Site::Client {
+                index,
+                attempt: self.attempts.get(&index).copied().unwrap_or(0),
+            },
+            a => Site::Actor(a),
+        };
+        self.set.insert(Finding { violation, site });
+    }
+}
+
+/// Every violation of a run's trace with the site where it happened (all but `nondeterminism`,
+/// which needs a second run; `hang` when the run ended before everything it waited for).
+pub fn findings(env: &Env, trace: &[Event], contract: Contract, hung: bool) -> BTreeSet<Finding> {
     let mut g = Ground::new(env);
-    let mut v = BTreeSet::new();
+    let mut v = Found::default();
     let mut open: BTreeMap<Actor, OpenCheck> = BTreeMap::new();
     // Whether each actor's latest probe raised: masking it into ready hides the error.
     let mut raised_last: BTreeMap<Actor, bool> = BTreeMap::new();
@@ -33,6 +73,9 @@ pub fn violations(
     for e in trace {
         g.apply(e);
         let t = e.t;
+        if let (Ev::Reconnect { attempt }, Actor::Client(n)) = (&e.ev, e.actor) {
+            v.attempts.insert(n, *attempt);
+        }
         let stale = |probed_at: u64| probed_at < t && !g.is_connected();
         match &e.ev {
             Ev::CheckStart {
@@ -54,14 +97,14 @@ pub fn violations(
                 via,
             } => {
                 if !g.operational(t) {
-                    v.insert(Violation::FalseReady);
+                    v.insert(Violation::FalseReady, e);
                 }
                 if *via == PassVia::Masked && raised_last.get(&e.actor) == Some(&true) {
-                    v.insert(Violation::MaskedProbeError);
+                    v.insert(Violation::MaskedProbeError, e);
                 }
                 if let PassVia::Probe { probed_at } = via {
                     if stale(*probed_at) {
-                        v.insert(Violation::StaleVerdict);
+                        v.insert(Violation::StaleVerdict, e);
                     }
                 }
             }
@@ -73,7 +116,7 @@ pub fn violations(
             } => {
                 if let Some(c) = open.get(&e.actor) {
                     if elapsed_ms.abs_diff(c.declared_ms) > c.delay_ms {
-                        v.insert(Violation::DeadConfig);
+                        v.insert(Violation::DeadConfig, e);
                     }
                     let latest_x = c
                         .start
@@ -81,20 +124,20 @@ pub fn violations(
                     if *check == Check::Redis
                         && g.usable_since(t).is_some_and(|since| since <= latest_x)
                     {
-                        v.insert(Violation::SpuriousFailure);
+                        v.insert(Violation::SpuriousFailure, e);
                     }
                 }
                 if *circular {
-                    v.insert(Violation::SelfDependency);
+                    v.insert(Violation::SelfDependency, e);
                 }
             }
             Ev::Probe { result, .. } => {
                 match result {
                     ProbeResult::RaisedDebug => {
-                        v.insert(Violation::MaskedProbeError);
+                        v.insert(Violation::MaskedProbeError, e);
                     }
                     ProbeResult::Unawaited => {
-                        v.insert(Violation::UnawaitedProbe);
+                        v.insert(Violation::UnawaitedProbe, e);
                     }
                     _ => {}
                 }
@@ -102,7 +145,7 @@ pub fn violations(
                 raised_last.insert(e.actor, raised);
             }
             Ev::Freeze { ms } if *ms > BLOCKED_LOOP_MS => {
-                v.insert(Violation::BlockedLoop);
+                v.insert(Violation::BlockedLoop, e);
             }
             Ev::Verdict {
                 ready,
@@ -112,45 +155,53 @@ pub fn violations(
                 verdict_ready = Some(*ready);
                 if *ready {
                     if !g.operational(t) {
-                        v.insert(Violation::FalseReady);
+                        v.insert(Violation::FalseReady, e);
                     }
                     if redis_probed_at.is_some_and(stale) {
-                        v.insert(Violation::StaleVerdict);
+                        v.insert(Violation::StaleVerdict, e);
                     }
                 }
             }
             Ev::Admit { via } => {
                 if !g.operational(t) {
-                    v.insert(Violation::FalseReady);
+                    v.insert(Violation::FalseReady, e);
                 }
                 if let PassVia::Probe { probed_at } = via {
                     if stale(*probed_at) {
-                        v.insert(Violation::StaleVerdict);
+                        v.insert(Violation::StaleVerdict, e);
                     }
                 }
             }
             Ev::GcpReadyFlag => {
                 if !g.operational(t) {
-                    v.insert(Violation::FalseReady);
+                    v.insert(Violation::FalseReady, e);
                 }
                 if verdict_ready == Some(false) {
-                    v.insert(Violation::LyingFlag);
+                    v.insert(Violation::LyingFlag, e);
                 }
             }
-            Ev::Close1011 if contract.strict || env.server.up(t) => {
-                v.insert(Violation::Ws1011);
+            // Every 1011 of the accept path is the system's own doing; a 1011 for a Redis
+            // error only while the server is up; under the strict contract, any 1011.
+            Ev::Close1011 { reason } => {
+                let own = *reason != Reason::RedisError || env.server.up(t);
+                if own || contract.strict {
+                    v.insert(Violation::Ws1011, e);
+                }
             }
             Ev::RouteReturned => {
-                v.insert(Violation::LostConnection);
+                v.insert(Violation::LostConnection, e);
             }
             Ev::MessageLost => {
-                v.insert(Violation::LostMessage);
+                v.insert(Violation::LostMessage, e);
             }
             _ => {}
         }
     }
     if hung {
-        v.insert(Violation::Hang);
+        v.set.insert(Finding {
+            violation: Violation::Hang,
+            site: Site::Run,
+        });
     }
-    v
+    v.set
 }

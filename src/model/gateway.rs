@@ -1,16 +1,15 @@
-//! The serving path: listen backlog, dispatch, the per-connection guard, the startup queue,
-//! messages through `get_client`, and close codes. Each client is its own task.
+//! The gateway: a connection attempt's way to the route: refusal before bind or after exit,
+//! the listen backlog and dispatch, the per-connection guard (the whole validation, the
+//! reference re-check, 503 with Retry-After) and the startup queue.
 
 use std::rc::Rc;
 
-use super::manager;
 use super::validator;
 use super::world::{AppPhase, World};
 use crate::engine::{first_of, Either};
-use crate::scenario::Client;
 use crate::spec;
 use crate::trace::{Ev, PassVia};
-use crate::vocab::{Actor, GuardMode, OnRedisError, Outcome};
+use crate::vocab::{Actor, GuardMode, Outcome};
 
 enum Guarded {
     Accepted,
@@ -18,22 +17,20 @@ enum Guarded {
     Queued,
 }
 
-/// One client: connect at `at_ms`, wait, pass the guard, send messages; exactly one outcome.
-pub async fn client(w: Rc<World>, idx: usize, spec: Client) {
-    let actor = Actor::Client(idx as u32 + 1);
-    let mut retries_left = spec.retries;
-    let mut at = spec.at_ms;
+/// One connection attempt up to the route: arrival, refusal, the backlog, the guard (and its
+/// 503 retries, within the attempt). `Ok` when accepted, else the attempt's final outcome.
+pub async fn connect(w: &Rc<World>, actor: Actor, retries: u32) -> Result<(), Outcome> {
+    let mut retries_left = retries;
     loop {
-        w.rt.sleep_until(at).await;
         w.emit(actor, Ev::Arrive);
         if w.exited() || w.now() < w.bind_ms {
             w.emit(actor, Ev::Refused);
-            return w.client_done(idx, Outcome::Refused);
+            return Err(Outcome::Refused);
         }
         let pre_ready_503 = w.validates && w.policy.guard == GuardMode::Reject;
         let guarded = if !w.startup_complete.get() && pre_ready_503 {
             // The reference server answers while starting instead of holding the backlog.
-            reject(&w, actor)
+            reject(w, actor)
         } else {
             if !w.startup_complete.get() {
                 w.emit(actor, Ev::Backlog);
@@ -44,23 +41,23 @@ pub async fn client(w: Rc<World>, idx: usize, spec: Client) {
                 };
                 if phase == AppPhase::Exited {
                     w.emit(actor, Ev::Reset);
-                    return w.client_done(idx, Outcome::Reset);
+                    return Err(Outcome::Reset);
                 }
                 w.emit(actor, Ev::Dispatch);
             }
-            guard(&w, actor).await
+            guard(w, actor).await
         };
         match guarded {
-            Guarded::Accepted => return serve(&w, idx, &spec, actor).await,
+            Guarded::Accepted => return Ok(()),
             Guarded::Rejected if retries_left > 0 => {
                 retries_left -= 1;
-                at = w.now().saturating_add(w.policy.retry_after_ms);
                 w.emit(actor, Ev::Retry);
+                w.rt.sleep(w.policy.retry_after_ms).await;
             }
-            Guarded::Rejected => return w.client_done(idx, Outcome::Rejected503),
+            Guarded::Rejected => return Err(Outcome::Rejected503),
             Guarded::Queued => {
                 w.emit(actor, Ev::RouteReturned);
-                return w.client_done(idx, Outcome::HandshakeFailed);
+                return Err(Outcome::HandshakeFailed);
             }
         }
     }
@@ -130,29 +127,4 @@ fn queue(w: &Rc<World>, actor: Actor) {
         w2.queue_len.set(w2.queue_len.get() - 1);
         w2.emit(actor, Ev::QueueDropped);
     });
-}
-
-async fn serve(w: &Rc<World>, idx: usize, spec: &Client, actor: Actor) {
-    for n in 1..=spec.messages {
-        if n > 1 {
-            w.rt.sleep(spec.message_gap_ms).await;
-        }
-        w.emit(actor, Ev::MessageSend { n });
-        if manager::data_op(w, actor).await {
-            w.emit(actor, Ev::MessageHandled);
-            continue;
-        }
-        match w.policy.on_redis_error {
-            OnRedisError::Silent => {
-                w.emit(actor, Ev::MessageLost);
-                w.results().lost_messages += 1;
-            }
-            OnRedisError::ErrorFrame => w.emit(actor, Ev::ErrorFrame),
-            OnRedisError::Close1011 => {
-                w.emit(actor, Ev::Close1011);
-                return w.client_done(idx, Outcome::Closed1011);
-            }
-        }
-    }
-    w.client_done(idx, Outcome::Served)
 }

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::world::{Results, World};
-use super::{gateway, startup};
+use super::{clients, startup};
 use crate::engine::{Builder, EndReason, EngineKind, EngineReport};
 use crate::scenario::Scenario;
 use crate::trace::Event;
@@ -23,12 +23,15 @@ pub struct RunOutput {
     pub results: Results,
     /// What the engine reported.
     pub engine: EngineReport,
+    /// Whether the run ended before everything it waited for happened (startup, and every
+    /// client that is not still connected).
+    pub hung: bool,
 }
 
 impl RunOutput {
     /// Whether the run ended before everything it waited for happened.
     pub fn hung(&self) -> bool {
-        self.engine.end != EndReason::Stopped
+        self.hung
     }
 }
 
@@ -44,15 +47,17 @@ pub fn run(sc: &Scenario, kind: EngineKind) -> RunOutput {
             .max_steps(sc.run.max_steps.unwrap_or(DEFAULT_MAX_STEPS))
             .decisions(sc.run.decisions.clone())
             .run(move |rt| {
-                let world = Rc::new(World::new(sc, rt.clone()));
+                let plans = clients::expand(sc);
+                let world = Rc::new(World::new(sc, rt.clone(), &plans));
                 *slot.borrow_mut() = Some(world.clone());
                 rt.spawn(startup::run(world.clone()));
-                for (i, c) in sc.clients.iter().enumerate() {
-                    rt.spawn(gateway::client(world.clone(), i, c.clone()));
+                for plan in plans {
+                    rt.spawn(clients::run(world.clone(), plan));
                 }
             })
     };
     let world = slot.borrow_mut().take().expect("the root ran");
+    let hung = engine.end != EndReason::Stopped && world.unfinished();
     let (trace, mut results) = world.take();
     if engine.end != EndReason::Stopped && results.startup.is_none() {
         results.startup = Some(StartupOutcome::Hang);
@@ -61,5 +66,6 @@ pub fn run(sc: &Scenario, kind: EngineKind) -> RunOutput {
         trace,
         results,
         engine,
+        hung,
     }
 }

@@ -4,9 +4,9 @@
 use std::rc::Rc;
 
 use super::world::{AppPhase, World};
-use super::{manager, validator};
+use super::{manager, registry, validator};
 use crate::trace::Ev;
-use crate::vocab::{Actor, EnvName, StartupOutcome};
+use crate::vocab::{Actor, EnvName, Route, StartupOutcome};
 
 /// The error text, exactly as smd.py formats it.
 pub fn startup_error_message(failed: &[&str], elapsed_ms: u64) -> String {
@@ -78,6 +78,9 @@ pub async fn run(w: Rc<World>) {
     phase(&w, "FINALIZE", s.finalize_ms).await;
     w.startup_complete.set(true);
     w.emit(Actor::Startup, Ev::StartupComplete);
+    if w.policy.route == Route::F1 && w.client_count() > 0 {
+        w.rt.spawn(registry::sweep_task(w.clone()));
+    }
     w.results().startup = Some(outcome);
     w.app.send_replace(AppPhase::Serving);
     w.goal_done();

@@ -44,7 +44,11 @@ where
     };
     let slot = out.clone();
     engine::run(kind, &config, move |rt: Rt| {
-        let w = Rc::new(World::new(sc, rt.clone()));
+        let w = Rc::new(World::new(
+            sc,
+            rt.clone(),
+            &crate::model::clients::expand(sc),
+        ));
         let fut = body(w);
         rt.clone().spawn(async move {
             let v = fut.await;

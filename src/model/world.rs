@@ -3,7 +3,10 @@
 
 use std::cell::{Cell, RefCell};
 
+use super::auth::AuthService;
+use super::clients::{Ended, Plan};
 use super::manager::Manager;
+use super::registry::Registry;
 use super::server::ServerModel;
 use super::watch;
 use crate::engine::Rt;
@@ -11,7 +14,7 @@ use crate::gate::ReadinessGate;
 use crate::policy::Policy;
 use crate::scenario::{EnvName, Scenario, Services, Startup};
 use crate::trace::{Ev, Event};
-use crate::vocab::{Actor, Check, Outcome, StartupOutcome};
+use crate::vocab::{Actor, Check, Outcome, Reason, StartupOutcome};
 
 /// Where the app is, as the accept path sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,13 +40,26 @@ pub struct Results {
     pub failed_services: Vec<Check>,
     /// Whether validation failed (the DeterministicStartupError was raised).
     pub validation_failed: bool,
-    /// One outcome per client.
+    /// One outcome per client attempt: clients in order, each followed by its reconnects
+    /// (none for an attempt that had none when the run ended).
     pub clients: Vec<Option<Outcome>>,
+    /// The close reason of each attempt's 1011 or 1008, in the order of `clients`.
+    pub reasons: Vec<Option<Reason>>,
+    /// How many entries of `clients` each client has (its attempts), in client order.
+    pub attempts: Vec<usize>,
     /// Messages lost in all.
     pub lost_messages: u64,
 }
 
 impl Results {
+    /// The position in `clients` of client `index`'s (1-based) attempt `attempt` (0-based).
+    pub fn attempt_position(&self, index: u32, attempt: u32) -> Option<usize> {
+        let i = (index as usize).checked_sub(1)?;
+        let n = *self.attempts.get(i)?;
+        ((attempt as usize) < n)
+            .then(|| self.attempts[..i].iter().sum::<usize>() + attempt as usize)
+    }
+
     /// The DeterministicStartupError text, built on demand (search never needs it).
     pub fn message(&self) -> Option<String> {
         let elapsed = self.elapsed_ms?;
@@ -85,14 +101,28 @@ pub struct World {
     pub startup_complete: Cell<bool>,
     /// Connections held by the startup queue.
     pub queue_len: Cell<u32>,
+    /// The f1 route's per-user managers.
+    pub registry: Registry,
+    /// The auth service and its breakers.
+    pub auth: AuthService,
     trace: RefCell<Vec<Event>>,
     results: RefCell<Results>,
+    /// Per client: its attempts' ends, whether it is being served now, whether it is done.
+    attempts: RefCell<Vec<ClientState>>,
     pending: Cell<usize>,
 }
 
+/// What the world knows of one client while the run goes.
+#[derive(Clone, Debug, Default)]
+struct ClientState {
+    ended: Vec<Ended>,
+    in_session: bool,
+    done: bool,
+}
+
 impl World {
-    /// The world of `sc` on `rt`, before any actor runs.
-    pub fn new(sc: &Scenario, rt: Rt) -> World {
+    /// The world of `sc` on `rt`, before any actor runs, for the clients `plans`.
+    pub fn new(sc: &Scenario, rt: Rt, plans: &[Plan]) -> World {
         let policy = Policy::resolve(&sc.policy);
         let gcp = policy.detects_gcp(sc.environment.name, sc.environment.cloud_run);
         let validates = policy.validates(sc.environment.name, sc.environment.cloud_run);
@@ -112,12 +142,12 @@ impl World {
             app,
             startup_complete: Cell::new(false),
             queue_len: Cell::new(0),
+            registry: Registry::default(),
+            auth: AuthService::new(&sc.auth),
             trace: RefCell::new(Vec::with_capacity(64)),
-            results: RefCell::new(Results {
-                clients: vec![None; sc.clients.len()],
-                ..Results::default()
-            }),
-            pending: Cell::new(1 + sc.clients.len()),
+            results: RefCell::new(Results::default()),
+            attempts: RefCell::new(vec![ClientState::default(); plans.len()]),
+            pending: Cell::new(1 + plans.len()),
         }
     }
 
@@ -154,15 +184,54 @@ impl World {
         }
     }
 
-    /// Records a client's final outcome.
-    pub fn client_done(&self, idx: usize, outcome: Outcome) {
-        self.emit(Actor::Client(idx as u32 + 1), Ev::Done(outcome));
-        self.results.borrow_mut().clients[idx] = Some(outcome);
+    /// Records how one of client `idx`'s attempts ended.
+    pub fn attempt_done(&self, idx: usize, ended: Ended) {
+        self.emit(Actor::Client(idx as u32 + 1), Ev::Done(ended.outcome));
+        self.attempts.borrow_mut()[idx].ended.push(ended);
+    }
+
+    /// Client `idx` is being served (accepted, not closed) or no longer.
+    pub fn in_session(&self, idx: usize, on: bool) {
+        self.attempts.borrow_mut()[idx].in_session = on;
+    }
+
+    /// How many clients the run has (entries expanded by `count`).
+    pub fn client_count(&self) -> usize {
+        self.attempts.borrow().len()
+    }
+
+    /// Client `idx` made its last attempt.
+    pub fn client_finished(&self, idx: usize) {
+        self.attempts.borrow_mut()[idx].done = true;
         self.goal_done();
     }
 
-    /// The trace and the results, once the run is over.
+    /// Whether something the run waits for had not happened when it ended: startup, or a
+    /// client that is neither done nor connected (a connected client counts as served).
+    pub(super) fn unfinished(&self) -> bool {
+        self.results.borrow().startup.is_none()
+            || self
+                .attempts
+                .borrow()
+                .iter()
+                .any(|c| !c.done && !c.in_session)
+    }
+
+    /// The trace and the results, once the run is over: every client's attempts in order, a
+    /// client still connected counted as served.
     pub(super) fn take(&self) -> (Vec<Event>, Results) {
-        (self.trace.take(), self.results.take())
+        let mut r = self.results.take();
+        for c in self.attempts.take() {
+            r.attempts.push(c.ended.len() + usize::from(!c.done));
+            for e in &c.ended {
+                r.clients.push(Some(e.outcome));
+                r.reasons.push(e.reason);
+            }
+            if !c.done {
+                r.clients.push(c.in_session.then_some(Outcome::Served));
+                r.reasons.push(None);
+            }
+        }
+        (self.trace.take(), r)
     }
 }

@@ -64,12 +64,74 @@ pub enum Access {
     Opt(fn(&Scenario) -> Option<u64>),
     /// A number of each `[[clients]]` entry.
     Client(fn(&Client) -> u64, fn(&mut Client, u64)),
-    /// Bound 0 (start) or 1 (end) of each outage.
-    Outage(usize),
-    /// A number of each ping spike.
-    Spike(fn(&PingSpike) -> u64, fn(&mut PingSpike, u64)),
+    /// Bound 0 (start) or 1 (end) of each window of a list.
+    Outage(Windows, usize),
+    /// A number of each spike of a list.
+    Spike(Spikes, fn(&PingSpike) -> u64, fn(&mut PingSpike, u64)),
     /// Not a number, or not one that search touches.
     None,
+}
+
+/// The lists of `[start, end)` windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Windows {
+    /// `redis.server.outages`.
+    Redis,
+    /// `auth.outages`.
+    Auth,
+}
+
+impl Windows {
+    /// The list in `sc`.
+    pub fn of(self, sc: &Scenario) -> &Vec<[u64; 2]> {
+        match self {
+            Windows::Redis => &sc.redis.server.outages,
+            Windows::Auth => &sc.auth.outages,
+        }
+    }
+
+    /// The list in `sc`, to change.
+    pub fn of_mut(self, sc: &mut Scenario) -> &mut Vec<[u64; 2]> {
+        match self {
+            Windows::Redis => &mut sc.redis.server.outages,
+            Windows::Auth => &mut sc.auth.outages,
+        }
+    }
+
+    /// The list's dotted path.
+    pub fn path(self) -> &'static str {
+        match self {
+            Windows::Redis => "redis.server.outages",
+            Windows::Auth => "auth.outages",
+        }
+    }
+}
+
+/// The lists of latency spikes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spikes {
+    /// `redis.server.ping_spikes`.
+    Redis,
+    /// `auth.spikes`.
+    Auth,
+}
+
+impl Spikes {
+    /// The list in `sc`.
+    pub fn of(self, sc: &Scenario) -> &Vec<PingSpike> {
+        match self {
+            Spikes::Redis => &sc.redis.server.ping_spikes,
+            Spikes::Auth => &sc.auth.spikes,
+        }
+    }
+
+    /// The list in `sc`, to change.
+    pub fn of_mut(self, sc: &mut Scenario) -> &mut Vec<PingSpike> {
+        match self {
+            Spikes::Redis => &mut sc.redis.server.ping_spikes,
+            Spikes::Auth => &mut sc.auth.spikes,
+        }
+    }
 }
 
 /// One row of the table.
@@ -132,6 +194,16 @@ const fn row(
 }
 
 use Kind::{Count, Knob, Limit, Structure, Timing};
+
+/// What `expect.client_reasons` accepts: a reason's name, or `none`.
+pub const REASON_NAMES: [&str; 6] = [
+    "none",
+    crate::vocab::Reason::ALL[0].name(),
+    crate::vocab::Reason::ALL[1].name(),
+    crate::vocab::Reason::ALL[2].name(),
+    crate::vocab::Reason::ALL[3].name(),
+    crate::vocab::Reason::ALL[4].name(),
+];
 const T: u64 = MAX_TIME_MS;
 
 /// Every field of format 1, in file order.
@@ -168,6 +240,18 @@ pub static FIELDS: &[Field] = &[
     row("policy.retry_after_ms", Knob, Ty::Ms, 0, T, opt!(policy.retry_after_ms), "Retry-After of a 503"),
     row("policy.sticky_breaker", Knob, Ty::Bool, 0, 0, Access::None, "the Redis breaker never closes by itself"),
     row("policy.startup_reconnect_ms", Knob, Ty::Ms, 1, T, opt!(policy.startup_reconnect_ms), "reconnect period while startup waits"),
+    row("policy.route", Knob, Ty::Name(&crate::vocab::Route::NAMES), 0, 0, Access::None, "the WebSocket route's generation"),
+    row("policy.accept_sleep_ms", Knob, Ty::Ms, 0, T, opt!(policy.accept_sleep_ms), "the route's sleeps after accept, before authentication"),
+    row("policy.manager_limit", Knob, Ty::Count, 1, MAX_CLIENTS as u64, opt!(policy.manager_limit), "managers per user before the f1 factory refuses"),
+    row("policy.manager_cleanup_ms", Knob, Ty::Ms, 0, T, opt!(policy.manager_cleanup_ms), "C of the emergency cleanup"),
+    row("policy.manager_proactive_at", Knob, Ty::Count, 0, MAX_CLIENTS as u64, opt!(policy.manager_proactive_at), "the cleanup also runs from this many managers (0: only at the limit)"),
+    row("policy.manager_sweep_ms", Knob, Ty::Ms, 1, T, opt!(policy.manager_sweep_ms), "the background sweep's period"),
+    row("policy.manager_idle_ms", Knob, Ty::Ms, 0, T, opt!(policy.manager_idle_ms), "the sweep reclaims managers idle this long"),
+    row("policy.user_id_check", Knob, Ty::Name(&crate::vocab::UserIdCheck::NAMES), 0, 0, Access::None, "which user ids the f1 route accepts"),
+    row("policy.connection_check", Knob, Ty::Name(&crate::vocab::ConnectionCheck::NAMES), 0, 0, Access::None, "the per-connection service check (routes f1, f3)"),
+    row("policy.keepalive_ms", Knob, Ty::Ms, 1, T, opt!(policy.keepalive_ms), "the server keepalive's interval and pong timeout"),
+    row("policy.ws_auth_breaker_failures", Knob, Ty::Count, 1, MAX_CLIENTS as u64, opt!(policy.ws_auth_breaker_failures), "failed connections that open the WebSocket authenticator's breaker"),
+    row("policy.ws_auth_breaker_ms", Knob, Ty::Ms, 0, T, opt!(policy.ws_auth_breaker_ms), "how long that breaker fails connections after its last failure"),
     row("startup.init_ms", Timing, Ty::Ms, 0, T, num!(startup.init_ms), "phase INIT"),
     row("startup.dependencies_ms", Timing, Ty::Ms, 0, T, num!(startup.dependencies_ms), "phase DEPENDENCIES"),
     row("startup.database_ms", Timing, Ty::Ms, 0, T, num!(startup.database_ms), "phase DATABASE"),
@@ -182,14 +266,14 @@ pub static FIELDS: &[Field] = &[
     row("services.websocket_bridge_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.websocket_bridge_ready_at_ms), "when the WebSocket bridge is ready"),
     row("redis.server.up_from_ms", Timing, Ty::Ms, 0, T, num!(redis.server.up_from_ms), "before this every connection is refused"),
     row("redis.server.outages", Structure, Ty::Windows, 0, MAX_WINDOWS as u64, Access::None, "[start, end) windows in which the server is unreachable"),
-    row("redis.server.outages[].start", Timing, Ty::Ms, 0, T, Access::Outage(0), "an outage's start"),
-    row("redis.server.outages[].end", Timing, Ty::Ms, 0, T, Access::Outage(1), "an outage's end"),
+    row("redis.server.outages[].start", Timing, Ty::Ms, 0, T, Access::Outage(Windows::Redis, 0), "an outage's start"),
+    row("redis.server.outages[].end", Timing, Ty::Ms, 0, T, Access::Outage(Windows::Redis, 1), "an outage's end"),
     row("redis.server.connect_ms", Timing, Ty::Ms, 0, T, num!(redis.server.connect_ms), "a successful connect's duration"),
     row("redis.server.refuse_ms", Timing, Ty::Ms, 0, T, num!(redis.server.refuse_ms), "a refused attempt's or failed ping's duration"),
     row("redis.server.ping_ms", Timing, Ty::Ms, 0, T, num!(redis.server.ping_ms), "a ping's duration"),
     row("redis.server.ping_spikes", Structure, Ty::Spikes, 0, MAX_WINDOWS as u64, Access::None, "pings starting in [at_ms, at_ms + extra_ms) take extra_ms longer"),
-    row("redis.server.ping_spikes[].at_ms", Timing, Ty::Ms, 0, T, Access::Spike(|s| s.at_ms, |s, v| s.at_ms = v), "a spike's start"),
-    row("redis.server.ping_spikes[].extra_ms", Timing, Ty::Ms, 0, T, Access::Spike(|s| s.extra_ms, |s, v| s.extra_ms = v), "a spike's extra latency and length"),
+    row("redis.server.ping_spikes[].at_ms", Timing, Ty::Ms, 0, T, Access::Spike(Spikes::Redis, |s| s.at_ms, |s, v| s.at_ms = v), "a spike's start"),
+    row("redis.server.ping_spikes[].extra_ms", Timing, Ty::Ms, 0, T, Access::Spike(Spikes::Redis, |s| s.extra_ms, |s, v| s.extra_ms = v), "a spike's extra latency and length"),
     row("redis.manager.stabilize_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.stabilize_ms), "Operational only this long after the last connect"),
     row("redis.manager.reconnect_spawn_jitter_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.reconnect_spawn_jitter_ms), "the reconnect task starts this late"),
     row("redis.manager.health_spawn_jitter_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.health_spawn_jitter_ms), "the health task starts this late"),
@@ -197,11 +281,27 @@ pub static FIELDS: &[Field] = &[
     row("redis.manager.get_client_ping_timeout_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.get_client_ping_timeout_ms), "get_client's ping timeout"),
     row("redis.manager.health_interval_ms", Timing, Ty::Ms, 1, T, num!(redis.manager.health_interval_ms), "the health check's interval"),
     row("server.bind_ms", Timing, Ty::Ms, 0, T, num!(server.bind_ms), "when the port is bound"),
+    row("auth.latency_ms", Timing, Ty::Ms, 0, T, num!(auth.latency_ms), "the auth service's latency per request"),
+    row("auth.outages", Structure, Ty::Windows, 0, MAX_WINDOWS as u64, Access::None, "[start, end) windows in which auth requests fail"),
+    row("auth.outages[].start", Timing, Ty::Ms, 0, T, Access::Outage(Windows::Auth, 0), "an auth outage's start"),
+    row("auth.outages[].end", Timing, Ty::Ms, 0, T, Access::Outage(Windows::Auth, 1), "an auth outage's end"),
+    row("auth.refuse_ms", Timing, Ty::Ms, 0, T, num!(auth.refuse_ms), "how long a request in an outage takes to fail"),
+    row("auth.spikes", Structure, Ty::Spikes, 0, MAX_WINDOWS as u64, Access::None, "auth requests starting in [at_ms, at_ms + extra_ms) take extra_ms longer"),
+    row("auth.spikes[].at_ms", Timing, Ty::Ms, 0, T, Access::Spike(Spikes::Auth, |s| s.at_ms, |s, v| s.at_ms = v), "an auth spike's start"),
+    row("auth.spikes[].extra_ms", Timing, Ty::Ms, 0, T, Access::Spike(Spikes::Auth, |s| s.extra_ms, |s, v| s.extra_ms = v), "an auth spike's extra latency and length"),
     row("clients", Structure, Ty::List, 0, MAX_CLIENTS as u64, Access::None, "the clients, in file order"),
     row("clients[].at_ms", Timing, Ty::Ms, 0, T, client!(at_ms), "when the client connects"),
     row("clients[].message_gap_ms", Timing, Ty::Ms, 0, T, client!(message_gap_ms), "the gap between its messages"),
     row("clients[].messages", Count, Ty::Count, 0, MAX_MESSAGES as u64, client!(messages), "messages it sends once served"),
     row("clients[].retries", Count, Ty::Count, 0, MAX_CLIENT_RETRIES as u64, client!(retries), "retries after a 503 with Retry-After"),
+    row("clients[].user_id", Knob, Ty::Text, 0, 0, Access::None, "the user it authenticates as (default user_<k>, k the entry's position)"),
+    row("clients[].token", Knob, Ty::Name(&crate::vocab::Token::NAMES), 0, 0, Access::None, "whether the auth service accepts its token"),
+    row("clients[].count", Count, Ty::Count, 1, MAX_CLIENTS as u64, client!(count), "this entry stands for that many identical clients"),
+    row("clients[].every_ms", Timing, Ty::Ms, 0, T, client!(every_ms), "the copies arrive this far apart"),
+    row("clients[].hold_ms", Timing, Ty::Ms, 0, T, client!(hold_ms), "the socket stays open this long after the last message"),
+    row("clients[].reconnects", Count, Ty::Count, 0, MAX_CLIENT_RETRIES as u64, client!(reconnects), "reconnects after a server close or a reset"),
+    row("clients[].reconnect_gap_ms", Timing, Ty::Ms, 0, T, client!(reconnect_gap_ms), "how long after a close or reset it reconnects"),
+    row("clients[].rtt_ms", Timing, Ty::Ms, 0, T, client!(rtt_ms), "a keepalive ping's round trip"),
     row("run.horizon_ms", Limit, Ty::Ms, 1, MAX_HORIZON_MS, num!(run.horizon_ms), "the simulation stops here at the latest"),
     row("run.decisions", Structure, Ty::Decisions, 0, MAX_DECISIONS as u64, Access::None, "same-instant choices and drawn factors, in order"),
     row("run.max_steps", Limit, Ty::Count, 1, MAX_STEPS, opt!(run.max_steps), "task polls allowed before the run ends as hang"),
@@ -210,7 +310,8 @@ pub static FIELDS: &[Field] = &[
     row("expect.elapsed_ms", Structure, Ty::Count, 0, u64::MAX, Access::None, "from the validator's start"),
     row("expect.failed_services", Structure, Ty::Name(&crate::vocab::Check::NAMES), 0, 0, Access::None, "failed critical services, in check order"),
     row("expect.message", Structure, Ty::Text, 0, 0, Access::None, "the startup error's exact text"),
-    row("expect.clients", Structure, Ty::Name(&crate::vocab::Outcome::NAMES), 0, 0, Access::None, "one outcome per client"),
+    row("expect.clients", Structure, Ty::Name(&crate::vocab::Outcome::NAMES), 0, 0, Access::None, "one outcome per client attempt"),
+    row("expect.client_reasons", Structure, Ty::Name(&REASON_NAMES), 0, 0, Access::None, "each attempt's 1011/1008 reason, none where there is none"),
     row("expect.lost_messages", Structure, Ty::Count, 0, u64::MAX, Access::None, "messages lost in all"),
     row("expect.violations", Structure, Ty::Name(&crate::vocab::Violation::NAMES), 0, 0, Access::None, "the exact set of violations"),
     row("expect.trace_hash", Structure, Ty::Text, 0, 0, Access::None, "the trace's hash: a mismatch means the model drifted"),
@@ -286,7 +387,7 @@ impl Field {
         match self.access {
             Access::Num(get, _) => Some(get(&Scenario::new("", ""))),
             Access::Client(get, _) => Some(get(&Client::default())),
-            Access::Outage(_) | Access::Spike(..) => Some(0),
+            Access::Outage(..) | Access::Spike(..) => Some(0),
             Access::Opt(_) | Access::None => None,
         }
     }
@@ -320,8 +421,8 @@ impl Slot {
         match self.field.access {
             Access::Num(get, _) => get(sc),
             Access::Client(get, _) => get(&sc.clients[self.index]),
-            Access::Outage(b) => sc.redis.server.outages[self.index][b],
-            Access::Spike(get, _) => get(&sc.redis.server.ping_spikes[self.index]),
+            Access::Outage(list, b) => list.of(sc)[self.index][b],
+            Access::Spike(list, get, _) => get(&list.of(sc)[self.index]),
             Access::Opt(get) => get(sc).unwrap_or(0),
             Access::None => 0,
         }
@@ -333,8 +434,8 @@ impl Slot {
         match self.field.access {
             Access::Num(_, set) => set(sc, v),
             Access::Client(_, set) => set(&mut sc.clients[self.index], v),
-            Access::Outage(b) => sc.redis.server.outages[self.index][b] = v,
-            Access::Spike(_, set) => set(&mut sc.redis.server.ping_spikes[self.index], v),
+            Access::Outage(list, b) => list.of_mut(sc)[self.index][b] = v,
+            Access::Spike(list, _, set) => set(&mut list.of_mut(sc)[self.index], v),
             Access::Opt(_) | Access::None => {}
         }
     }
@@ -354,8 +455,8 @@ impl Slot {
 fn elements(sc: &Scenario, f: &Field) -> usize {
     match f.access {
         Access::Client(..) => sc.clients.len(),
-        Access::Outage(_) => sc.redis.server.outages.len(),
-        Access::Spike(..) => sc.redis.server.ping_spikes.len(),
+        Access::Outage(list, _) => list.of(sc).len(),
+        Access::Spike(list, ..) => list.of(sc).len(),
         _ => 1,
     }
 }
@@ -428,6 +529,12 @@ pub fn non_default(sc: &Scenario) -> Vec<String> {
     for i in 0..sc.redis.server.ping_spikes.len() {
         out.push(format!("redis.server.ping_spikes[{i}]"));
     }
+    for i in 0..sc.auth.outages.len() {
+        out.push(format!("auth.outages[{i}]"));
+    }
+    for i in 0..sc.auth.spikes.len() {
+        out.push(format!("auth.spikes[{i}]"));
+    }
     for (i, c) in sc.clients.iter().enumerate() {
         out.push(format!("clients[{i}]"));
         for f in FIELDS.iter().filter(|f| f.path.starts_with("clients[].")) {
@@ -436,6 +543,12 @@ pub fn non_default(sc: &Scenario) -> Vec<String> {
                     out.push(f.path.replace("[]", &format!("[{i}]")));
                 }
             }
+        }
+        if c.user_id.is_some() {
+            out.push(format!("clients[{i}].user_id"));
+        }
+        if c.token != Client::default().token {
+            out.push(format!("clients[{i}].token"));
         }
     }
     if !sc.run.decisions.is_empty() {
@@ -506,7 +619,7 @@ mod tests {
         let names: Vec<String> = slots.iter().map(Slot::name).collect();
         let at = |n: &str| names.iter().position(|x| x == n).expect(n);
         assert!(at("redis.server.outages[0].start") < at("redis.server.outages[0].end"));
-        assert_eq!(at("clients[0].message_gap_ms") + 1, at("clients[1].at_ms"));
+        assert_eq!(at("clients[0].rtt_ms") + 1, at("clients[1].at_ms"));
         for (i, s) in slots.iter().enumerate() {
             let c = with(&sc, i, 7.max(s.min()));
             assert_eq!(s.get(&c), 7.max(s.min()), "{}", s.name());

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub use files::{duplicate_names, files_under, find, to_toml, write_atomic, FindError};
 pub use types::*;
-pub use validate::{guard_probes, validate, FieldError};
+pub use validate::{attempts, guard_probes, validate, FieldError};
 
 /// Limits on what a scenario may ask for (documented in the README).
 pub mod limits {
@@ -43,6 +43,8 @@ pub mod limits {
     pub const MAX_RETRIES: u32 = 10_000;
     /// Outages and ping spikes, each.
     pub const MAX_WINDOWS: usize = 1_000;
+    /// Bytes of a client's `user_id`.
+    pub const MAX_USER_ID_BYTES: usize = 256;
     /// Size of a scenario file.
     pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 }

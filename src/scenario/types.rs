@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 pub use super::expect::{Class, Classification, Expect};
 pub use crate::policy::{PolicySpec, Preset};
 pub use crate::vocab::{
-    ConstantsTable, EnvName, GraceMode, GuardMode, LoopShape, OnRedisError, ProbeMode,
+    ConnectionCheck, ConstantsTable, EnvName, GraceMode, GuardMode, LogLevel, LoopShape,
+    OnRedisError, ProbeMode, Route, Token, UserIdCheck,
 };
 
 /// One scenario file: the unit users write, review, replay by name and run in CI.
@@ -38,6 +39,9 @@ pub struct Scenario {
     /// The HTTP/WebSocket server.
     #[serde(default)]
     pub server: Server,
+    /// The auth service (the environment of authentication).
+    #[serde(default, skip_serializing_if = "Auth::is_default")]
+    pub auth: Auth,
     /// Clients, in file order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clients: Vec<Client>,
@@ -67,6 +71,7 @@ impl Scenario {
             services: Services::default(),
             redis: Redis::default(),
             server: Server::default(),
+            auth: Auth::default(),
             clients: Vec::new(),
             run: Run::default(),
             expect: None,
@@ -262,6 +267,90 @@ pub struct Client {
     /// Retries after a 503 with Retry-After.
     #[serde(default)]
     pub retries: u32,
+    /// The user it authenticates as (default `user_<k>`, k the entry's 1-based position).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Whether the auth service accepts its token.
+    #[serde(default = "default_token", skip_serializing_if = "is_valid_token")]
+    pub token: Token,
+    /// This entry stands for that many identical clients ...
+    #[serde(default = "default_count", skip_serializing_if = "is_one")]
+    pub count: u32,
+    /// ... arriving this far apart.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub every_ms: u64,
+    /// How long it keeps its socket open after its last message, then closes normally.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hold_ms: u64,
+    /// After a server close or a reset, it reconnects up to this many times.
+    #[serde(default, skip_serializing_if = "is_zero32")]
+    pub reconnects: u32,
+    /// How long after a close or reset it reconnects.
+    #[serde(
+        default = "default_reconnect_gap",
+        skip_serializing_if = "is_default_reconnect_gap"
+    )]
+    pub reconnect_gap_ms: u64,
+    /// Round trip of a keepalive ping and its pong.
+    #[serde(default = "default_rtt", skip_serializing_if = "is_default_rtt")]
+    pub rtt_ms: u64,
+}
+
+/// A client's reconnect gap when the file does not say.
+pub const DEFAULT_RECONNECT_GAP_MS: u64 = 1000;
+/// A client's keepalive round trip when the file does not say.
+pub const DEFAULT_RTT_MS: u64 = 1;
+
+fn default_token() -> Token {
+    Token::Valid
+}
+fn is_valid_token(t: &Token) -> bool {
+    *t == Token::Valid
+}
+fn default_count() -> u32 {
+    1
+}
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+fn is_zero32(n: &u32) -> bool {
+    *n == 0
+}
+fn default_reconnect_gap() -> u64 {
+    DEFAULT_RECONNECT_GAP_MS
+}
+fn is_default_reconnect_gap(n: &u64) -> bool {
+    *n == DEFAULT_RECONNECT_GAP_MS
+}
+fn default_rtt() -> u64 {
+    DEFAULT_RTT_MS
+}
+fn is_default_rtt(n: &u64) -> bool {
+    *n == DEFAULT_RTT_MS
+}
+
+/// `[auth]`: the auth service that every connection's authentication calls.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// Latency of the health pre-check and of each of a call's two requests.
+    pub latency_ms: u64,
+    /// `[start, end)` windows in which requests fail.
+    pub outages: Vec<[u64; 2]>,
+    /// How long a request that starts inside an outage takes to fail.
+    pub refuse_ms: u64,
+    /// Requests starting in `[at_ms, at_ms + extra_ms)` take `extra_ms` longer.
+    pub spikes: Vec<PingSpike>,
+}
+
+impl Auth {
+    /// Whether nothing is set (the table is then left out of written files).
+    pub fn is_default(&self) -> bool {
+        *self == Auth::default()
+    }
 }
 
 fn default_gap() -> u64 {
@@ -276,6 +365,14 @@ impl Default for Client {
             messages: 0,
             message_gap_ms: DEFAULT_MESSAGE_GAP_MS,
             retries: 0,
+            user_id: None,
+            token: Token::Valid,
+            count: 1,
+            every_ms: 0,
+            hold_ms: 0,
+            reconnects: 0,
+            reconnect_gap_ms: DEFAULT_RECONNECT_GAP_MS,
+            rtt_ms: DEFAULT_RTT_MS,
         }
     }
 }

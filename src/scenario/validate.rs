@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::fields::{Access, Field, Ty, FIELDS};
+use super::fields::{Access, Field, Ty, Windows, FIELDS};
 use super::limits;
 use super::types::Scenario;
 use crate::policy::Policy;
@@ -124,15 +124,17 @@ pub fn validate(sc: &Scenario) -> Result<(), FieldError> {
                     in_range(f, &f.path.replace("[]", &format!("[{i}]")), get(c))?;
                 }
             }
-            Access::Spike(get, _) => {
-                for (i, s) in sc.redis.server.ping_spikes.iter().enumerate() {
+            Access::Spike(list, get, _) => {
+                for (i, s) in list.of(sc).iter().enumerate() {
                     in_range(f, &f.path.replace("[]", &format!("[{i}]")), get(s))?;
                 }
             }
-            Access::Outage(_) | Access::None => {}
+            Access::Outage(..) | Access::None => {}
         }
         match f.ty {
+            Ty::Windows if f.path == Windows::Auth.path() => list_len(f, sc.auth.outages.len())?,
             Ty::Windows => list_len(f, sc.redis.server.outages.len())?,
+            Ty::Spikes if f.path.starts_with("auth.") => list_len(f, sc.auth.spikes.len())?,
             Ty::Spikes => list_len(f, sc.redis.server.ping_spikes.len())?,
             Ty::Decisions => list_len(f, sc.run.decisions.len())?,
             Ty::List if f.path == "clients" => list_len(f, sc.clients.len())?,
@@ -144,16 +146,58 @@ pub fn validate(sc: &Scenario) -> Result<(), FieldError> {
             _ => {}
         }
     }
-    outages(sc)?;
+    outages(sc, Windows::Redis)?;
+    outages(sc, Windows::Auth)?;
+    clients(sc)?;
     client_work(sc)?;
     expectations(sc)
 }
 
+/// The client attempts a run can have at least and at most: every expanded client once, and
+/// each as often as its reconnects allow.
+pub fn attempts(sc: &Scenario) -> (u64, u64) {
+    sc.clients.iter().fold((0, 0), |(lo, hi), c| {
+        let n = u64::from(c.count);
+        (lo + n, hi + n.saturating_mul(1 + u64::from(c.reconnects)))
+    })
+}
+
+/// Identities and the total of client attempts.
+fn clients(sc: &Scenario) -> Result<(), FieldError> {
+    for (i, c) in sc.clients.iter().enumerate() {
+        if let Some(id) = &c.user_id {
+            if id.len() > limits::MAX_USER_ID_BYTES {
+                return fail(
+                    format!("clients[{i}].user_id"),
+                    format!(
+                        "{} bytes; at most {} are allowed",
+                        id.len(),
+                        limits::MAX_USER_ID_BYTES
+                    ),
+                );
+            }
+        }
+    }
+    let (_, most) = attempts(sc);
+    if most > limits::MAX_CLIENTS as u64 {
+        return fail(
+            "clients",
+            format!(
+                "the clients add up to {most} connection attempts (count x (1 + reconnects)); \
+                 at most {} are allowed",
+                limits::MAX_CLIENTS
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// Each outage is `[start, end)` with start < end, and no two overlap.
-fn outages(sc: &Scenario) -> Result<(), FieldError> {
-    let list = &sc.redis.server.outages;
+fn outages(sc: &Scenario, which: Windows) -> Result<(), FieldError> {
+    let list = which.of(sc);
+    let path = which.path();
     for (i, [a, b]) in list.iter().enumerate() {
-        let f = format!("redis.server.outages[{i}]");
+        let f = format!("{path}[{i}]");
         if a >= b {
             return fail(
                 f,
@@ -169,7 +213,7 @@ fn outages(sc: &Scenario) -> Result<(), FieldError> {
                 f,
                 format!(
                     "{b} ms is too large; expected {}",
-                    super::fields::allowed("redis.server.outages")
+                    super::fields::allowed(path)
                 ),
             );
         }
@@ -181,7 +225,7 @@ fn outages(sc: &Scenario) -> Result<(), FieldError> {
         if y[0] < x[1] {
             let later = pair[0].max(pair[1]);
             return fail(
-                format!("redis.server.outages[{later}]"),
+                format!("{path}[{later}]"),
                 format!(
                     "outages [{}, {}] and [{}, {}] overlap; windows must be disjoint \
                      (merge them into one)",
@@ -223,16 +267,20 @@ fn client_work(sc: &Scenario) -> Result<(), FieldError> {
     let work: u64 = sc
         .clients
         .iter()
-        .map(|c| u64::from(c.messages) + (1 + u64::from(c.retries)) * probes)
+        .map(|c| {
+            let per_attempt = u64::from(c.messages) + (1 + u64::from(c.retries)) * probes;
+            let attempts = u64::from(c.count) * (1 + u64::from(c.reconnects));
+            per_attempt.saturating_mul(attempts)
+        })
         .sum();
     if work > limits::MAX_CLIENT_WORK {
         return fail(
             "clients",
             format!(
                 "the clients add up to {work} units of work; at most {} are allowed \
-                 (per client: messages + (1 + retries) x {probes} guard probes, the most \
-                 this policy's guard probes per connection); use fewer clients, messages or \
-                 retries",
+                 (per attempt: messages + (1 + retries) x {probes} guard probes, the most \
+                 this policy's guard probes per connection; attempts: count x (1 + \
+                 reconnects)); use fewer clients, messages or retries",
                 limits::MAX_CLIENT_WORK
             ),
         );
@@ -240,16 +288,32 @@ fn client_work(sc: &Scenario) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// `[expect]` lists one outcome per client.
+/// `[expect]` lists one outcome (and one reason) per client attempt.
 fn expectations(sc: &Scenario) -> Result<(), FieldError> {
-    if let Some(c) = sc.expect.as_ref().and_then(|e| e.clients.as_ref()) {
-        if c.len() != sc.clients.len() {
+    let (least, most) = attempts(sc);
+    let Some(e) = sc.expect.as_ref() else {
+        return Ok(());
+    };
+    for (field, n) in [
+        ("expect.clients", e.clients.as_ref().map(Vec::len)),
+        (
+            "expect.client_reasons",
+            e.client_reasons.as_ref().map(Vec::len),
+        ),
+    ] {
+        let Some(n) = n else { continue };
+        let n = n as u64;
+        if n < least || n > most {
+            let want = if least == most {
+                format!("{least}")
+            } else {
+                format!("{least} to {most}")
+            };
             return fail(
-                "expect.clients",
+                field,
                 format!(
-                    "lists {} outcomes but the file has {} [[clients]]; give one per client",
-                    c.len(),
-                    sc.clients.len()
+                    "lists {n} outcomes but the file's [[clients]] make {want} connection \
+                     attempts; give one per attempt (each client, then its reconnects)"
                 ),
             );
         }

@@ -174,6 +174,8 @@ pub struct Found {
     pub trace_hash: String,
     /// Parameters left away from their defaults.
     pub non_default: Vec<String>,
+    /// The close reasons of the shrunk failure's 1011s and 1008s, in attempt order.
+    pub reasons: Vec<crate::vocab::Reason>,
     /// Race or fault (classified when recorded).
     pub class: Option<Class>,
     /// Parameters the failure depends on.

@@ -305,6 +305,7 @@ fn settle(
         known,
         trace_hash: hash.clone(),
         non_default,
+        reasons: rep.client_reasons.iter().flatten().copied().collect(),
         class: None,
         depends_on: Vec::new(),
         error: None,

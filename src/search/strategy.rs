@@ -320,6 +320,7 @@ pub fn build(preset: Preset, p: &Params) -> Scenario {
             messages: c.messages.min(MAX_MESSAGES),
             message_gap_ms: c.gap_ms.unwrap_or(crate::scenario::DEFAULT_MESSAGE_GAP_MS),
             retries: c.retries,
+            ..Client::default()
         });
     }
     let d = RedisServer::default();
@@ -402,6 +403,7 @@ pub fn build(preset: Preset, p: &Params) -> Scenario {
         server: Server {
             bind_ms: p.bind_ms.unwrap_or(0),
         },
+        auth: Default::default(),
         clients,
         run: Run {
             horizon_ms: HORIZON_MS,

@@ -5,9 +5,39 @@
 //! rendered text (each line ended by `\n`), printed as 16 lowercase hex digits: the same on
 //! every platform, and it changes whenever any rendered line changes.
 
-use std::fmt::Write as _;
+mod render;
 
-use crate::vocab::{Actor, Check, Outcome};
+pub use render::{fnv1a64, hash, render, render_line};
+
+use crate::vocab::{names, Actor, Check, ConnectionCheck, Outcome, Reason};
+
+names! {
+    /// The step of authentication that failed a connection.
+    pub enum AuthStep {
+        /// The WebSocket authenticator's breaker was open (a fast failure, not counted).
+        WsBreaker => "ws-breaker",
+        /// The health pre-check timed out or met an outage.
+        Precheck => "precheck",
+        /// The auth-service breaker was open, or half-open with its trials taken.
+        Breaker => "breaker",
+        /// The call timed out or met an outage.
+        Call => "call",
+        /// The service rejected the token.
+        Rejected => "rejected",
+    }
+}
+
+names! {
+    /// The auth-service breaker's state.
+    pub enum BreakerState {
+        /// Calls go through.
+        Closed => "closed",
+        /// Calls fail at once.
+        Open => "open",
+        /// Up to three trial calls go through.
+        HalfOpen => "half-open",
+    }
+}
 
 /// What a probe returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,8 +289,93 @@ pub enum Ev {
     MessageLost,
     /// The client got an error frame.
     ErrorFrame,
-    /// The socket was closed with 1011.
-    Close1011,
+    /// The server closed the socket with 1011.
+    Close1011 {
+        /// Why.
+        reason: Reason,
+    },
+    /// The server closed the socket with 1008 (a failed authentication outside route f3).
+    Close1008 {
+        /// Why.
+        reason: Reason,
+    },
+    /// The route's sleeps after accept.
+    AcceptSleep {
+        /// For how long.
+        ms: u64,
+    },
+    /// Authentication passed.
+    AuthOk {
+        /// How long it took.
+        ms: u64,
+    },
+    /// Authentication failed.
+    AuthFailed {
+        /// At which step.
+        step: AuthStep,
+        /// How long it took.
+        ms: u64,
+    },
+    /// The WebSocket authenticator's breaker counted a failure or reset.
+    WsAuthBreaker {
+        /// Failures counted now.
+        failures: u32,
+        /// Whether it is open now.
+        open: bool,
+    },
+    /// The auth-service breaker changed state.
+    AuthBreaker {
+        /// The new state.
+        state: BreakerState,
+    },
+    /// The factory created a per-user manager.
+    ManagerCreated {
+        /// The user's managers now.
+        managers: u32,
+    },
+    /// The emergency cleanup ran for this user.
+    ManagerCleanup {
+        /// Managers reclaimed.
+        reclaimed: u32,
+    },
+    /// The factory refused: the user holds the limit.
+    ManagerRefused {
+        /// The user's managers.
+        managers: u32,
+    },
+    /// The background sweep ran.
+    ManagerSweep {
+        /// Managers reclaimed.
+        reclaimed: u32,
+    },
+    /// The per-connection service check began.
+    ServiceCheck {
+        /// Which.
+        kind: ConnectionCheck,
+    },
+    /// The user-ID format check refused the client's id.
+    UserIdRejected {
+        /// The id (escaped when printed).
+        user_id: String,
+    },
+    /// The welcome frame (connection established) was sent.
+    Welcome,
+    /// The server keepalive sent a ping.
+    KeepalivePing,
+    /// Its pong was processed.
+    Pong,
+    /// The client keeps its socket open this long.
+    Hold {
+        /// For how long.
+        ms: u64,
+    },
+    /// The client closed its socket normally.
+    ClientClose,
+    /// The client reconnects after a server close or a reset.
+    Reconnect {
+        /// Which reconnect (1-based).
+        attempt: u32,
+    },
     /// The client's final outcome.
     Done(Outcome),
 }
@@ -274,217 +389,6 @@ pub struct Event {
     pub actor: Actor,
     /// What.
     pub ev: Ev,
-}
-
-impl Ev {
-    /// The event's name column.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Ev::Phase(_) => "phase",
-            Ev::StartupComplete => "startup-complete",
-            Ev::GcpReadyFlag => "flag-set",
-            Ev::StartupError => "startup-error",
-            Ev::Bypassed => "bypassed",
-            Ev::WorkerExit => "worker-exit",
-            Ev::ValidatorStart { .. } => "validator-start",
-            Ev::Skipped => "skipped",
-            Ev::CheckStart { .. } => "check-start",
-            Ev::Probe { .. } => "probe",
-            Ev::PollSleep { .. } => "poll-sleep",
-            Ev::Grace { .. } => "grace",
-            Ev::Freeze { .. } => "freeze",
-            Ev::CheckPassed { .. } => "check-passed",
-            Ev::CheckFailed { .. } => "check-failed",
-            Ev::WaitGate { .. } => "wait-gate",
-            Ev::GateWoke => "gate-woke",
-            Ev::DeadlineHit => "deadline",
-            Ev::Verdict { .. } => "verdict",
-            Ev::ConnectStart { .. } => "connect",
-            Ev::Connected => "connected",
-            Ev::ConnectRefused { .. } => "refused",
-            Ev::ClientDropped => "client-dropped",
-            Ev::BreakerFailure { .. } => "breaker-failure",
-            Ev::BreakerSuccess { .. } => "breaker-success",
-            Ev::Backoff { .. } => "backoff",
-            Ev::LongPause => "long-pause",
-            Ev::WokeLate { .. } => "woke-late",
-            Ev::HealthPing { .. } => "ping",
-            Ev::HealthFailed => "health-failed",
-            Ev::OpFailed => "op-failed",
-            Ev::BreakerBlocked => "breaker-blocked",
-            Ev::NoClient => "no-client",
-            Ev::LockWait => "lock-wait",
-            Ev::ConnectReused => "reused",
-            Ev::ConnectTimedOut { .. } => "timed-out",
-            Ev::PingFailed { .. } => "ping-failed",
-            Ev::GatePublish { .. } => "gate",
-            Ev::Arrive => "arrive",
-            Ev::Refused => "refused",
-            Ev::Backlog => "backlog",
-            Ev::Dispatch => "dispatch",
-            Ev::Reset => "reset",
-            Ev::Admit { .. } => "admit",
-            Ev::Accept => "accept",
-            Ev::AcceptDegraded => "accept-degraded",
-            Ev::Reject503 { .. } => "reject-503",
-            Ev::Retry => "retry",
-            Ev::Queued => "queued",
-            Ev::RouteReturned => "route-returned",
-            Ev::QueueDropped => "queue-dropped",
-            Ev::MessageSend { .. } => "message",
-            Ev::MessageHandled => "handled",
-            Ev::MessageLost => "lost",
-            Ev::ErrorFrame => "error-frame",
-            Ev::Close1011 => "close-1011",
-            Ev::Done(_) => "outcome",
-        }
-    }
-
-    fn details(&self, out: &mut String) {
-        let _ = match self {
-            Ev::Phase(p) => write!(out, "{p}"),
-            Ev::GcpReadyFlag => write!(out, "gcp_websocket_ready = true"),
-            Ev::ValidatorStart { gcp, validates } => {
-                if *gcp || !*validates {
-                    write!(out, "gcp={gcp}")
-                } else {
-                    write!(out, "gcp=false (validates everywhere)")
-                }
-            }
-            Ev::CheckStart {
-                check,
-                retries,
-                delay_ms,
-                declared_ms,
-                group_ms,
-            } => write!(
-                out,
-                "{} R={retries} d={delay_ms} T={declared_ms} G={group_ms}",
-                check.name()
-            ),
-            Ev::Probe { check, result } => {
-                let r = match result {
-                    ProbeResult::Ready => "ready",
-                    ProbeResult::NotReady => "not-ready",
-                    ProbeResult::RaisedDebug => "raised (logged at DEBUG)",
-                    ProbeResult::RaisedError => "raised (logged at ERROR)",
-                    ProbeResult::Unawaited => "unawaited coroutine (truthy, never ran)",
-                };
-                write!(out, "{} -> {r}", check.name())
-            }
-            Ev::PollSleep { ms } | Ev::Grace { ms } | Ev::Freeze { ms } | Ev::Backoff { ms } => {
-                write!(out, "{ms}ms")
-            }
-            Ev::CheckPassed { check, via } => {
-                let _ = write!(out, "{}", check.name());
-                match via {
-                    PassVia::Probe { probed_at } => write!(out, " (probed at {probed_at})"),
-                    PassVia::Masked => write!(out, " (masked in staging)"),
-                    PassVia::Unawaited => write!(out, " (unawaited)"),
-                    PassVia::Recheck => write!(out, " (re-checked)"),
-                }
-            }
-            Ev::CheckFailed {
-                check,
-                critical,
-                elapsed_ms,
-                circular,
-            } => write!(
-                out,
-                "{} after {elapsed_ms}ms{}{}",
-                check.name(),
-                if *critical { "" } else { " (non-critical)" },
-                if *circular {
-                    " (needs startup_complete)"
-                } else {
-                    ""
-                }
-            ),
-            Ev::WaitGate { deadline_ms } => write!(out, "until {deadline_ms}"),
-            Ev::Verdict {
-                ready, elapsed_ms, ..
-            } => write!(
-                out,
-                "{} elapsed={elapsed_ms}ms",
-                if *ready { "ready" } else { "failed" }
-            ),
-            Ev::ConnectStart { why } => write!(
-                out,
-                "{}",
-                match why {
-                    ConnectWhy::Init => "initial attempt",
-                    ConnectWhy::Reconnect => "reconnect attempt",
-                    ConnectWhy::Inline => "inline attempt",
-                }
-            ),
-            Ev::ConnectRefused { failures } | Ev::ConnectTimedOut { failures } => {
-                write!(out, "failures={failures}")
-            }
-            Ev::ConnectReused => write!(out, "the connection the lock holder made"),
-            Ev::BreakerFailure { consecutive, open } => write!(
-                out,
-                "consecutive={consecutive}{}",
-                if *open { " OPEN" } else { "" }
-            ),
-            Ev::BreakerSuccess { closed } => {
-                write!(out, "{}", if *closed { "closed" } else { "" })
-            }
-            Ev::WokeLate { late_ms } => write!(out, "{late_ms}ms late"),
-            Ev::HealthPing { ok } => write!(out, "{}", if *ok { "ok" } else { "failed" }),
-            Ev::PingFailed { after_ms } => write!(out, "after {after_ms}ms"),
-            Ev::GatePublish { ready } => {
-                write!(out, "{}", if *ready { "ready" } else { "not-ready" })
-            }
-            Ev::Admit { via } => match via {
-                PassVia::Probe { probed_at } => write!(out, "ready (probed at {probed_at})"),
-                PassVia::Masked => write!(out, "ready (masked in staging)"),
-                PassVia::Unawaited => write!(out, "ready (unawaited)"),
-                PassVia::Recheck => write!(out, "ready (re-checked)"),
-            },
-            Ev::Reject503 { retry_after_ms } => write!(out, "Retry-After {retry_after_ms}ms"),
-            Ev::MessageSend { n } => write!(out, "#{n}"),
-            Ev::Done(o) => write!(out, "{}", o.name()),
-            _ => Ok(()),
-        };
-    }
-}
-
-/// Renders one event as a fixed-column line (no newline).
-pub fn render_line(e: &Event, out: &mut String) {
-    let _ = write!(out, "{:>9}  {:<10} {:<16}", e.t, e.actor, e.ev.name());
-    let start = out.len();
-    out.push(' ');
-    e.ev.details(out);
-    if out.len() == start + 1 {
-        out.truncate(start);
-    }
-    let trimmed = out.trim_end().len();
-    out.truncate(trimmed);
-}
-
-/// Renders the whole trace, one line per event.
-pub fn render(events: &[Event]) -> String {
-    let mut out = String::with_capacity(events.len() * 64);
-    for e in events {
-        render_line(e, &mut out);
-        out.push('\n');
-    }
-    out
-}
-
-/// FNV-1a 64 of the rendered trace, as 16 hex digits.
-pub fn hash(events: &[Event]) -> String {
-    format!("{:016x}", fnv1a64(render(events).as_bytes()))
-}
-
-/// 64-bit FNV-1a.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }
 
 #[cfg(test)]
