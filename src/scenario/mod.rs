@@ -5,6 +5,7 @@ mod expect;
 pub mod fields;
 mod files;
 mod locate;
+pub mod slots;
 mod timeline;
 mod types;
 mod validate;

@@ -17,7 +17,7 @@ use super::shrink::valid;
 use crate::engine::EngineKind;
 use crate::judge::{Finding, Site};
 use crate::replay::{self, Evaluation};
-use crate::scenario::{fields, limits, Class, Classification, Scenario};
+use crate::scenario::{limits, slots, Class, Classification, Scenario};
 use crate::spec;
 use crate::vocab::{Check, EnvName, Outcome, Reason, StartupOutcome, Violation};
 
@@ -247,7 +247,7 @@ pub fn classify(sc: &Scenario, target: &BTreeSet<Violation>, kind: EngineKind) -
     };
     let mut trials = Vec::new();
     let mut windows = Vec::new();
-    for slot in fields::timing_slots(sc) {
+    for slot in slots::timing_slots(sc) {
         let name = slot.name();
         let v = slot.get(sc);
         let run_at = |x: u64| {

@@ -16,7 +16,7 @@ use crate::judge::coverage::{self, Counts, Reached};
 use crate::judge::Env;
 use crate::policy::Preset;
 use crate::replay;
-use crate::scenario::fields;
+use crate::scenario::slots;
 use crate::trace::fnv1a64;
 use crate::vocab::Violation;
 
@@ -294,7 +294,7 @@ fn settle(
         opts.seed
     );
     let rep = replay::replay(&sc, opts.kind);
-    let non_default = fields::non_default(&sc);
+    let non_default = slots::non_default(&sc);
     let known = record.as_ref().is_some_and(|r| r.has(property, &hash));
     let mut found = Found {
         preset,

@@ -11,7 +11,7 @@ use super::strategy::{self, Params};
 use crate::engine::EngineKind;
 use crate::policy::Preset;
 use crate::replay;
-use crate::scenario::{self, fields, Scenario};
+use crate::scenario::{self, slots, Scenario};
 use crate::vocab::Violation;
 
 /// proptest shrink iterations per failure (deterministic; no time limit).
@@ -174,11 +174,11 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
         // Every timing parameter but one back to its default, the one kept as it is or
         // raised (greedy one-at-a-time steps stop at local minima such as "stabilize_ms
         // short enough only because startup was made shorter too").
-        let n = fields::values(&sc).len();
+        let n = slots::values(&sc).len();
         for keep_idx in 0..n {
             let mut base = sc.clone();
             let mut kept = 0;
-            for (idx, s) in fields::timing_slots(&sc).into_iter().enumerate() {
+            for (idx, s) in slots::timing_slots(&sc).into_iter().enumerate() {
                 if idx == keep_idx {
                     kept = s.get(&sc);
                 } else {
@@ -190,7 +190,7 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
             }
             let mut done = false;
             for factor in [1, 2, 4] {
-                let c = fields::with(&base, keep_idx, kept.saturating_mul(factor));
+                let c = slots::with(&base, keep_idx, kept.saturating_mul(factor));
                 if keep(&c) {
                     sc = c;
                     progress = true;
@@ -203,9 +203,9 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
             }
         }
         // Then each timing parameter that is not at its default: default, zero, half.
-        let n = fields::values(&sc).len();
+        let n = slots::values(&sc).len();
         for idx in 0..n {
-            let (value, default) = match fields::timing_slots(&sc).get(idx) {
+            let (value, default) = match slots::timing_slots(&sc).get(idx) {
                 Some(s) => (s.get(&sc), s.default()),
                 None => break,
             };
@@ -217,7 +217,7 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
                 if cand == value || (cand > value && cand != default) {
                     continue;
                 }
-                let c = fields::with(&sc, idx, cand);
+                let c = slots::with(&sc, idx, cand);
                 if c != sc && keep(&c) {
                     sc = c;
                     progress = true;
