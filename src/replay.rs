@@ -333,7 +333,31 @@ pub fn drift(sc: &Scenario, rep: &Report, previous: Option<(&str, String)>) -> O
     Some(d)
 }
 
-/// The trace text of an insta snapshot file (its `---` header removed).
+/// Where the last accepted trace of scenario `name` is stored: `tests/snapshots/trace@NAME.snap`
+/// next to the scenarios folder (written by `replay --bless`, read to show how a drifted trace
+/// differs).
+pub fn stored_trace_path(scenarios: &std::path::Path, name: &str) -> std::path::PathBuf {
+    scenarios
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("tests")
+        .join("snapshots")
+        .join(format!("trace@{name}.snap"))
+}
+
+/// The stored trace of `name`, if there is one, with where it came from.
+pub fn stored_trace(scenarios: &std::path::Path, name: &str) -> Option<(String, String)> {
+    let path = stored_trace_path(scenarios, name);
+    let text = std::fs::read_to_string(&path).ok()?;
+    Some((snapshot_body(&text).to_string(), path.display().to_string()))
+}
+
+/// A trace in the stored format (a `---` header, then the trace).
+pub fn stored_trace_text(trace: &str) -> String {
+    format!("---\nsource: readysim replay --bless\n---\n{trace}")
+}
+
+/// The trace text of a stored trace (or insta snapshot) file (its `---` header removed).
 pub fn snapshot_body(snap: &str) -> &str {
     let Some(rest) = snap.strip_prefix("---\n") else {
         return snap;

@@ -1,35 +1,66 @@
-//! Replays every scenario file under `scenarios/` as its own test (named after the file) and
-//! snapshots its trace with insta.
+//! Replays every scenario file under `scenarios/` as its own test (named after the file): it
+//! passes when the file's `[expect]` matches, trace hash included. A failure prints the
+//! differing fields, the first differing trace lines against the stored trace (if any), and
+//! the one command that accepts a reviewed change.
 
 use std::path::Path;
 
 use readysim::engine::EngineKind;
+use readysim::replay;
 
-fn replay(path: &Path) -> datatest_stable::Result<()> {
+fn check(path: &Path) -> datatest_stable::Result<()> {
     let sc = readysim::scenario::load(path)?;
-    let rep = readysim::replay(&sc, EngineKind::Fast);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut rep = replay::replay(&sc, EngineKind::Fast);
+    let stored = replay::stored_trace(&root, &sc.name);
+    rep.drift = replay::drift(
+        &sc,
+        &rep,
+        stored.as_ref().map(|(t, p)| (t.as_str(), p.clone())),
+    );
+    let bless = format!("cargo run --release -- replay {} --bless", sc.name);
     if !rep.matches {
-        let lines: Vec<String> = rep
-            .mismatches
-            .iter()
-            .map(|m| format!("  {}: expected {}, got {}", m.field, m.expected, m.got))
-            .collect();
-        return Err(format!(
-            "{} does not match its [expect]:\n{}\n\ntrace:\n{}",
-            path.display(),
-            lines.join("\n"),
-            rep.trace_text
-        )
-        .into());
+        let mut o = format!("\n{} does not match its [expect]:\n", path.display());
+        for m in &rep.mismatches {
+            o.push_str(&format!(
+                "  {}: expected {}, got {}\n",
+                m.field, m.expected, m.got
+            ));
+        }
+        if let Some(d) = &rep.drift {
+            if let Some(line) = d.first_line {
+                o.push_str(&format!(
+                    "  first difference at trace line {line} (stored: {}):\n",
+                    d.previous_source.as_deref().unwrap_or("-")
+                ));
+                for l in &d.previous {
+                    o.push_str(&format!("  - {l}\n"));
+                }
+                for l in &d.current {
+                    o.push_str(&format!("  + {l}\n"));
+                }
+            }
+        }
+        o.push_str(&format!(
+            "  after reviewing the change, accept it with:\n    {bless}\n"
+        ));
+        // Real lines on stderr (test harnesses show a returned error as one quoted string).
+        eprintln!("{o}");
+        return Err(format!("{}: expectations differ (see above)", sc.name).into());
     }
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings.bind(|| insta::assert_snapshot!(format!("trace@{}", sc.name), rep.trace_text));
+    if let Some((text, source)) = stored {
+        if text != rep.trace_text {
+            eprintln!(
+                "\n{}: the trace hash matches but the stored trace {source} is stale;\n  \
+                 rewrite it with:\n    {bless}\n",
+                sc.name
+            );
+            return Err(format!("{}: stale stored trace", sc.name).into());
+        }
+    }
     Ok(())
 }
 
 datatest_stable::harness! {
-    { test = replay, root = "scenarios", pattern = r"\.toml$" },
+    { test = check, root = "scenarios", pattern = r"\.toml$" },
 }

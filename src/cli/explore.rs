@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use readysim::engine::EngineKind;
 use readysim::scenario::{self, Preset};
 use readysim::search::{
-    self, classify, record::RecordDir, ExploreOptions, Found, Observer, Summary,
+    self, classify, record::RecordDir, strategy, ExploreOptions, Found, Observer, Summary,
 };
 use readysim::{unknown_name, Violation};
 
@@ -47,8 +47,16 @@ pub struct ExploreArgs {
     #[arg(long, default_value_t = 1, value_name = "J")]
     pub jobs: usize,
     /// Run the k-th of n disjoint parts of the case space (k in 1..=n).
-    #[arg(long, value_name = "k/n")]
+    #[arg(long, value_name = "k/n", env = "READYSIM_SHARD")]
     pub shard: Option<String>,
+    /// How cases are drawn: `swarm` (knob groups omitted per case, boundary anchors) or
+    /// `uniform` (every number anywhere in its range: the naive baseline).
+    #[arg(long, value_name = "S", default_value = "swarm")]
+    pub strategy: String,
+    /// Only count failures (no shrinking, classifying or recording): each property stops at
+    /// its first failure, and the summary says at which case.
+    #[arg(long)]
+    pub count_only: bool,
 }
 
 /// `readysim classify` options.
@@ -144,6 +152,10 @@ pub fn options(a: &ExploreArgs, kind: EngineKind) -> Result<ExploreOptions, BadI
     if let Some(s) = &a.shard {
         o.shard = parse_shard(s)?;
     }
+    o.shrink = !a.count_only;
+    o.strategy = strategy::Kind::from_name(&a.strategy).ok_or_else(|| {
+        BadInput::msg(unknown_name("strategy", &a.strategy, &["swarm", "uniform"]))
+    })?;
     // The command as written into recorded files: everything that changes what is found.
     let mut cmd = format!("readysim explore --seed {} --cases {}", a.seed, a.cases);
     if a.presets.is_empty() {
@@ -161,11 +173,11 @@ pub fn options(a: &ExploreArgs, kind: EngineKind) -> Result<ExploreOptions, BadI
     if o.max_failures != 1 {
         let _ = write!(cmd, " --max-failures {}", o.max_failures);
     }
-    if o.shard != (1, 1) {
-        let _ = write!(cmd, " --shard {}/{}", o.shard.0, o.shard.1);
-    }
     if kind != EngineKind::Fast {
         let _ = write!(cmd, " --engine {}", kind.name());
+    }
+    if o.strategy != strategy::Kind::Swarm {
+        let _ = write!(cmd, " --strategy {}", o.strategy.name());
     }
     o.command = cmd;
     Ok(o)
@@ -174,6 +186,8 @@ pub fn options(a: &ExploreArgs, kind: EngineKind) -> Result<ExploreOptions, BadI
 struct Progress {
     bar: ProgressBar,
     json: bool,
+    /// `<scenarios>/found`, where recorded files are replayed by name.
+    default_dir: PathBuf,
 }
 
 impl Observer for Progress {
@@ -184,13 +198,13 @@ impl Observer for Progress {
         if self.json {
             return;
         }
-        let text = found_text(f);
+        let text = found_text(f, &self.default_dir);
         self.bar.suspend(|| print!("{text}"));
     }
 }
 
 /// The lines printed for one found failure.
-pub fn found_text(f: &Found) -> String {
+pub fn found_text(f: &Found, default_dir: &std::path::Path) -> String {
     let mut o = String::new();
     let state = if let Some(e) = &f.error {
         format!("NOT written: {e}")
@@ -230,8 +244,17 @@ pub fn found_text(f: &Found) -> String {
     if !f.reasons.is_empty() {
         let _ = writeln!(o, "  close reasons: {}", super::output::list(&f.reasons));
     }
-    let _ = writeln!(o, "  reproduce: readysim replay {}", f.name);
+    let _ = writeln!(o, "  reproduce: {}", reproduce(f, default_dir));
     o
+}
+
+/// The command that replays a recorded failure, as it works from here: by name when it was
+/// recorded under the scenarios folder's `found/`, else by the file's path.
+fn reproduce(f: &Found, default_dir: &std::path::Path) -> String {
+    match &f.path {
+        Some(p) if p.parent() != Some(default_dir) => format!("readysim replay {}", p.display()),
+        _ => format!("readysim replay {}", f.name),
+    }
 }
 
 /// The summary table and the coverage counts.
@@ -240,14 +263,26 @@ pub fn summary_text(s: &Summary, command: &str) -> String {
     let _ = writeln!(o, "{command}");
     let _ = writeln!(
         o,
-        "{:<10} {:<17} {:>7} {:>9} {:>9} {:>14}",
+        "{:<10} {:<18} {:>7} {:>9} {:>9} {:>14}  notes",
         "preset", "property", "cases", "failures", "distinct", "first failure"
     );
     for p in &s.presets {
         for st in &p.properties {
+            let mut notes = String::new();
+            if let Some(r) = st.upper_rate {
+                let _ = write!(notes, "rate < {r:.2e} per case (95 %)");
+            }
+            if !st.first_by_reason.is_empty() {
+                let by: Vec<String> = st
+                    .first_by_reason
+                    .iter()
+                    .map(|(r, c)| format!("{r} at {c}"))
+                    .collect();
+                let _ = write!(notes, "{}", by.join(", "));
+            }
             let _ = writeln!(
                 o,
-                "{:<10} {:<17} {:>7} {:>9} {:>9} {:>14}",
+                "{:<10} {:<18} {:>7} {:>9} {:>9} {:>14}  {notes}",
                 p.preset,
                 st.property,
                 p.cases,
@@ -315,6 +350,7 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
     let progress = Progress {
         bar,
         json: cli.json,
+        default_dir: cli.scenarios.join("found"),
     };
     // Wall time only for the cases/s report on stderr; nothing simulated reads it.
     #[allow(clippy::disallowed_methods)]
@@ -460,4 +496,56 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
     }
     print!("{o}");
     Ok(Exit::Ok)
+}
+
+/// Runs `readysim merge`.
+pub fn merge_cmd(cli: &Cli, into: &std::path::Path, sources: &[PathBuf]) -> Result<Exit, BadInput> {
+    let merged = search::merge::merge(sources, into).map_err(|e| BadInput::msg(e.to_string()))?;
+    // New means: not recorded under the scenarios folder yet (what CI should report).
+    let mut known = std::collections::BTreeSet::new();
+    for p in scenario::files_under(&cli.scenarios) {
+        if let Some(k) = scenario::load(&p)
+            .ok()
+            .and_then(|sc| search::record::key_of(&sc))
+        {
+            known.insert(k);
+        }
+    }
+    let mut new = 0;
+    let mut rows = Vec::new();
+    for m in &merged {
+        let key = scenario::load(&m.path)
+            .ok()
+            .and_then(|sc| search::record::key_of(&sc));
+        let is_new = key.is_none_or(|k| !known.contains(&k));
+        new += usize::from(is_new);
+        rows.push((m, is_new));
+    }
+    if cli.json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(m, n)| serde_json::json!({"name": m.name, "path": m.path, "from": m.from, "new": n}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else {
+        for (m, n) in &rows {
+            println!(
+                "{} {}  (from {}){}",
+                if *n { "new  " } else { "known" },
+                m.path.display(),
+                m.from.display(),
+                if m.already {
+                    ", already in the target"
+                } else {
+                    ""
+                }
+            );
+        }
+        println!(
+            "{} file(s) merged into {}, {new} new",
+            merged.len(),
+            into.display()
+        );
+    }
+    Ok(if new > 0 { Exit::Mismatch } else { Exit::Ok })
 }

@@ -99,11 +99,42 @@ pub enum Command {
     Explore(explore::ExploreArgs),
     /// Tell a race from a deterministic fault by perturbing a scenario's timings and order.
     Classify(explore::ClassifyArgs),
+    /// Combine the record folders of a sharded explore into the files an unsharded run writes;
+    /// exit 1 when any of them is not yet under the scenarios folder.
+    Merge {
+        /// Where the merged files go (created if needed; nothing there is overwritten).
+        #[arg(long, value_name = "DIR")]
+        into: PathBuf,
+        /// The shard folders.
+        #[arg(required = true, value_name = "SHARD_DIR")]
+        sources: Vec<PathBuf>,
+    },
     /// Time the incident and every scenario on both engines; print scenarios/s and the ratio.
     Bench {
         /// Wall-clock seconds per measured row.
         #[arg(long, default_value_t = 1.0)]
         seconds: f64,
+        /// `search`: compare the search strategies instead.
+        #[command(subcommand)]
+        what: Option<BenchWhat>,
+    },
+}
+
+/// What `readysim bench` measures besides the engines.
+#[derive(Subcommand, Debug)]
+pub enum BenchWhat {
+    /// Cases to first failure per (preset, property) for swarm and uniform search, their
+    /// geometric-mean ratio, and whether every shipped failure class is rediscovered.
+    Search {
+        /// Seeds, comma-separated.
+        #[arg(long, default_value = "1,2,3")]
+        seeds: String,
+        /// Cases per seed and preset.
+        #[arg(long, default_value_t = 20_000)]
+        cases: u64,
+        /// Worker threads (the result does not depend on it).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
     },
 }
 
@@ -164,7 +195,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Compare { name }) => compare(&cli, name, kind),
         Some(Command::Explore(a)) => explore::explore(&cli, a, kind),
         Some(Command::Classify(a)) => explore::classify_cmd(&cli, a, kind),
-        Some(Command::Bench { seconds }) => bench::run(&cli, *seconds),
+        Some(Command::Merge { into, sources }) => explore::merge_cmd(&cli, into, sources),
+        Some(Command::Bench { seconds, what }) => match what {
+            None => bench::run(&cli, *seconds),
+            Some(BenchWhat::Search { seeds, cases, jobs }) => {
+                bench::search(&cli, seeds, *cases, *jobs)
+            }
+        },
     };
     match result {
         Ok(code) => code.into(),
@@ -238,8 +275,16 @@ fn replay_one(cli: &Cli, name: &str, kind: EngineKind, bless: bool) -> Result<Ex
         let blessed = output::bless(&text, &replay::expect_of(&rep));
         scenario::write_atomic(&path, &blessed, true)
             .map_err(|e| BadInput::msg(format!("{}: cannot write: {e}", path.display())))?;
+        // The stored trace goes with it, when the project keeps stored traces.
+        let stored = replay::stored_trace_path(&cli.scenarios, &sc.name);
+        let mut also = String::new();
+        if stored.parent().is_some_and(|d| d.is_dir()) {
+            scenario::write_atomic(&stored, &replay::stored_trace_text(&rep.trace_text), true)
+                .map_err(|e| BadInput::msg(format!("{}: cannot write: {e}", stored.display())))?;
+            also = format!(" and {}", stored.display());
+        }
         eprintln!(
-            "blessed {}: [expect] rewritten from this run",
+            "blessed {}: [expect]{also} rewritten from this run",
             path.display()
         );
         return Ok(Exit::Ok);

@@ -173,19 +173,9 @@ pub fn drift_text(d: &Drift, name: &str) -> String {
     o
 }
 
-/// The last accepted trace of scenario `name`: the insta snapshot
-/// `tests/snapshots/trace@NAME.snap` next to the scenarios folder, with its path.
+/// The last accepted trace of scenario `name`, with its path.
 pub fn previous_trace(scenarios: &Path, name: &str) -> Option<(String, String)> {
-    let root = scenarios.parent().unwrap_or(Path::new("."));
-    let path = root
-        .join("tests")
-        .join("snapshots")
-        .join(format!("trace@{name}.snap"));
-    let text = std::fs::read_to_string(&path).ok()?;
-    Some((
-        readysim::replay::snapshot_body(&text).to_string(),
-        path.display().to_string(),
-    ))
+    readysim::replay::stored_trace(scenarios, name)
 }
 
 /// `compare`: one row per preset.

@@ -11,6 +11,8 @@ use super::limits::{
     MAX_STEPS, MAX_TIME_MS, MAX_WINDOWS,
 };
 use super::types::{Client, PingSpike, Scenario};
+use crate::policy::Policy;
+use crate::vocab::{Check, EnvName};
 
 /// What a field is to search, shrinking and classification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,8 +62,23 @@ pub enum Ty {
 pub enum Access {
     /// A number every scenario has.
     Num(fn(&Scenario) -> u64, fn(&mut Scenario, u64)),
-    /// An optional number (a knob override).
-    Opt(fn(&Scenario) -> Option<u64>),
+    /// An optional number (a knob override), and what its absence means in a scenario (the
+    /// preset's value, with the file's other overrides).
+    Opt(
+        fn(&Scenario) -> Option<u64>,
+        fn(&mut Scenario, Option<u64>),
+        fn(&Scenario) -> u64,
+    ),
+    /// An optional name (a knob override), as an index into the row's names.
+    Name(
+        fn(&Scenario) -> Option<usize>,
+        fn(&mut Scenario, Option<usize>),
+    ),
+    /// An optional flag (a knob override).
+    Flag(
+        fn(&Scenario) -> Option<bool>,
+        fn(&mut Scenario, Option<bool>),
+    ),
     /// A number of each `[[clients]]` entry.
     Client(fn(&Client) -> u64, fn(&mut Client, u64)),
     /// Bound 0 (start) or 1 (end) of each window of a list.
@@ -151,6 +168,36 @@ pub struct Field {
     pub doc: &'static str,
     /// The accessor.
     pub access: Access,
+    /// How search draws a value for it.
+    pub draw: Draw,
+}
+
+/// How search draws a field's value (the range search explores, not what files allow).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Draw {
+    /// Search leaves it alone (or draws it with the structure it belongs to).
+    None,
+    /// Anywhere in `lo..=hi`.
+    Uniform(u64, u64),
+    /// A duration: near a length that matters (the grace, poll delays, timeouts) or in
+    /// `lo..=hi`.
+    Length(u64, u64),
+    /// An instant: near a moment that matters with the default phases, or in `0..=hi`.
+    Instant(u64),
+    /// A background task's spawn jitter: anywhere in 0..3000, or due inside the first grace.
+    Jitter,
+    /// One of the row's names.
+    Names,
+    /// True or false.
+    Flag,
+}
+
+impl Field {
+    /// The row with a search draw.
+    const fn d(mut self, draw: Draw) -> Field {
+        self.draw = draw;
+        self
+    }
 }
 
 /// `num!(path, expr.path)` etc.: a row's accessor from the field's place in the struct.
@@ -160,8 +207,30 @@ macro_rules! num {
     };
 }
 macro_rules! opt {
+    ($($f:ident).+ => $resolved:expr) => {
+        Access::Opt(
+            |s| s.$($f).+.map(u64::from),
+            |s, v| s.$($f).+ = v.and_then(|v| v.try_into().ok()),
+            $resolved,
+        )
+    };
+}
+
+/// What a policy knob means when the file leaves it out: the resolved policy's value.
+fn resolved(s: &Scenario, f: fn(&Policy, EnvName) -> u64) -> u64 {
+    f(&Policy::resolve(&s.policy), s.environment.name)
+}
+macro_rules! name {
+    ($t:ty, $($f:ident).+) => {
+        Access::Name(
+            |s| s.$($f).+.and_then(|x| <$t>::ALL.iter().position(|y| *y == x)),
+            |s, i| s.$($f).+ = i.map(|i| <$t>::ALL[i % <$t>::ALL.len()]),
+        )
+    };
+}
+macro_rules! flag {
     ($($f:ident).+) => {
-        Access::Opt(|s| s.$($f).+.map(u64::from))
+        Access::Flag(|s| s.$($f).+, |s, v| s.$($f).+ = v)
     };
 }
 macro_rules! client {
@@ -190,6 +259,7 @@ const fn row(
         max,
         doc,
         access,
+        draw: Draw::None,
     }
 }
 
@@ -216,76 +286,76 @@ pub static FIELDS: &[Field] = &[
     row("environment.name", Knob, Ty::Name(&crate::vocab::EnvName::NAMES), 0, 0, Access::None, "ENVIRONMENT: production and staging are GCP"),
     row("environment.cloud_run", Knob, Ty::Bool, 0, 0, Access::None, "K_SERVICE is set (Cloud Run)"),
     row("policy.preset", Knob, Ty::Name(&crate::policy::Preset::NAMES), 0, 0, Access::None, "the validator design the knobs start from"),
-    row("policy.probe", Knob, Ty::Name(&crate::vocab::ProbeMode::NAMES), 0, 0, Access::None, "how the redis probe reads the manager"),
-    row("policy.probe_error_log", Knob, Ty::Name(&crate::vocab::LogLevel::NAMES), 0, 0, Access::None, "the level a raising probe's error is logged at"),
-    row("policy.grace", Knob, Ty::Name(&crate::vocab::GraceMode::NAMES), 0, 0, Access::None, "the grace after a probe said connected"),
-    row("policy.grace_ms", Knob, Ty::Ms, 0, T, opt!(policy.grace_ms), "length of the grace"),
-    row("policy.reprobe_after_grace", Knob, Ty::Bool, 0, 0, Access::None, "probe again after the grace"),
-    row("policy.loop", Knob, Ty::Name(&crate::vocab::LoopShape::NAMES), 0, 0, Access::None, "the poll loop's shape"),
-    row("policy.constants", Knob, Ty::Name(&crate::vocab::ConstantsTable::NAMES), 0, 0, Access::None, "the per-check constants table"),
-    row("policy.redis_retries", Knob, Ty::Count, 0, MAX_RETRIES as u64, opt!(policy.redis_retries), "retries R of the redis check"),
-    row("policy.redis_delay_ms", Knob, Ty::Ms, 0, T, opt!(policy.redis_delay_ms), "delay d between redis probes"),
-    row("policy.declared_redis_timeout_ms", Knob, Ty::Ms, 0, T, opt!(policy.declared_redis_timeout_ms), "the timeout T the code declares and no loop reads"),
+    row("policy.probe", Knob, Ty::Name(&crate::vocab::ProbeMode::NAMES), 0, 0, name!(crate::vocab::ProbeMode, policy.probe), "how the redis probe reads the manager").d(Draw::Names),
+    row("policy.probe_error_log", Knob, Ty::Name(&crate::vocab::LogLevel::NAMES), 0, 0, name!(crate::vocab::LogLevel, policy.probe_error_log), "the level a raising probe's error is logged at").d(Draw::Names),
+    row("policy.grace", Knob, Ty::Name(&crate::vocab::GraceMode::NAMES), 0, 0, name!(crate::vocab::GraceMode, policy.grace), "the grace after a probe said connected").d(Draw::Names),
+    row("policy.grace_ms", Knob, Ty::Ms, 0, T, opt!(policy.grace_ms => |s| resolved(s, |p, _| p.grace_ms)), "length of the grace").d(Draw::Length(0, 3000)),
+    row("policy.reprobe_after_grace", Knob, Ty::Bool, 0, 0, flag!(policy.reprobe_after_grace), "probe again after the grace").d(Draw::Flag),
+    row("policy.loop", Knob, Ty::Name(&crate::vocab::LoopShape::NAMES), 0, 0, name!(crate::vocab::LoopShape, policy.loop_shape), "the poll loop's shape").d(Draw::Names),
+    row("policy.constants", Knob, Ty::Name(&crate::vocab::ConstantsTable::NAMES), 0, 0, name!(crate::vocab::ConstantsTable, policy.constants), "the per-check constants table").d(Draw::Names),
+    row("policy.redis_retries", Knob, Ty::Count, 0, MAX_RETRIES as u64, opt!(policy.redis_retries => |s| resolved(s, |p, _| u64::from(p.check(Check::Redis).retries))), "retries R of the redis check").d(Draw::Uniform(0, 8)),
+    row("policy.redis_delay_ms", Knob, Ty::Ms, 0, T, opt!(policy.redis_delay_ms => |s| resolved(s, |p, _| p.check(Check::Redis).delay_ms)), "delay d between redis probes").d(Draw::Length(0, 3000)),
+    row("policy.declared_redis_timeout_ms", Knob, Ty::Ms, 0, T, opt!(policy.declared_redis_timeout_ms => |s| resolved(s, |p, _| p.check(Check::Redis).declared_ms)), "the timeout T the code declares and no loop reads").d(Draw::Length(0, 60000)),
     row("policy.group_timeouts_ms", Knob, Ty::Triple, 0, T, Access::None, "group timeouts G of phases 1, 2 and 3"),
-    row("policy.deadline_ms", Knob, Ty::Ms, 0, T, opt!(policy.deadline_ms), "the event loop's deadline from the validator's start"),
-    row("policy.circular_check", Knob, Ty::Bool, 0, 0, Access::None, "websocket_integration requires startup_complete"),
-    row("policy.mask_in_staging", Knob, Ty::Bool, 0, 0, Access::None, "in staging a false or raising redis probe counts as ready"),
-    row("policy.noncritical_in_staging", Knob, Ty::Bool, 0, 0, Access::None, "in staging redis and websocket_integration are non-critical"),
-    row("policy.bypass_in_staging", Knob, Ty::Bool, 0, 0, Access::None, "in staging a failed validation is logged and startup carries on"),
-    row("policy.detect_cloud_run", Knob, Ty::Bool, 0, 0, Access::None, "cloud_run = true counts as GCP"),
-    row("policy.skip_outside_gcp", Knob, Ty::Bool, 0, 0, Access::None, "outside GCP the validator skips everything"),
-    row("policy.guard", Knob, Ty::Name(&crate::vocab::GuardMode::NAMES), 0, 0, Access::None, "the per-connection guard"),
-    row("policy.guard_timeout_ms", Knob, Ty::Ms, 0, T, opt!(policy.guard_timeout_ms), "the guard's own limit (default by environment)"),
-    row("policy.on_redis_error", Knob, Ty::Name(&crate::vocab::OnRedisError::NAMES), 0, 0, Access::None, "what a Redis error does to a message"),
-    row("policy.retry_after_ms", Knob, Ty::Ms, 0, T, opt!(policy.retry_after_ms), "Retry-After of a 503"),
-    row("policy.sticky_breaker", Knob, Ty::Bool, 0, 0, Access::None, "the Redis breaker never closes by itself"),
-    row("policy.startup_reconnect_ms", Knob, Ty::Ms, 1, T, opt!(policy.startup_reconnect_ms), "reconnect period while startup waits"),
-    row("policy.route", Knob, Ty::Name(&crate::vocab::Route::NAMES), 0, 0, Access::None, "the WebSocket route's generation"),
-    row("policy.accept_sleep_ms", Knob, Ty::Ms, 0, T, opt!(policy.accept_sleep_ms), "the route's sleeps after accept, before authentication"),
-    row("policy.manager_limit", Knob, Ty::Count, 1, MAX_CLIENTS as u64, opt!(policy.manager_limit), "managers per user before the f1 factory refuses"),
-    row("policy.manager_cleanup_ms", Knob, Ty::Ms, 0, T, opt!(policy.manager_cleanup_ms), "C of the emergency cleanup"),
-    row("policy.manager_proactive_at", Knob, Ty::Count, 0, MAX_CLIENTS as u64, opt!(policy.manager_proactive_at), "the cleanup also runs from this many managers (0: only at the limit)"),
-    row("policy.manager_sweep_ms", Knob, Ty::Ms, 1, T, opt!(policy.manager_sweep_ms), "the background sweep's period"),
-    row("policy.manager_idle_ms", Knob, Ty::Ms, 0, T, opt!(policy.manager_idle_ms), "the sweep reclaims managers idle this long"),
-    row("policy.user_id_check", Knob, Ty::Name(&crate::vocab::UserIdCheck::NAMES), 0, 0, Access::None, "which user ids the f1 route accepts"),
-    row("policy.connection_check", Knob, Ty::Name(&crate::vocab::ConnectionCheck::NAMES), 0, 0, Access::None, "the per-connection service check (routes f1, f3)"),
-    row("policy.keepalive_ms", Knob, Ty::Ms, 1, T, opt!(policy.keepalive_ms), "the server keepalive's interval and pong timeout"),
-    row("policy.ws_auth_breaker_failures", Knob, Ty::Count, 1, MAX_CLIENTS as u64, opt!(policy.ws_auth_breaker_failures), "failed connections that open the WebSocket authenticator's breaker"),
-    row("policy.ws_auth_breaker_ms", Knob, Ty::Ms, 0, T, opt!(policy.ws_auth_breaker_ms), "how long that breaker fails connections after its last failure"),
-    row("startup.init_ms", Timing, Ty::Ms, 0, T, num!(startup.init_ms), "phase INIT"),
-    row("startup.dependencies_ms", Timing, Ty::Ms, 0, T, num!(startup.dependencies_ms), "phase DEPENDENCIES"),
-    row("startup.database_ms", Timing, Ty::Ms, 0, T, num!(startup.database_ms), "phase DATABASE"),
-    row("startup.cache_ms", Timing, Ty::Ms, 0, T, num!(startup.cache_ms), "phase CACHE besides the Redis connect attempt"),
-    row("startup.services_ms", Timing, Ty::Ms, 0, T, num!(startup.services_ms), "phase SERVICES"),
-    row("startup.websocket_ms", Timing, Ty::Ms, 0, T, num!(startup.websocket_ms), "steps of phase WEBSOCKET before the validator"),
-    row("startup.finalize_ms", Timing, Ty::Ms, 0, T, num!(startup.finalize_ms), "phase FINALIZE"),
-    row("startup.probe_cost_ms", Timing, Ty::Ms, 0, T, num!(startup.probe_cost_ms), "what every probe call costs"),
-    row("services.database_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.database_ready_at_ms), "when the database is ready"),
-    row("services.auth_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.auth_ready_at_ms), "when auth is ready"),
-    row("services.agent_supervisor_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.agent_supervisor_ready_at_ms), "when the agent supervisor is ready"),
-    row("services.websocket_bridge_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.websocket_bridge_ready_at_ms), "when the WebSocket bridge is ready"),
+    row("policy.deadline_ms", Knob, Ty::Ms, 0, T, opt!(policy.deadline_ms => |s| resolved(s, |p, _| p.deadline_ms)), "the event loop's deadline from the validator's start").d(Draw::Length(0, 60000)),
+    row("policy.circular_check", Knob, Ty::Bool, 0, 0, flag!(policy.circular_check), "websocket_integration requires startup_complete").d(Draw::Flag),
+    row("policy.mask_in_staging", Knob, Ty::Bool, 0, 0, flag!(policy.mask_in_staging), "in staging a false or raising redis probe counts as ready").d(Draw::Flag),
+    row("policy.noncritical_in_staging", Knob, Ty::Bool, 0, 0, flag!(policy.noncritical_in_staging), "in staging redis and websocket_integration are non-critical").d(Draw::Flag),
+    row("policy.bypass_in_staging", Knob, Ty::Bool, 0, 0, flag!(policy.bypass_in_staging), "in staging a failed validation is logged and startup carries on").d(Draw::Flag),
+    row("policy.detect_cloud_run", Knob, Ty::Bool, 0, 0, flag!(policy.detect_cloud_run), "cloud_run = true counts as GCP").d(Draw::Flag),
+    row("policy.skip_outside_gcp", Knob, Ty::Bool, 0, 0, flag!(policy.skip_outside_gcp), "outside GCP the validator skips everything").d(Draw::Flag),
+    row("policy.guard", Knob, Ty::Name(&crate::vocab::GuardMode::NAMES), 0, 0, name!(crate::vocab::GuardMode, policy.guard), "the per-connection guard").d(Draw::Names),
+    row("policy.guard_timeout_ms", Knob, Ty::Ms, 0, T, opt!(policy.guard_timeout_ms => |s| resolved(s, |p, e| p.guard_timeout(e))), "the guard's own limit (default by environment)").d(Draw::Length(0, 6000)),
+    row("policy.on_redis_error", Knob, Ty::Name(&crate::vocab::OnRedisError::NAMES), 0, 0, name!(crate::vocab::OnRedisError, policy.on_redis_error), "what a Redis error does to a message").d(Draw::Names),
+    row("policy.retry_after_ms", Knob, Ty::Ms, 0, T, opt!(policy.retry_after_ms => |s| resolved(s, |p, _| p.retry_after_ms)), "Retry-After of a 503").d(Draw::Length(0, 20000)),
+    row("policy.sticky_breaker", Knob, Ty::Bool, 0, 0, flag!(policy.sticky_breaker), "the Redis breaker never closes by itself").d(Draw::Flag),
+    row("policy.startup_reconnect_ms", Knob, Ty::Ms, 1, T, opt!(policy.startup_reconnect_ms => |s| resolved(s, |p, _| p.startup_reconnect_ms.unwrap_or(0))), "reconnect period while startup waits").d(Draw::Length(1, 2000)),
+    row("policy.route", Knob, Ty::Name(&crate::vocab::Route::NAMES), 0, 0, name!(crate::vocab::Route, policy.route), "the WebSocket route's generation").d(Draw::Names),
+    row("policy.accept_sleep_ms", Knob, Ty::Ms, 0, T, opt!(policy.accept_sleep_ms => |s| resolved(s, |p, _| p.accept_sleep_ms)), "the route's sleeps after accept, before authentication").d(Draw::Length(0, 200)),
+    row("policy.manager_limit", Knob, Ty::Count, 1, MAX_CLIENTS as u64, opt!(policy.manager_limit => |s| resolved(s, |p, _| u64::from(p.manager_limit))), "managers per user before the f1 factory refuses").d(Draw::Uniform(1, 25)),
+    row("policy.manager_cleanup_ms", Knob, Ty::Ms, 0, T, opt!(policy.manager_cleanup_ms => |s| resolved(s, |p, _| p.manager_cleanup_ms)), "C of the emergency cleanup").d(Draw::Length(0, 300000)),
+    row("policy.manager_proactive_at", Knob, Ty::Count, 0, MAX_CLIENTS as u64, opt!(policy.manager_proactive_at => |s| resolved(s, |p, _| u64::from(p.manager_proactive_at))), "the cleanup also runs from this many managers (0: only at the limit)").d(Draw::Uniform(0, 20)),
+    row("policy.manager_sweep_ms", Knob, Ty::Ms, 1, T, opt!(policy.manager_sweep_ms => |s| resolved(s, |p, _| p.manager_sweep_ms)), "the background sweep's period").d(Draw::Length(1, 300000)),
+    row("policy.manager_idle_ms", Knob, Ty::Ms, 0, T, opt!(policy.manager_idle_ms => |s| resolved(s, |p, _| p.manager_idle_ms)), "the sweep reclaims managers idle this long").d(Draw::Length(0, 1800000)),
+    row("policy.user_id_check", Knob, Ty::Name(&crate::vocab::UserIdCheck::NAMES), 0, 0, name!(crate::vocab::UserIdCheck, policy.user_id_check), "which user ids the f1 route accepts").d(Draw::Names),
+    row("policy.connection_check", Knob, Ty::Name(&crate::vocab::ConnectionCheck::NAMES), 0, 0, name!(crate::vocab::ConnectionCheck, policy.connection_check), "the per-connection service check (routes f1, f3)").d(Draw::Names),
+    row("policy.keepalive_ms", Knob, Ty::Ms, 1, T, opt!(policy.keepalive_ms => |s| resolved(s, |p, _| p.keepalive_ms)), "the server keepalive's interval and pong timeout").d(Draw::Length(1000, 30000)),
+    row("policy.ws_auth_breaker_failures", Knob, Ty::Count, 1, MAX_CLIENTS as u64, opt!(policy.ws_auth_breaker_failures => |s| resolved(s, |p, _| u64::from(p.ws_auth_breaker_failures))), "failed connections that open the WebSocket authenticator's breaker").d(Draw::Uniform(1, 6)),
+    row("policy.ws_auth_breaker_ms", Knob, Ty::Ms, 0, T, opt!(policy.ws_auth_breaker_ms => |s| resolved(s, |p, _| p.ws_auth_breaker_ms)), "how long that breaker fails connections after its last failure").d(Draw::Length(0, 30000)),
+    row("startup.init_ms", Timing, Ty::Ms, 0, T, num!(startup.init_ms), "phase INIT").d(Draw::Uniform(0, 1000)),
+    row("startup.dependencies_ms", Timing, Ty::Ms, 0, T, num!(startup.dependencies_ms), "phase DEPENDENCIES").d(Draw::Uniform(0, 1000)),
+    row("startup.database_ms", Timing, Ty::Ms, 0, T, num!(startup.database_ms), "phase DATABASE").d(Draw::Uniform(0, 3000)),
+    row("startup.cache_ms", Timing, Ty::Ms, 0, T, num!(startup.cache_ms), "phase CACHE besides the Redis connect attempt").d(Draw::Uniform(0, 100)),
+    row("startup.services_ms", Timing, Ty::Ms, 0, T, num!(startup.services_ms), "phase SERVICES").d(Draw::Uniform(0, 5000)),
+    row("startup.websocket_ms", Timing, Ty::Ms, 0, T, num!(startup.websocket_ms), "steps of phase WEBSOCKET before the validator").d(Draw::Uniform(0, 100)),
+    row("startup.finalize_ms", Timing, Ty::Ms, 0, T, num!(startup.finalize_ms), "phase FINALIZE").d(Draw::Uniform(0, 1000)),
+    row("startup.probe_cost_ms", Timing, Ty::Ms, 0, T, num!(startup.probe_cost_ms), "what every probe call costs").d(Draw::Uniform(0, 5)),
+    row("services.database_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.database_ready_at_ms), "when the database is ready").d(Draw::Instant(20000)),
+    row("services.auth_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.auth_ready_at_ms), "when auth is ready").d(Draw::Instant(20000)),
+    row("services.agent_supervisor_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.agent_supervisor_ready_at_ms), "when the agent supervisor is ready").d(Draw::Instant(20000)),
+    row("services.websocket_bridge_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.websocket_bridge_ready_at_ms), "when the WebSocket bridge is ready").d(Draw::Instant(20000)),
     row("redis.server.up_from_ms", Timing, Ty::Ms, 0, T, num!(redis.server.up_from_ms), "before this every connection is refused"),
     row("redis.server.outages", Structure, Ty::Windows, 0, MAX_WINDOWS as u64, Access::None, "[start, end) windows in which the server is unreachable"),
     row("redis.server.outages[].start", Timing, Ty::Ms, 0, T, Access::Outage(Windows::Redis, 0), "an outage's start"),
     row("redis.server.outages[].end", Timing, Ty::Ms, 0, T, Access::Outage(Windows::Redis, 1), "an outage's end"),
-    row("redis.server.connect_ms", Timing, Ty::Ms, 0, T, num!(redis.server.connect_ms), "a successful connect's duration"),
-    row("redis.server.refuse_ms", Timing, Ty::Ms, 0, T, num!(redis.server.refuse_ms), "a refused attempt's or failed ping's duration"),
-    row("redis.server.ping_ms", Timing, Ty::Ms, 0, T, num!(redis.server.ping_ms), "a ping's duration"),
+    row("redis.server.connect_ms", Timing, Ty::Ms, 0, T, num!(redis.server.connect_ms), "a successful connect's duration").d(Draw::Uniform(1, 200)),
+    row("redis.server.refuse_ms", Timing, Ty::Ms, 0, T, num!(redis.server.refuse_ms), "a refused attempt's or failed ping's duration").d(Draw::Uniform(1, 200)),
+    row("redis.server.ping_ms", Timing, Ty::Ms, 0, T, num!(redis.server.ping_ms), "a ping's duration").d(Draw::Uniform(1, 50)),
     row("redis.server.ping_spikes", Structure, Ty::Spikes, 0, MAX_WINDOWS as u64, Access::None, "pings starting in [at_ms, at_ms + extra_ms) take extra_ms longer"),
     row("redis.server.ping_spikes[].at_ms", Timing, Ty::Ms, 0, T, Access::Spike(Spikes::Redis, |s| s.at_ms, |s, v| s.at_ms = v), "a spike's start"),
     row("redis.server.ping_spikes[].extra_ms", Timing, Ty::Ms, 0, T, Access::Spike(Spikes::Redis, |s| s.extra_ms, |s, v| s.extra_ms = v), "a spike's extra latency and length"),
-    row("redis.manager.stabilize_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.stabilize_ms), "Operational only this long after the last connect"),
-    row("redis.manager.reconnect_spawn_jitter_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.reconnect_spawn_jitter_ms), "the reconnect task starts this late"),
-    row("redis.manager.health_spawn_jitter_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.health_spawn_jitter_ms), "the health task starts this late"),
-    row("redis.manager.ping_timeout_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.ping_timeout_ms), "the health check's ping timeout"),
-    row("redis.manager.get_client_ping_timeout_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.get_client_ping_timeout_ms), "get_client's ping timeout"),
-    row("redis.manager.health_interval_ms", Timing, Ty::Ms, 1, T, num!(redis.manager.health_interval_ms), "the health check's interval"),
-    row("server.bind_ms", Timing, Ty::Ms, 0, T, num!(server.bind_ms), "when the port is bound"),
-    row("auth.latency_ms", Timing, Ty::Ms, 0, T, num!(auth.latency_ms), "the auth service's latency per request"),
+    row("redis.manager.stabilize_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.stabilize_ms), "Operational only this long after the last connect").d(Draw::Length(1, 5000)),
+    row("redis.manager.reconnect_spawn_jitter_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.reconnect_spawn_jitter_ms), "the reconnect task starts this late").d(Draw::Jitter),
+    row("redis.manager.health_spawn_jitter_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.health_spawn_jitter_ms), "the health task starts this late").d(Draw::Jitter),
+    row("redis.manager.ping_timeout_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.ping_timeout_ms), "the health check's ping timeout").d(Draw::Length(10, 6000)),
+    row("redis.manager.get_client_ping_timeout_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.get_client_ping_timeout_ms), "get_client's ping timeout").d(Draw::Length(10, 500)),
+    row("redis.manager.health_interval_ms", Timing, Ty::Ms, 1, T, num!(redis.manager.health_interval_ms), "the health check's interval").d(Draw::Uniform(1000, 30000)),
+    row("server.bind_ms", Timing, Ty::Ms, 0, T, num!(server.bind_ms), "when the port is bound").d(Draw::Uniform(0, 5000)),
+    row("auth.latency_ms", Timing, Ty::Ms, 0, T, num!(auth.latency_ms), "the auth service's latency per request").d(Draw::Length(0, 3000)),
     row("auth.outages", Structure, Ty::Windows, 0, MAX_WINDOWS as u64, Access::None, "[start, end) windows in which auth requests fail"),
     row("auth.outages[].start", Timing, Ty::Ms, 0, T, Access::Outage(Windows::Auth, 0), "an auth outage's start"),
     row("auth.outages[].end", Timing, Ty::Ms, 0, T, Access::Outage(Windows::Auth, 1), "an auth outage's end"),
-    row("auth.refuse_ms", Timing, Ty::Ms, 0, T, num!(auth.refuse_ms), "how long a request in an outage takes to fail"),
+    row("auth.refuse_ms", Timing, Ty::Ms, 0, T, num!(auth.refuse_ms), "how long a request in an outage takes to fail").d(Draw::Uniform(0, 200)),
     row("auth.spikes", Structure, Ty::Spikes, 0, MAX_WINDOWS as u64, Access::None, "auth requests starting in [at_ms, at_ms + extra_ms) take extra_ms longer"),
     row("auth.spikes[].at_ms", Timing, Ty::Ms, 0, T, Access::Spike(Spikes::Auth, |s| s.at_ms, |s, v| s.at_ms = v), "an auth spike's start"),
     row("auth.spikes[].extra_ms", Timing, Ty::Ms, 0, T, Access::Spike(Spikes::Auth, |s| s.extra_ms, |s, v| s.extra_ms = v), "an auth spike's extra latency and length"),
@@ -304,7 +374,7 @@ pub static FIELDS: &[Field] = &[
     row("clients[].rtt_ms", Timing, Ty::Ms, 0, T, client!(rtt_ms), "a keepalive ping's round trip"),
     row("run.horizon_ms", Limit, Ty::Ms, 1, MAX_HORIZON_MS, num!(run.horizon_ms), "the simulation stops here at the latest"),
     row("run.decisions", Structure, Ty::Decisions, 0, MAX_DECISIONS as u64, Access::None, "same-instant choices and drawn factors, in order"),
-    row("run.max_steps", Limit, Ty::Count, 1, MAX_STEPS, opt!(run.max_steps), "task polls allowed before the run ends as hang"),
+    row("run.max_steps", Limit, Ty::Count, 1, MAX_STEPS, opt!(run.max_steps => |_| crate::model::DEFAULT_MAX_STEPS), "task polls allowed before the run ends as hang"),
     row("expect.startup", Structure, Ty::Name(&crate::vocab::StartupOutcome::NAMES), 0, 0, Access::None, "how startup ends"),
     row("expect.verdict_at_ms", Structure, Ty::Count, 0, u64::MAX, Access::None, "when the verdict is published"),
     row("expect.elapsed_ms", Structure, Ty::Count, 0, u64::MAX, Access::None, "from the validator's start"),
@@ -388,7 +458,7 @@ impl Field {
             Access::Num(get, _) => Some(get(&Scenario::new("", ""))),
             Access::Client(get, _) => Some(get(&Client::default())),
             Access::Outage(..) | Access::Spike(..) => Some(0),
-            Access::Opt(_) | Access::None => None,
+            Access::Opt(..) | Access::Name(..) | Access::Flag(..) | Access::None => None,
         }
     }
 }

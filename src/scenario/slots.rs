@@ -29,8 +29,8 @@ impl Slot {
             Access::Client(get, _) => get(&sc.clients[self.index]),
             Access::Outage(list, b) => list.of(sc)[self.index][b],
             Access::Spike(list, get, _) => get(&list.of(sc)[self.index]),
-            Access::Opt(get) => get(sc).unwrap_or(0),
-            Access::None => 0,
+            Access::Opt(get, ..) => get(sc).unwrap_or(0),
+            Access::Name(..) | Access::Flag(..) | Access::None => 0,
         }
     }
 
@@ -42,7 +42,7 @@ impl Slot {
             Access::Client(_, set) => set(&mut sc.clients[self.index], v),
             Access::Outage(list, b) => list.of_mut(sc)[self.index][b] = v,
             Access::Spike(list, _, set) => set(&mut list.of_mut(sc)[self.index], v),
-            Access::Opt(_) | Access::None => {}
+            Access::Opt(..) | Access::Name(..) | Access::Flag(..) | Access::None => {}
         }
     }
 
@@ -98,6 +98,18 @@ pub fn timing_slots(sc: &Scenario) -> Vec<Slot> {
         }
     }
     out
+}
+
+/// Every count of every client (`messages`, `retries`, `count`, `reconnects`): what shrinking
+/// brings to its threshold besides the timings.
+pub fn count_slots(sc: &Scenario) -> Vec<Slot> {
+    let rows: Vec<&'static Field> = FIELDS
+        .iter()
+        .filter(|f| f.kind == Kind::Count && matches!(f.access, Access::Client(..)))
+        .collect();
+    (0..sc.clients.len())
+        .flat_map(|index| rows.iter().map(move |field| Slot { field, index }))
+        .collect()
 }
 
 /// Names and values of the timing parameters of `sc`.

@@ -114,7 +114,7 @@ pub fn validate(sc: &Scenario) -> Result<(), FieldError> {
     for f in FIELDS {
         match f.access {
             Access::Num(get, _) => in_range(f, f.path, get(sc))?,
-            Access::Opt(get) => {
+            Access::Opt(get, ..) => {
                 if let Some(v) = get(sc) {
                     in_range(f, f.path, v)?;
                 }
@@ -129,7 +129,7 @@ pub fn validate(sc: &Scenario) -> Result<(), FieldError> {
                     in_range(f, &f.path.replace("[]", &format!("[{i}]")), get(s))?;
                 }
             }
-            Access::Outage(..) | Access::None => {}
+            Access::Outage(..) | Access::Name(..) | Access::Flag(..) | Access::None => {}
         }
         match f.ty {
             Ty::Windows if f.path == Windows::Auth.path() => list_len(f, sc.auth.outages.len())?,

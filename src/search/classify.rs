@@ -149,8 +149,9 @@ pub fn target_of(sc: &Scenario, kind: EngineKind) -> BTreeSet<Violation> {
 
 /// The environment's availability class: whether the manager could reach a usable Redis at
 /// some instant up to `until` (up, a ping and a handshake both shorter than its timeout),
-/// and whether the auth service can answer at all (its latency under every bound).
-fn availability(sc: &Scenario, until: u64) -> (bool, bool) {
+/// whether the auth service can answer at all (its latency under every bound), and whether
+/// the port is bound when each client first connects.
+fn availability(sc: &Scenario, until: u64) -> (bool, bool, Vec<bool>) {
     let srv = &sc.redis.server;
     let timeout = sc.redis.manager.ping_timeout_ms;
     let usable = |t: u64| {
@@ -173,7 +174,12 @@ fn availability(sc: &Scenario, until: u64) -> (bool, bool) {
         spec::AUTH_PRECHECK_MS
     };
     let auth = a.latency_ms < precheck && a.latency_ms.saturating_mul(2) < spec::AUTH_CALL_MS;
-    (redis, auth)
+    let listening = sc
+        .clients
+        .iter()
+        .map(|c| c.at_ms >= sc.server.bind_ms)
+        .collect();
+    (redis, auth, listening)
 }
 
 /// The values tried for a field at `v`: `v` shifted by [`SHIFTS`] times its scale (1 ms up
@@ -212,7 +218,7 @@ struct Judge<'a> {
     kind: EngineKind,
     target: &'a BTreeSet<Violation>,
     base: BTreeSet<Item>,
-    class: (bool, bool),
+    class: (bool, bool, Vec<bool>),
     until: u64,
 }
 

@@ -7,7 +7,9 @@
 //!   failing property --shrink--> minimal Scenario --classify--> recorded file (record)
 //! ```
 
+pub mod bench;
 pub mod classify;
+pub mod merge;
 pub mod record;
 pub mod runner;
 pub mod shrink;
@@ -64,6 +66,10 @@ pub struct ExploreOptions {
     /// The comment lines on top of a recorded file, from `command` and what was found (the
     /// CLI adds the commands that reproduce and classify it).
     pub header: HeaderFn,
+    /// Which strategy draws the cases.
+    pub strategy: strategy::Kind,
+    /// Shrink, classify and record failures (off: only count them, as `bench search` does).
+    pub shrink: bool,
 }
 
 /// Builds a recorded file's comment lines from the explore command and the failure.
@@ -115,12 +121,14 @@ impl ExploreOptions {
             command: format!("explore --seed {seed}"),
             interrupt: None,
             header: plain_header,
+            strategy: strategy::Kind::Swarm,
+            shrink: true,
         }
     }
 }
 
 /// Counts of one property under one preset.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PropertyStats {
     /// The property.
     pub property: Violation,
@@ -130,10 +138,15 @@ pub struct PropertyStats {
     pub distinct: u64,
     /// The first case number that violated it.
     pub first_failure: Option<u64>,
+    /// For `ws-1011`: the first case of each close reason.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub first_by_reason: std::collections::BTreeMap<crate::vocab::Reason, u64>,
+    /// When no case violated it: the 95 % upper bound on its failure rate per case (3/N).
+    pub upper_rate: Option<f64>,
 }
 
 /// The result for one preset.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PresetSummary {
     /// The preset.
     pub preset: Preset,
@@ -185,7 +198,7 @@ pub struct Found {
 }
 
 /// The result of a search.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
     /// The seed.
     pub seed: u64,

@@ -14,8 +14,20 @@ use crate::vocab::Violation;
 pub struct RecordDir {
     /// The folder.
     pub dir: PathBuf,
-    /// (property, trace hash) of every file in it.
-    pub known: BTreeSet<(Violation, String)>,
+    /// (preset, property, trace hash) of every file in it.
+    pub known: BTreeSet<Key>,
+}
+
+/// What identifies a recorded failure: its preset, property and trace hash.
+pub type Key = (Preset, Violation, String);
+
+/// How a write ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// A new file.
+    New(PathBuf),
+    /// The file was already there (another process recorded the same failure meanwhile).
+    Known(PathBuf),
 }
 
 /// Why a record folder cannot be used.
@@ -42,9 +54,21 @@ impl std::error::Error for RecordError {}
 
 /// The property a recorded file's name gives (`p8-false-ready-1a2b3c4d` -> `false-ready`).
 pub fn property_of_name(name: &str) -> Option<Violation> {
-    let (_, rest) = name.split_once('-')?;
+    key_of_name(name).map(|(_, p)| p)
+}
+
+/// The preset and property a recorded file's name gives.
+pub fn key_of_name(name: &str) -> Option<(Preset, Violation)> {
+    let (preset, rest) = name.split_once('-')?;
     let (prop, _) = rest.rsplit_once('-')?;
-    Violation::from_name(prop)
+    Some((Preset::from_name(preset)?, Violation::from_name(prop)?))
+}
+
+/// The key of a recorded file: from its name and its `expect.trace_hash`.
+pub fn key_of(sc: &Scenario) -> Option<Key> {
+    let (preset, prop) = key_of_name(&sc.name)?;
+    let hash = sc.expect.as_ref()?.trace_hash.clone()?;
+    Some((preset, prop, hash))
 }
 
 /// The file name of a failure: the hash shortened to 8 hex digits, or all 16 when `long`.
@@ -78,9 +102,8 @@ impl RecordDir {
         let mut known = BTreeSet::new();
         for p in scenario::files_under(dir) {
             let Ok(sc) = scenario::load(&p) else { continue };
-            let hash = sc.expect.as_ref().and_then(|e| e.trace_hash.clone());
-            if let (Some(prop), Some(hash)) = (property_of_name(&sc.name), hash) {
-                known.insert((prop, hash));
+            if let Some(k) = key_of(&sc) {
+                known.insert(k);
             }
         }
         Ok(RecordDir {
@@ -89,15 +112,18 @@ impl RecordDir {
         })
     }
 
-    /// Whether (property, trace hash) is already recorded.
-    pub fn has(&self, property: Violation, trace_hash: &str) -> bool {
-        self.known.contains(&(property, trace_hash.to_string()))
+    /// Whether (preset, property, trace hash) is already recorded.
+    pub fn has(&self, preset: Preset, property: Violation, trace_hash: &str) -> bool {
+        self.known
+            .contains(&(preset, property, trace_hash.to_string()))
     }
 
     /// Writes `sc` under the name [`file_name`] gives, with the comment lines `header(name)`
-    /// on top, through a
-    /// temporary file and a rename, never over an existing file: when the short name is taken
-    /// by another failure, the name with the whole hash is used instead.
+    /// on top, through a temporary file and a link that fails if the name exists: the name is
+    /// reserved atomically, so processes recording into one folder never overwrite each other.
+    /// A taken name that holds the same failure (another process was first) is that failure,
+    /// recorded; one that holds another failure with the same short hash makes the name with
+    /// the whole hash be used instead.
     pub fn write(
         &mut self,
         mut sc: Scenario,
@@ -105,7 +131,8 @@ impl RecordDir {
         property: Violation,
         trace_hash: &str,
         header: &dyn Fn(&str) -> Vec<String>,
-    ) -> std::io::Result<PathBuf> {
+    ) -> std::io::Result<Written> {
+        let key = (preset, property, trace_hash.to_string());
         let mut last = None;
         for long in [false, true] {
             sc.name = file_name(preset, property, trace_hash, long);
@@ -113,10 +140,20 @@ impl RecordDir {
             let text = scenario::to_toml(&sc, &header(&sc.name));
             match scenario::write_atomic(&path, &text, false) {
                 Ok(()) => {
-                    self.known.insert((property, trace_hash.to_string()));
-                    return Ok(path);
+                    self.known.insert(key);
+                    return Ok(Written::New(path));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let same = scenario::load(&path)
+                        .ok()
+                        .and_then(|other| key_of(&other))
+                        .is_some_and(|k| k == key);
+                    if same {
+                        self.known.insert(key);
+                        return Ok(Written::Known(path));
+                    }
+                    last = Some(e);
+                }
                 Err(e) => return Err(e),
             }
         }

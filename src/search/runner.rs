@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
 
 use super::classify;
-use super::record::{file_name, RecordDir};
+use super::record::{file_name, RecordDir, Written};
 use super::shrink::{self, generate_one};
 use super::strategy;
 use super::{ExploreOptions, Found, PresetSummary, PropertyStats, Summary};
@@ -18,7 +18,7 @@ use crate::policy::Preset;
 use crate::replay;
 use crate::scenario::slots;
 use crate::trace::fnv1a64;
-use crate::vocab::Violation;
+use crate::vocab::{Reason, Violation};
 
 /// Cases evaluated between two merges. Workers are scoped threads started per chunk, and each
 /// warms its engine's buffer pool anew: with 256 cases a chunk, 2 jobs ran only 1.18x as fast
@@ -68,6 +68,8 @@ pub struct CaseResult {
     pub violated: Vec<Violation>,
     /// The orderings it reached.
     pub reached: Reached,
+    /// The close reasons of its 1011s, distinct, in name order.
+    pub reasons: Vec<Reason>,
 }
 
 /// Generates, runs and judges case `index` of `preset`.
@@ -77,8 +79,9 @@ pub fn run_case(
     index: u64,
     properties: &BTreeSet<Violation>,
     kind: EngineKind,
+    strategy: strategy::Kind,
 ) -> CaseResult {
-    let params = generate_one(case_seed(seed, preset, index));
+    let params = generate_one(case_seed(seed, preset, index), strategy);
     let sc = strategy::build(preset, &params);
     let ev = replay::evaluate(&sc, kind);
     CaseResult {
@@ -90,6 +93,17 @@ pub fn run_case(
             .filter(|v| properties.contains(v))
             .collect(),
         reached: coverage::reached(&Env::of(&sc), &ev.output.trace, &ev.output.engine.choices),
+        reasons: {
+            let r = &ev.output.results;
+            let set: BTreeSet<Reason> = r
+                .clients
+                .iter()
+                .zip(&r.reasons)
+                .filter(|(o, _)| **o == Some(crate::vocab::Outcome::Closed1011))
+                .filter_map(|(_, reason)| *reason)
+                .collect();
+            set.into_iter().collect()
+        },
     }
 }
 
@@ -184,6 +198,8 @@ pub fn explore(
                             failures: 0,
                             distinct: 0,
                             first_failure: None,
+                            first_by_reason: BTreeMap::new(),
+                            upper_rate: None,
                         },
                         shrinks: 0,
                         seen: BTreeSet::new(),
@@ -192,7 +208,13 @@ pub fn explore(
             })
             .collect();
         let k_max = opts.max_failures.max(1);
+        // Without shrinking a property is done at its first failure (what `bench search`
+        // measures); with it, once it has `k_max` distinct shrunk failures or used its budget.
         let need = |s: &PropState| {
+            if !opts.shrink {
+                // Counting runs the whole budget: every reason's first case is counted.
+                return true;
+            }
             (s.stats.distinct as usize) < k_max && s.shrinks < SHRINKS_PER_FAILURE * k_max
         };
         let mut counted = 0u64;
@@ -204,7 +226,7 @@ pub fn explore(
                 break;
             }
             let results = par_map(chunk, opts.jobs, |&i| {
-                run_case(opts.seed, preset, i, &properties, opts.kind)
+                run_case(opts.seed, preset, i, &properties, opts.kind, opts.strategy)
             });
             observer.cases(results.len() as u64);
             for (pos, r) in results.iter().enumerate() {
@@ -214,7 +236,12 @@ pub fn explore(
                     let s = state.get_mut(&p).expect("a targeted property");
                     s.stats.failures += 1;
                     s.stats.first_failure.get_or_insert(r.index);
-                    if !need(s) {
+                    if p == Violation::Ws1011 {
+                        for reason in &r.reasons {
+                            s.stats.first_by_reason.entry(*reason).or_insert(r.index);
+                        }
+                    }
+                    if !need(s) || !opts.shrink {
                         continue;
                     }
                     if !cache.contains_key(&(r.index, p)) {
@@ -244,7 +271,13 @@ pub fn explore(
                             }
                         }
                         let shrunk = par_map(&jobs, opts.jobs, |&(i, p2)| {
-                            shrink::shrink(preset, case_seed(opts.seed, preset, i), p2, opts.kind)
+                            shrink::shrink(
+                                preset,
+                                case_seed(opts.seed, preset, i),
+                                p2,
+                                opts.kind,
+                                opts.strategy,
+                            )
                         });
                         for (j, sc) in jobs.into_iter().zip(shrunk) {
                             cache.insert(j, sc);
@@ -268,7 +301,18 @@ pub fn explore(
         summary.presets.push(PresetSummary {
             preset,
             cases: counted,
-            properties: state.into_values().map(|s| s.stats).collect(),
+            properties: state
+                .into_values()
+                .map(|s| {
+                    let mut st = s.stats;
+                    // The "rule of three": no failure in N cases bounds the rate below 3/N
+                    // with 95 % confidence.
+                    if st.failures == 0 && counted > 0 {
+                        st.upper_rate = Some(3.0 / counted as f64);
+                    }
+                    st
+                })
+                .collect(),
             coverage: counts,
         });
     }
@@ -295,7 +339,9 @@ fn settle(
     );
     let rep = replay::replay(&sc, opts.kind);
     let non_default = slots::non_default(&sc);
-    let known = record.as_ref().is_some_and(|r| r.has(property, &hash));
+    let known = record
+        .as_ref()
+        .is_some_and(|r| r.has(preset, property, &hash));
     let mut found = Found {
         preset,
         property,
@@ -326,14 +372,21 @@ fn settle(
         f.name = name.to_string();
         (opts.header)(&opts.command, &f)
     };
+    let stem = |p: &std::path::Path| {
+        p.file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string()
+    };
     match dir.write(sc, preset, property, &hash, &header) {
-        Ok(p) => {
-            found.name = p
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or(&found.name)
-                .to_string();
+        Ok(Written::New(p)) => {
+            found.name = stem(&p);
             found.path = Some(p);
+        }
+        // Another process recorded the same failure first.
+        Ok(Written::Known(p)) => {
+            found.name = stem(&p);
+            found.known = true;
         }
         Err(e) => found.error = Some(e.to_string()),
     }

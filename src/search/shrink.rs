@@ -11,7 +11,8 @@ use super::strategy::{self, Params};
 use crate::engine::EngineKind;
 use crate::policy::Preset;
 use crate::replay;
-use crate::scenario::{self, slots, Scenario};
+use crate::scenario::fields::{Access, Spikes, Windows, FIELDS};
+use crate::scenario::{self, slots, Client, Scenario};
 use crate::vocab::Violation;
 
 /// proptest shrink iterations per failure (deterministic; no time limit).
@@ -30,10 +31,16 @@ pub fn fails(sc: &Scenario, property: Violation, kind: EngineKind) -> bool {
 }
 
 /// The minimal scenario of case `seed` of `preset` that still violates `property`.
-pub fn shrink(preset: Preset, seed: u64, property: Violation, kind: EngineKind) -> Scenario {
+pub fn shrink(
+    preset: Preset,
+    seed: u64,
+    property: Violation,
+    kind: EngineKind,
+    strategy: strategy::Kind,
+) -> Scenario {
     let mut runner = TestRunner::new(case_config(seed, MAX_SHRINK_ITERS));
     let first: RefCell<Option<Params>> = RefCell::new(None);
-    let result = runner.run(&strategy::params(), |p| {
+    let result = runner.run(&strategy::params(strategy), |p| {
         first.borrow_mut().get_or_insert_with(|| p.clone());
         if fails(&strategy::build(preset, &p), property, kind) {
             Err(TestCaseError::fail(property.name()))
@@ -44,16 +51,19 @@ pub fn shrink(preset: Preset, seed: u64, property: Violation, kind: EngineKind) 
     let params = match result {
         Err(TestError::Fail(_, minimal)) => minimal,
         // The case passed (the caller asked about a property it does not violate): keep it.
-        _ => first.into_inner().unwrap_or_else(|| generate_one(seed)),
+        _ => first
+            .into_inner()
+            .unwrap_or_else(|| generate_one(seed, strategy)),
     };
-    second_pass(strategy::build(preset, &params), property, kind)
+    let sc = second_pass(strategy::build(preset, &params), property, kind);
+    thresholds(sc, property, kind)
 }
 
 /// The draws of case `seed` (as the runner generates them, without testing).
-pub fn generate_one(seed: u64) -> Params {
+pub fn generate_one(seed: u64, strategy: strategy::Kind) -> Params {
     let mut runner = TestRunner::new(case_config(seed, 0));
     let out: RefCell<Option<Params>> = RefCell::new(None);
-    let _ = runner.run(&strategy::params(), |p| {
+    let _ = runner.run(&strategy::params(strategy), |p| {
         *out.borrow_mut() = Some(p);
         Ok(())
     });
@@ -103,28 +113,76 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
                 }
             }
         }
-        for list in 0..2 {
+        // Each outage and spike of the Redis server and of the auth service.
+        for list in 0..4 {
             let mut i = 0;
             loop {
-                let len = if list == 0 {
-                    sc.redis.server.outages.len()
-                } else {
-                    sc.redis.server.ping_spikes.len()
+                let len = match list {
+                    0 => Windows::Redis.of(&sc).len(),
+                    1 => Spikes::Redis.of(&sc).len(),
+                    2 => Windows::Auth.of(&sc).len(),
+                    _ => Spikes::Auth.of(&sc).len(),
                 };
                 if i >= len {
                     break;
                 }
                 let mut c = sc.clone();
-                if list == 0 {
-                    c.redis.server.outages.remove(i);
-                } else {
-                    c.redis.server.ping_spikes.remove(i);
+                match list {
+                    0 => _ = Windows::Redis.of_mut(&mut c).remove(i),
+                    1 => _ = Spikes::Redis.of_mut(&mut c).remove(i),
+                    2 => _ = Windows::Auth.of_mut(&mut c).remove(i),
+                    _ => _ = Spikes::Auth.of_mut(&mut c).remove(i),
                 }
                 if keep(&c) {
                     sc = c;
                     progress = true;
                 } else {
                     i += 1;
+                }
+            }
+        }
+        // Every knob override, and every client field the accept path reads, back to what an
+        // absent field means.
+        for f in FIELDS {
+            let mut c = sc.clone();
+            let changed = match f.access {
+                Access::Opt(get, set, _) if get(&sc).is_some() => {
+                    set(&mut c, None);
+                    true
+                }
+                Access::Name(get, set) if get(&sc).is_some() => {
+                    set(&mut c, None);
+                    true
+                }
+                Access::Flag(get, set) if get(&sc).is_some() => {
+                    set(&mut c, None);
+                    true
+                }
+                _ => false,
+            };
+            if changed && keep(&c) {
+                sc = c;
+                progress = true;
+            }
+        }
+        for i in 0..sc.clients.len() {
+            let d = Client::default();
+            let resets: [fn(&mut Client, &Client); 5] = [
+                |c, _| c.user_id = None,
+                |c, d| c.token = d.token,
+                |c, d| c.hold_ms = d.hold_ms,
+                |c, d| c.reconnects = d.reconnects,
+                |c, d| {
+                    c.count = d.count;
+                    c.every_ms = d.every_ms;
+                },
+            ];
+            for reset in resets {
+                let mut c = sc.clone();
+                reset(&mut c.clients[i], &d);
+                if c != sc && keep(&c) {
+                    sc = c;
+                    progress = true;
                 }
             }
         }
@@ -226,6 +284,92 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
             }
         }
         if !progress {
+            break;
+        }
+    }
+    sc
+}
+
+/// The value closest to `default` in `[default, value]` (either order) for which `fails` is
+/// still true, by bisection, given that it is true at `value` and false at `default`.
+fn boundary(default: u64, value: u64, fails: impl Fn(u64) -> bool) -> u64 {
+    let (mut pass, mut fail) = (default, value);
+    while pass.abs_diff(fail) > 1 {
+        let mid = pass.min(fail) + pass.abs_diff(fail) / 2;
+        if fails(mid) {
+            fail = mid;
+        } else {
+            pass = mid;
+        }
+    }
+    fail
+}
+
+/// Every number left away from its default moved to its threshold: the value nearest the
+/// default that still fails (1 ms, or 1 for counts), so that one step toward the default
+/// removes the failure; then the horizon cut to what the failure needs. Repeated until no
+/// number moves (moving one can move another's threshold).
+pub fn thresholds(mut sc: Scenario, property: Violation, kind: EngineKind) -> Scenario {
+    let keep = |c: &Scenario| valid(c) && fails(c, property, kind);
+    for _ in 0..MAX_ROUNDS {
+        let before = sc.clone();
+        for slot in slots::timing_slots(&sc)
+            .into_iter()
+            .chain(slots::count_slots(&sc))
+        {
+            let (v, d) = (slot.get(&sc), slot.default().max(slot.min()));
+            if v == d {
+                continue;
+            }
+            let at = |x: u64| {
+                let mut c = sc.clone();
+                slot.set(&mut c, x);
+                c
+            };
+            let x = if keep(&at(d)) {
+                d
+            } else {
+                boundary(d, v, |x| keep(&at(x)))
+            };
+            sc = at(x);
+        }
+        // Numeric knob overrides: toward the preset's own value.
+        for f in FIELDS {
+            let Access::Opt(get, set, absent) = f.access else {
+                continue;
+            };
+            let Some(v) = get(&sc) else { continue };
+            let mut none = sc.clone();
+            set(&mut none, None);
+            let d = absent(&none);
+            if v == d {
+                sc = none;
+                continue;
+            }
+            let at = |x: u64| {
+                let mut c = sc.clone();
+                set(&mut c, Some(x));
+                c
+            };
+            let x = boundary(d, v, |x| keep(&at(x)));
+            sc = at(x);
+        }
+        // A shorter horizon can only make a run end sooner: for `hang` it would manufacture
+        // the failure, so the horizon stays as generated.
+        let default = crate::scenario::Run::default().horizon_ms;
+        if property != Violation::Hang && sc.run.horizon_ms != default {
+            let at = |h: u64| {
+                let mut c = sc.clone();
+                c.run.horizon_ms = h;
+                c
+            };
+            sc.run.horizon_ms = if keep(&at(default)) {
+                default
+            } else {
+                boundary(default, sc.run.horizon_ms, |h| keep(&at(h)))
+            };
+        }
+        if sc == before {
             break;
         }
     }
