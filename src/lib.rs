@@ -24,6 +24,7 @@
 
 pub mod bench;
 pub mod engine;
+pub mod picture;
 pub mod replay;
 pub mod scenario;
 pub mod search;

@@ -1,7 +1,7 @@
 //! Running a scenario and judging it: the verdict, the oracles, the determinism check, and the
 //! comparison with `[expect]` that the replay contract defines.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
@@ -21,8 +21,8 @@ pub struct Evaluation {
     pub output: RunOutput,
     /// Violations found by the oracles (`nondeterminism` excluded).
     pub violations: BTreeSet<Violation>,
-    /// The same, each with the site where it happened.
-    pub findings: BTreeSet<Finding>,
+    /// The same, each with the site where it happened and the instant it first did.
+    pub findings: BTreeMap<Finding, u64>,
 }
 
 /// The promises the judge holds `sc`'s design to: the reference design's stricter ones, or
@@ -37,7 +37,7 @@ pub fn contract(sc: &Scenario) -> Contract {
 pub fn evaluate(sc: &Scenario, kind: EngineKind) -> Evaluation {
     let output = model::run(sc, kind);
     let findings = judge::findings(&Env::of(sc), &output.trace, contract(sc), output.hung());
-    let violations = findings.iter().map(|f| f.violation).collect();
+    let violations = findings.keys().map(|f| f.violation).collect();
     Evaluation {
         output,
         violations,

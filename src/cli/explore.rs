@@ -57,6 +57,10 @@ pub struct ExploreArgs {
     /// its first failure, and the summary says at which case.
     #[arg(long)]
     pub count_only: bool,
+    /// Write an HTML report to DIR: index.html (summary, coverage, failures) and one timeline
+    /// page per recorded failure.
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
 }
 
 /// `readysim classify` options.
@@ -335,6 +339,10 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
         .clone()
         .unwrap_or_else(|| cli.scenarios.join("found"));
     let mut rec = RecordDir::open(&dir).map_err(|e| BadInput::msg(format!("--record {e}")))?;
+    if let Some(h) = &a.html {
+        std::fs::create_dir_all(h)
+            .map_err(|e| BadInput::msg(format!("--html {}: cannot create: {e}", h.display())))?;
+    }
     let (k, n) = opts.shard;
     let per_preset = (0..opts.cases).filter(|i| i % n == k - 1).count() as u64;
     let bar = ProgressBar::with_draw_target(
@@ -372,6 +380,9 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
     } else {
         print!("{}", summary_text(&summary, &opts.command));
     }
+    if let Some(h) = &a.html {
+        html_report(cli, h, &dir, &opts.command, &summary, kind)?;
+    }
     eprintln!(
         "explored {total} case(s) in {secs:.2}s: {:.0} cases/s with {} job(s)",
         total as f64 / secs.max(1e-9),
@@ -391,6 +402,39 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
     } else {
         Exit::Ok
     })
+}
+
+/// `explore --html DIR`: a timeline page per failure whose file can be read (written now, or
+/// recorded before under the record folder or the scenarios folder), and the index.
+fn html_report(
+    cli: &Cli,
+    out: &std::path::Path,
+    record: &std::path::Path,
+    command: &str,
+    summary: &Summary,
+    kind: EngineKind,
+) -> Result<(), BadInput> {
+    use readysim::picture::html;
+    let mut entries = Vec::new();
+    for f in &summary.found {
+        let file = f
+            .path
+            .clone()
+            .or_else(|| Some(record.join(format!("{}.toml", f.name))).filter(|p| p.is_file()))
+            .or_else(|| scenario::find(&cli.scenarios, &f.name).ok());
+        let page = match file.map(|p| scenario::load(&p)) {
+            Some(Ok(sc)) => {
+                let rep = readysim::replay::replay(&sc, kind);
+                let name = format!("{}.html", f.name);
+                super::pictures::write_out(&out.join(&name), "html", &html::page(&sc, &rep))?;
+                Some(name)
+            }
+            _ => None,
+        };
+        entries.push(html::Entry { found: f, page });
+    }
+    let index = html::explore_index(command, summary, &entries);
+    super::pictures::write_out(&out.join("index.html"), "html", &index)
 }
 
 /// Runs `readysim classify`.

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod explore;
 pub mod output;
+pub mod pictures;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -85,6 +86,9 @@ pub enum Command {
         /// Rewrite the file's [expect] from this run (after you reviewed the change).
         #[arg(long)]
         bless: bool,
+        /// Pictures of the run.
+        #[command(flatten)]
+        pictures: pictures::ReplayPictures,
     },
     /// List the scenarios with their one-line summaries.
     List,
@@ -92,7 +96,12 @@ pub enum Command {
     Compare {
         /// Scenario name or path.
         name: String,
+        /// Write a page with every preset's timeline, stacked, to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
+    /// Re-run a scenario over a grid of two timing fields and draw where each preset fails.
+    Map(pictures::MapArgs),
     /// Replay every scenario and print a pass/fail table (the default command).
     All,
     /// Search timings and orderings from a seed; shrink, record and classify each failure.
@@ -190,9 +199,14 @@ pub fn run(cli: Cli) -> ExitCode {
     let kind: EngineKind = cli.engine.into();
     let result = match &cli.command {
         None | Some(Command::All) => all(&cli, kind),
-        Some(Command::Replay { name, bless }) => replay_one(&cli, name, kind, *bless),
+        Some(Command::Replay {
+            name,
+            bless,
+            pictures,
+        }) => replay_one(&cli, name, kind, *bless, pictures),
         Some(Command::List) => list(&cli),
-        Some(Command::Compare { name }) => compare(&cli, name, kind),
+        Some(Command::Compare { name, html }) => compare(&cli, name, kind, html.as_deref()),
+        Some(Command::Map(a)) => pictures::map_cmd(&cli, a, kind),
         Some(Command::Explore(a)) => explore::explore(&cli, a, kind),
         Some(Command::Classify(a)) => explore::classify_cmd(&cli, a, kind),
         Some(Command::Merge { into, sources }) => explore::merge_cmd(&cli, into, sources),
@@ -261,8 +275,24 @@ pub fn resolve(root: &Path, name: &str) -> Result<(PathBuf, Scenario), BadInput>
     Ok((path, sc))
 }
 
-fn replay_one(cli: &Cli, name: &str, kind: EngineKind, bless: bool) -> Result<Exit, BadInput> {
+fn replay_one(
+    cli: &Cli,
+    name: &str,
+    kind: EngineKind,
+    bless: bool,
+    pics: &pictures::ReplayPictures,
+) -> Result<Exit, BadInput> {
+    if pics.trace && !cli.json {
+        return Err(BadInput::msg(
+            "--trace adds the events to the JSON report: use it with --json".into(),
+        ));
+    }
     let (path, sc) = resolve(&cli.scenarios, name)?;
+    pictures::check_outputs(&[
+        ("svg", &pics.svg),
+        ("html", &pics.html),
+        ("chrome-trace", &pics.chrome_trace),
+    ])?;
     let mut rep = replay::replay(&sc, kind);
     let previous = output::previous_trace(&cli.scenarios, &sc.name);
     rep.drift = replay::drift(
@@ -289,14 +319,20 @@ fn replay_one(cli: &Cli, name: &str, kind: EngineKind, bless: bool) -> Result<Ex
         );
         return Ok(Exit::Ok);
     }
+    pictures::replay_pictures(&sc, &rep, pics)?;
     if cli.json {
         let mut v = serde_json::to_value(&rep).expect("a report serialises");
         if rep.drift.is_some() {
             v["drift"]["bless"] = serde_json::json!(output::bless_command(&sc.name));
         }
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        if pics.trace {
+            let (events, decisions) = pictures::trace_json(&rep);
+            v["trace"] = events;
+            v["decisions"] = decisions;
+        }
+        output::print_or_exit(&(serde_json::to_string_pretty(&v).expect("json") + "\n"));
     } else {
-        print!("{}", output::replay_text(&sc, &rep, kind));
+        output::print_or_exit(&output::replay_text(&sc, &rep, kind));
     }
     Ok(if rep.matches {
         Exit::Ok
@@ -327,8 +363,9 @@ fn list(cli: &Cli) -> Result<Exit, BadInput> {
     Ok(Exit::Ok)
 }
 
-fn compare(cli: &Cli, name: &str, kind: EngineKind) -> Result<Exit, BadInput> {
+fn compare(cli: &Cli, name: &str, kind: EngineKind, html: Option<&Path>) -> Result<Exit, BadInput> {
     let (_, sc) = resolve(&cli.scenarios, name)?;
+    pictures::check_outputs(&[("html", &html.map(Path::to_path_buf))])?;
     let reports: Vec<(Preset, Report)> = Preset::ALL
         .iter()
         .map(|&p| {
@@ -338,6 +375,9 @@ fn compare(cli: &Cli, name: &str, kind: EngineKind) -> Result<Exit, BadInput> {
             (p, replay::report(&s, replay::evaluate(&s, kind)))
         })
         .collect();
+    if let Some(f) = html {
+        pictures::compare_html(&sc, &reports, f)?;
+    }
     if cli.json {
         let v: Vec<_> = reports
             .iter()

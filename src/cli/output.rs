@@ -356,3 +356,16 @@ pub fn bless(text: &str, e: &Expect) -> String {
     let block = toml::to_string(&Wrap { expect: e }).expect("expect serialises");
     format!("{kept}\n{block}")
 }
+
+/// Writes `text` to standard output; a closed pipe (`| head`) ends the process quietly.
+pub fn print_or_exit(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(2);
+    }
+}

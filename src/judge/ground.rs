@@ -99,3 +99,53 @@ impl<'a> Ground<'a> {
         Some(op.max(responsive))
     }
 }
+
+/// The stretches `[from, to)` of `0..end` in which Redis was Operational, as the trace and the
+/// environment tell it (for pictures; the oracles evaluate Operational at each event).
+pub fn operational_intervals(env: &Env, trace: &[Event], end: u64) -> Vec<(u64, u64)> {
+    let mut g = Ground::new(env);
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    let mut push = |from: u64, to: u64, on: bool| {
+        if !on || from >= to {
+            return;
+        }
+        match out.last_mut() {
+            Some(last) if last.1 == from => last.1 = to,
+            _ => out.push((from, to)),
+        }
+    };
+    let server = env.server;
+    let mut env_edges: Vec<u64> = vec![server.up_from_ms];
+    env_edges.extend(server.outages.iter().flat_map(|[a, b]| [*a, *b]));
+    let mut i = 0;
+    let mut t = 0;
+    loop {
+        while i < trace.len() && trace[i].t <= t {
+            g.apply(&trace[i]);
+            i += 1;
+        }
+        let next = trace.get(i).map_or(end, |e| e.t).min(end);
+        // Within [t, next) the manager's state is fixed; Operational can still change where
+        // the server goes up or down, stabilisation ends, or the breaker allows again.
+        let mut edges: Vec<u64> = env_edges.clone();
+        if let Some(c) = g.connected_at {
+            edges.push(c.saturating_add(env.stabilize_ms));
+        }
+        if let Some(f) = g.last_failure {
+            edges.push(f.saturating_add(BREAKER_RECOVERY_MS + 1));
+        }
+        edges.retain(|e| *e > t && *e < next);
+        edges.sort_unstable();
+        edges.dedup();
+        let mut from = t;
+        for e in edges.into_iter().chain([next]) {
+            push(from, e, g.operational(from));
+            from = e;
+        }
+        if next >= end {
+            break;
+        }
+        t = next;
+    }
+    out
+}

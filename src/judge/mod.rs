@@ -11,6 +11,7 @@ pub mod coverage;
 mod ground;
 mod oracles;
 
+pub use ground::operational_intervals;
 pub use oracles::{findings, Finding, Site};
 
 use crate::scenario::{RedisServer, Scenario};

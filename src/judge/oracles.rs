@@ -1,6 +1,6 @@
 //! One rule per named violation, applied while folding the trace into the ground truth.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::ground::Ground;
 use super::{Contract, Env};
@@ -41,10 +41,11 @@ pub struct Finding {
     pub site: Site,
 }
 
-/// The findings of one judgement, deduplicated, with each client's current attempt.
+/// The findings of one judgement, each with the instant it first happened, and each
+/// client's current attempt.
 #[derive(Default)]
 struct Found {
-    set: BTreeSet<Finding>,
+    set: BTreeMap<Finding, u64>,
     attempts: BTreeMap<u32, u32>,
 }
 
@@ -57,13 +58,19 @@ impl Found {
             },
             a => Site::Actor(a),
         };
-        self.set.insert(Finding { violation, site });
+        self.set.entry(Finding { violation, site }).or_insert(e.t);
     }
 }
 
-/// Every violation of a run's trace with the site where it happened (all but `nondeterminism`,
-/// which needs a second run; `hang` when the run ended before everything it waited for).
-pub fn findings(env: &Env, trace: &[Event], contract: Contract, hung: bool) -> BTreeSet<Finding> {
+/// Every violation of a run's trace with the site where it happened and the instant it first
+/// did (all but `nondeterminism`, which needs a second run; `hang`, at the run's last event,
+/// when the run ended before everything it waited for).
+pub fn findings(
+    env: &Env,
+    trace: &[Event],
+    contract: Contract,
+    hung: bool,
+) -> BTreeMap<Finding, u64> {
     let mut g = Ground::new(env);
     let mut v = Found::default();
     let mut open: BTreeMap<Actor, OpenCheck> = BTreeMap::new();
@@ -198,10 +205,13 @@ pub fn findings(env: &Env, trace: &[Event], contract: Contract, hung: bool) -> B
         }
     }
     if hung {
-        v.set.insert(Finding {
-            violation: Violation::Hang,
-            site: Site::Run,
-        });
+        v.set.insert(
+            Finding {
+                violation: Violation::Hang,
+                site: Site::Run,
+            },
+            trace.last().map_or(0, |e| e.t),
+        );
     }
     v.set
 }

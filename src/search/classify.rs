@@ -125,7 +125,7 @@ fn observed(ev: &Evaluation, site: Site) -> Observed {
 
 fn items(ev: &Evaluation, target: &BTreeSet<Violation>) -> BTreeSet<Item> {
     ev.findings
-        .iter()
+        .keys()
         .filter(|f| target.contains(&f.violation))
         .map(|f| (*f, observed(ev, f.site)))
         .collect()

@@ -86,7 +86,8 @@ impl Ev {
         }
     }
 
-    fn details(&self, out: &mut String) {
+    /// Appends the event's details column to `out`.
+    pub fn details(&self, out: &mut String) {
         let _ = match self {
             Ev::Phase(p) => write!(out, "{p}"),
             Ev::GcpReadyFlag => write!(out, "gcp_websocket_ready = true"),

@@ -1,0 +1,206 @@
+//! The picture options and commands: `replay --svg/--html/--chrome-trace`, `compare --html`,
+//! `map`, and the files they write. The pictures themselves are `readysim::picture`.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use readysim::engine::EngineKind;
+use readysim::picture::{self, map};
+use readysim::replay::Report;
+use readysim::scenario::{self, Preset, Scenario};
+use readysim::unknown_name;
+
+use super::{resolve, BadInput, Cli, Exit};
+
+/// The picture outputs of `readysim replay`.
+#[derive(Args, Debug, Default)]
+pub struct ReplayPictures {
+    /// Write the run's timeline as SVG to FILE (`-` for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Write a self-contained HTML page (timeline, verdict, trace table) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write a Chrome trace-event JSON file (open it in ui.perfetto.dev or chrome://tracing).
+    #[arg(long, value_name = "FILE")]
+    pub chrome_trace: Option<PathBuf>,
+    /// With --json: include the trace's events and the same-instant decisions.
+    #[arg(long)]
+    pub trace: bool,
+}
+
+/// `readysim map` options.
+#[derive(Args, Debug)]
+pub struct MapArgs {
+    /// Scenario name or path.
+    pub name: String,
+    /// The x field, optionally with its range: `redis.server.up_from_ms=0..5000`.
+    #[arg(long, value_name = "FIELD[=LO..HI]")]
+    pub x: String,
+    /// The y field, optionally with its range.
+    #[arg(long, value_name = "FIELD[=LO..HI]")]
+    pub y: String,
+    /// One panel per preset (repeatable; default: the file's preset, then reference).
+    #[arg(long = "preset", value_name = "P", num_args = 1..)]
+    pub presets: Vec<String>,
+    /// Values per axis (2 to 500): steps x steps runs per preset.
+    #[arg(long, default_value_t = map::DEFAULT_STEPS, value_name = "N")]
+    pub steps: u64,
+    /// Write the map as SVG to FILE (`-` for standard output).
+    #[arg(long, value_name = "FILE", required_unless_present = "json")]
+    pub svg: Option<PathBuf>,
+}
+
+/// Writes `text` to `path` whole or not at all (`-` is standard output).
+pub fn write_out(path: &Path, what: &str, text: &str) -> Result<(), BadInput> {
+    if path.as_os_str() == "-" {
+        super::output::print_or_exit(text);
+        return Ok(());
+    }
+    if path.is_dir() {
+        return Err(BadInput::msg(format!(
+            "--{what} {}: is a folder; give a file name",
+            path.display()
+        )));
+    }
+    scenario::write_atomic(path, text, true)
+        .map_err(|e| BadInput::msg(format!("--{what} {}: cannot write: {e}", path.display())))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+/// Checks that every output's folder exists before anything runs.
+pub fn check_outputs(outs: &[(&str, &Option<PathBuf>)]) -> Result<(), BadInput> {
+    for (what, p) in outs {
+        let Some(p) = p else { continue };
+        if p.as_os_str() == "-" {
+            continue;
+        }
+        let dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            return Err(BadInput::msg(format!(
+                "--{what} {}: folder {} does not exist",
+                p.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the pictures `replay` was asked for.
+pub fn replay_pictures(sc: &Scenario, rep: &Report, p: &ReplayPictures) -> Result<(), BadInput> {
+    if p.svg.is_none() && p.html.is_none() && p.chrome_trace.is_none() {
+        return Ok(());
+    }
+    let pic = picture::build(sc, rep);
+    if let Some(f) = &p.svg {
+        write_out(f, "svg", &picture::timeline::svg(&pic))?;
+    }
+    if let Some(f) = &p.html {
+        write_out(f, "html", &picture::html::page(sc, rep))?;
+    }
+    if let Some(f) = &p.chrome_trace {
+        let text = serde_json::to_string(&picture::chrome::trace(&pic)).expect("json") + "\n";
+        write_out(f, "chrome-trace", &text)?;
+    }
+    Ok(())
+}
+
+/// The `trace` and `decisions` members `replay --json --trace` adds.
+pub fn trace_json(rep: &Report) -> (serde_json::Value, serde_json::Value) {
+    let out = &rep.evaluation.output;
+    let events: Vec<_> = out
+        .trace
+        .iter()
+        .map(|e| {
+            let mut d = String::new();
+            e.ev.details(&mut d);
+            serde_json::json!({
+                "t": e.t,
+                "actor": e.actor.to_string(),
+                "event": e.ev.name(),
+                "details": d,
+            })
+        })
+        .collect();
+    let choices: Vec<_> = out
+        .engine
+        .choices
+        .iter()
+        .map(|c| serde_json::json!({"at_ms": c.at_ms, "ready": c.ready, "chosen": c.chosen}))
+        .collect();
+    (serde_json::json!(events), serde_json::json!(choices))
+}
+
+/// `readysim map`.
+pub fn map_cmd(cli: &Cli, a: &MapArgs, kind: EngineKind) -> Result<Exit, BadInput> {
+    let (_, sc) = resolve(&cli.scenarios, &a.name)?;
+    if !(2..=map::MAX_STEPS).contains(&a.steps) {
+        return Err(BadInput::msg(format!(
+            "--steps {}: expected a whole number from 2 to {}",
+            a.steps,
+            map::MAX_STEPS
+        )));
+    }
+    let x = map::axis(&sc, "--x", &a.x, a.steps).map_err(BadInput::msg)?;
+    let y = map::axis(&sc, "--y", &a.y, a.steps).map_err(BadInput::msg)?;
+    if x.field == y.field {
+        return Err(BadInput::msg(format!(
+            "--x and --y both vary {}: give two different fields",
+            x.field
+        )));
+    }
+    let mut presets = Vec::new();
+    for p in &a.presets {
+        let p = Preset::from_name(p)
+            .ok_or_else(|| BadInput::msg(unknown_name("preset", p, &Preset::NAMES)))?;
+        if !presets.contains(&p) {
+            presets.push(p);
+        }
+    }
+    if presets.is_empty() {
+        presets.push(sc.policy.preset);
+        if sc.policy.preset != Preset::Reference {
+            presets.push(Preset::Reference);
+        }
+    }
+    check_outputs(&[("svg", &a.svg)])?;
+    let m = map::run(&sc, x, y, &presets, kind);
+    if let Some(f) = &a.svg {
+        write_out(f, "svg", &map::svg(&m))?;
+    }
+    if cli.json {
+        super::output::print_or_exit(
+            &(serde_json::to_string_pretty(&map::json(&m)).expect("json") + "\n"),
+        );
+    } else {
+        for p in &m.panels {
+            let bad = p
+                .cells
+                .iter()
+                .flatten()
+                .filter(|c| !m.categories[**c].violations.is_empty())
+                .count();
+            println!(
+                "{:<9}  {bad:>6} of {} cells violate",
+                p.preset.name(),
+                m.x.values.len() * m.y.values.len()
+            );
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// `compare --html`: the per-preset timelines on one page.
+pub fn compare_html(
+    sc: &Scenario,
+    reports: &[(Preset, Report)],
+    file: &Path,
+) -> Result<(), BadInput> {
+    write_out(file, "html", &picture::html::compare_page(sc, reports))
+}
