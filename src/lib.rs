@@ -25,6 +25,7 @@
 pub mod bench;
 pub mod engine;
 pub mod picture;
+pub mod real;
 pub mod replay;
 pub mod scenario;
 pub mod search;

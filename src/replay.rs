@@ -35,7 +35,11 @@ pub fn contract(sc: &Scenario) -> Contract {
 
 /// Runs `sc` once on `kind` and applies the oracles.
 pub fn evaluate(sc: &Scenario, kind: EngineKind) -> Evaluation {
-    let output = model::run(sc, kind);
+    judged(sc, model::run(sc, kind))
+}
+
+/// Applies the oracles to a run of `sc` (from any engine, real time included).
+pub fn judged(sc: &Scenario, output: model::RunOutput) -> Evaluation {
     let findings = judge::findings(&Env::of(sc), &output.trace, contract(sc), output.hung());
     let violations = findings.keys().map(|f| f.violation).collect();
     Evaluation {

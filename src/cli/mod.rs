@@ -5,6 +5,7 @@ pub mod bench;
 pub mod explore;
 pub mod output;
 pub mod pictures;
+pub mod real;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -102,6 +103,9 @@ pub enum Command {
     },
     /// Re-run a scenario over a grid of two timing fields and draw where each preset fails.
     Map(pictures::MapArgs),
+    /// Run a scenario against a real Redis server (through a fault proxy) and compare the
+    /// verdict with the simulation's, field by field.
+    Real(real::RealArgs),
     /// Replay every scenario and print a pass/fail table (the default command).
     All,
     /// Search timings and orderings from a seed; shrink, record and classify each failure.
@@ -207,6 +211,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::List) => list(&cli),
         Some(Command::Compare { name, html }) => compare(&cli, name, kind, html.as_deref()),
         Some(Command::Map(a)) => pictures::map_cmd(&cli, a, kind),
+        Some(Command::Real(a)) => real::real_cmd(&cli, a),
         Some(Command::Explore(a)) => explore::explore(&cli, a, kind),
         Some(Command::Classify(a)) => explore::classify_cmd(&cli, a, kind),
         Some(Command::Merge { into, sources }) => explore::merge_cmd(&cli, into, sources),

@@ -29,6 +29,7 @@
 //! ```
 
 mod fast;
+mod real;
 mod tokio_rt;
 
 use std::future::Future;
@@ -37,6 +38,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 pub use fast::Choice;
+pub use real::RealClock;
 
 /// Which engine runs a world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -104,6 +106,8 @@ pub enum Rt {
     Fast(Rc<fast::Core>),
     /// tokio's paused runtime.
     Tokio(Rc<tokio_rt::Core>),
+    /// tokio with the real clock (`readysim real`).
+    Real(Rc<real::Core>),
 }
 
 impl Rt {
@@ -112,6 +116,7 @@ impl Rt {
         match self {
             Rt::Fast(c) => c.now(),
             Rt::Tokio(c) => c.now(),
+            Rt::Real(c) => c.now(),
         }
     }
 
@@ -120,6 +125,7 @@ impl Rt {
         match self {
             Rt::Fast(c) => Sleep::Fast(fast::Core::sleep_until(c, t)),
             Rt::Tokio(c) => Sleep::Tokio(c.sleep_until(t)),
+            Rt::Real(c) => Sleep::Real(c.sleep_until(t)),
         }
     }
 
@@ -133,6 +139,7 @@ impl Rt {
         match self {
             Rt::Fast(c) => c.spawn(Box::pin(fut)),
             Rt::Tokio(c) => c.spawn(fut),
+            Rt::Real(c) => c.spawn(fut),
         }
     }
 
@@ -147,6 +154,7 @@ impl Rt {
         match self {
             Rt::Fast(c) => c.freeze(d),
             Rt::Tokio(c) => c.freeze(d),
+            Rt::Real(c) => c.freeze(d),
         }
     }
 
@@ -155,6 +163,7 @@ impl Rt {
         match self {
             Rt::Fast(c) => c.draw(),
             Rt::Tokio(c) => c.draw(),
+            Rt::Real(c) => c.draw(),
         }
     }
 
@@ -163,6 +172,7 @@ impl Rt {
         match self {
             Rt::Fast(c) => c.stop(),
             Rt::Tokio(c) => c.stop(),
+            Rt::Real(c) => c.stop(),
         }
     }
 }
@@ -173,6 +183,8 @@ pub enum Sleep {
     Fast(fast::Sleep),
     /// The tokio engine's timer.
     Tokio(tokio_rt::Sleep),
+    /// The real-time engine's timer.
+    Real(real::Sleep),
 }
 
 impl Future for Sleep {
@@ -181,6 +193,7 @@ impl Future for Sleep {
         match self.get_mut() {
             Sleep::Fast(s) => Pin::new(s).poll(cx),
             Sleep::Tokio(s) => Pin::new(s).poll(cx),
+            Sleep::Real(s) => Pin::new(s).poll(cx),
         }
     }
 }
@@ -258,6 +271,13 @@ impl Builder {
     /// stops, the horizon passes, the budget runs out or no task can run.
     pub fn run(self, root: impl FnOnce(Rt)) -> EngineReport {
         run(self.kind, &self.config, root)
+    }
+
+    /// Runs `root` in real time on `clock` instead of an engine's virtual time (the engine
+    /// chosen with [`Builder::engine`] is ignored): for comparing the model with real
+    /// services. Not deterministic.
+    pub fn run_real(self, clock: RealClock, root: impl FnOnce(Rt)) -> EngineReport {
+        real::run(&self.config, clock, root)
     }
 }
 

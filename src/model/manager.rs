@@ -147,8 +147,7 @@ pub async fn connect(w: &Rc<World>, why: ConnectWhy, actor: Actor) -> bool {
         w.emit(actor, Ev::ClientDropped);
         publish_not_ready(w);
     }
-    let reply = w.server.connect(w.now(), w.mgr.cfg.ping_timeout_ms);
-    w.rt.sleep_until(reply.at()).await;
+    let reply = w.redis.connect(&w.rt, w.mgr.cfg.ping_timeout_ms).await;
     if reply.ok() {
         let epoch = {
             let mut m = w.mgr.borrow_mut();
@@ -258,6 +257,7 @@ fn drop_client(w: &World, actor: Actor) {
         m.client = false;
         m.epoch += 1;
     }
+    w.redis.drop_connection();
     w.emit(actor, Ev::ClientDropped);
     publish_not_ready(w);
 }
@@ -326,8 +326,7 @@ async fn health_task(w: Rc<World>) {
         if !is_connected(&w) {
             continue;
         }
-        let reply = w.server.ping(w.now(), w.mgr.cfg.ping_timeout_ms);
-        w.rt.sleep_until(reply.at()).await;
+        let reply = w.redis.ping(&w.rt, w.mgr.cfg.ping_timeout_ms).await;
         w.emit(a, Ev::HealthPing { ok: reply.ok() });
         if !reply.ok() {
             {
@@ -364,8 +363,10 @@ pub async fn get_client(w: &Rc<World>, actor: Actor) -> bool {
         return false;
     }
     if w.mgr.borrow().client {
-        let reply = w.server.ping(now, w.mgr.cfg.get_client_ping_timeout_ms);
-        w.rt.sleep_until(reply.at()).await;
+        let reply = w
+            .redis
+            .ping(&w.rt, w.mgr.cfg.get_client_ping_timeout_ms)
+            .await;
         if !reply.ok() {
             w.emit(
                 actor,
@@ -391,8 +392,7 @@ pub async fn data_op(w: &Rc<World>, actor: Actor) -> bool {
     if !get_client(w, actor).await {
         return false;
     }
-    let reply = w.server.ping(w.now(), w.mgr.cfg.ping_timeout_ms);
-    w.rt.sleep_until(reply.at()).await;
+    let reply = w.redis.write(&w.rt, w.mgr.cfg.ping_timeout_ms).await;
     if let Reply::Ok(_) = reply {
         breaker_success(w, actor, false);
         return true;
@@ -416,7 +416,6 @@ pub async fn recheck_operational(w: &Rc<World>, timeout_ms: u64) -> bool {
     if !operational_state(w) {
         return false;
     }
-    let reply = w.server.ping(w.now(), timeout_ms);
-    w.rt.sleep_until(reply.at()).await;
+    let reply = w.redis.ping(&w.rt, timeout_ms).await;
     reply.ok() && operational_state(w)
 }

@@ -155,8 +155,7 @@ async fn service_check(w: &World, actor: Actor) {
             let ms = spec::BLOCKING_CHECK_FREEZE_MS;
             w.emit(actor, Ev::Freeze { ms });
             w.rt.freeze(ms).await;
-            let reply = w.server.ping(w.now(), w.mgr.cfg.ping_timeout_ms);
-            w.rt.sleep_until(reply.at()).await;
+            w.redis.ping(&w.rt, w.mgr.cfg.ping_timeout_ms).await;
             w.emit(actor, Ev::Freeze { ms });
             w.rt.freeze(ms).await;
         }

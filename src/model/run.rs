@@ -4,9 +4,10 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use super::server::{Link, RedisBackend};
 use super::world::{Results, World};
 use super::{clients, startup};
-use crate::engine::{Builder, EndReason, EngineKind, EngineReport};
+use crate::engine::{Builder, EndReason, EngineKind, EngineReport, RealClock, Rt};
 use crate::scenario::Scenario;
 use crate::trace::Event;
 use crate::vocab::StartupOutcome;
@@ -38,23 +39,45 @@ impl RunOutput {
 /// Builds the world of `sc` on the chosen engine, spawns startup and every client, and runs
 /// it to its end.
 pub fn run(sc: &Scenario, kind: EngineKind) -> RunOutput {
+    run_with(sc, Builder::new().engine(kind), None)
+}
+
+/// The same world in real time on `clock`, its manager talking to `redis` instead of the
+/// modelled server (`readysim real`).
+pub fn run_real(sc: &Scenario, clock: RealClock, redis: Rc<dyn RedisBackend>) -> RunOutput {
+    run_with(sc, Builder::new(), Some((clock, redis)))
+}
+
+fn run_with(
+    sc: &Scenario,
+    builder: Builder,
+    real: Option<(RealClock, Rc<dyn RedisBackend>)>,
+) -> RunOutput {
     let slot: Rc<RefCell<Option<Rc<World>>>> = Rc::new(RefCell::new(None));
-    let engine = {
+    let builder = builder
+        .horizon_ms(sc.run.horizon_ms)
+        .max_steps(sc.run.max_steps.unwrap_or(DEFAULT_MAX_STEPS))
+        .decisions(sc.run.decisions.clone());
+    let root = {
         let slot = slot.clone();
-        Builder::new()
-            .engine(kind)
-            .horizon_ms(sc.run.horizon_ms)
-            .max_steps(sc.run.max_steps.unwrap_or(DEFAULT_MAX_STEPS))
-            .decisions(sc.run.decisions.clone())
-            .run(move |rt| {
-                let plans = clients::expand(sc);
-                let world = Rc::new(World::new(sc, rt.clone(), &plans));
-                *slot.borrow_mut() = Some(world.clone());
-                rt.spawn(startup::run(world.clone()));
-                for plan in plans {
-                    rt.spawn(clients::run(world.clone(), plan));
-                }
-            })
+        let backend = real.as_ref().map(|(_, b)| b.clone());
+        move |rt: Rt| {
+            let plans = clients::expand(sc);
+            let mut world = World::new(sc, rt.clone(), &plans);
+            if let Some(b) = backend {
+                world.redis = Link::External(b);
+            }
+            let world = Rc::new(world);
+            *slot.borrow_mut() = Some(world.clone());
+            rt.spawn(startup::run(world.clone()));
+            for plan in plans {
+                rt.spawn(clients::run(world.clone(), plan));
+            }
+        }
+    };
+    let engine = match real {
+        None => builder.run(root),
+        Some((clock, _)) => builder.run_real(clock, root),
     };
     let world = slot.borrow_mut().take().expect("the root ran");
     let hung = engine.end != EndReason::Stopped && world.unfinished();

@@ -1,8 +1,15 @@
 //! The Redis server: the environment. Up time, outages, connect and ping latency, spikes.
 //!
 //! Pure functions of virtual time: every answer is known when a request starts, so callers
-//! just sleep until it (no select, no timers of its own).
+//! just sleep until it (no select, no timers of its own). [`Link`] is the one seam between
+//! the manager and a server: the modelled one here, or a real one behind [`RedisBackend`]
+//! (`readysim real`), so the manager's code is the same in both.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use crate::engine::Rt;
 use crate::scenario::RedisServer;
 
 /// How a request to the server ends.
@@ -83,6 +90,96 @@ impl ServerModel {
             Reply::TimedOut(limit)
         } else {
             Reply::Ok(b)
+        }
+    }
+}
+
+/// How a request to a real server ended (its time is the clock's when it did).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Answered.
+    Answered,
+    /// Failed: refused, reset, closed.
+    Failed,
+    /// The caller's bound passed first.
+    TimedOut,
+}
+
+/// A boxed future of a backend call.
+pub type Call<'a> = Pin<Box<dyn Future<Output = Ending> + 'a>>;
+
+/// A Redis server seen the way the manager uses one: each call waits for its answer or its
+/// bound (`timeout_ms`, in scenario milliseconds) and says how it ended. `readysim real`
+/// implements it with a real client; the model's own server is [`ServerModel`].
+pub trait RedisBackend {
+    /// Drops the current connection, opens a new one and pings it (the handshake).
+    fn connect(&self, timeout_ms: u64) -> Call<'_>;
+    /// Pings the current connection (fails at once without one).
+    fn ping(&self, timeout_ms: u64) -> Call<'_>;
+    /// One data operation (a message's write) on the current connection.
+    fn write(&self, timeout_ms: u64) -> Call<'_>;
+    /// Forgets the current connection (the manager dropped its client).
+    fn drop_connection(&self);
+}
+
+/// What the manager talks to: the modelled server, or an external one.
+pub enum Link {
+    /// The scenario's `[redis.server]`, answered in virtual time.
+    Model(ServerModel),
+    /// A real server (`readysim real`).
+    External(Rc<dyn RedisBackend>),
+}
+
+impl Link {
+    fn ended(e: Ending, rt: &Rt) -> Reply {
+        let t = rt.now();
+        match e {
+            Ending::Answered => Reply::Ok(t),
+            Ending::Failed => Reply::Failed(t),
+            Ending::TimedOut => Reply::TimedOut(t),
+        }
+    }
+
+    /// A connect attempt (with its handshake) bounded by `timeout`; returns when it ends.
+    pub async fn connect(&self, rt: &Rt, timeout: u64) -> Reply {
+        match self {
+            Link::Model(s) => {
+                let r = s.connect(rt.now(), timeout);
+                rt.sleep_until(r.at()).await;
+                r
+            }
+            Link::External(b) => Link::ended(b.connect(timeout).await, rt),
+        }
+    }
+
+    /// A ping bounded by `timeout`; returns when it ends.
+    pub async fn ping(&self, rt: &Rt, timeout: u64) -> Reply {
+        match self {
+            Link::Model(s) => {
+                let r = s.ping(rt.now(), timeout);
+                rt.sleep_until(r.at()).await;
+                r
+            }
+            Link::External(b) => Link::ended(b.ping(timeout).await, rt),
+        }
+    }
+
+    /// A data operation bounded by `timeout` (the model answers it as a ping).
+    pub async fn write(&self, rt: &Rt, timeout: u64) -> Reply {
+        match self {
+            Link::Model(s) => {
+                let r = s.ping(rt.now(), timeout);
+                rt.sleep_until(r.at()).await;
+                r
+            }
+            Link::External(b) => Link::ended(b.write(timeout).await, rt),
+        }
+    }
+
+    /// The manager dropped its client.
+    pub fn drop_connection(&self) {
+        if let Link::External(b) = self {
+            b.drop_connection();
         }
     }
 }

@@ -7,7 +7,7 @@ use super::auth::AuthService;
 use super::clients::{Ended, Plan};
 use super::manager::Manager;
 use super::registry::Registry;
-use super::server::ServerModel;
+use super::server::{Link, ServerModel};
 use super::watch;
 use crate::engine::Rt;
 use crate::gate::ReadinessGate;
@@ -76,8 +76,8 @@ pub struct World {
     pub rt: Rt,
     /// The resolved policy.
     pub policy: Policy,
-    /// The Redis server.
-    pub server: ServerModel,
+    /// The Redis server: the modelled one, or a real one (`readysim real`).
+    pub redis: Link,
     /// The environment name.
     pub env: EnvName,
     /// Whether the validator believes it runs in GCP.
@@ -132,7 +132,7 @@ impl World {
             gcp,
             validates,
             policy,
-            server: ServerModel::new(&sc.redis.server),
+            redis: Link::Model(ServerModel::new(&sc.redis.server)),
             env: sc.environment.name,
             mgr: Manager::new(&sc.redis.manager),
             startup_cfg: sc.startup.clone(),

@@ -1,0 +1,280 @@
+//! `readysim real`: options, the side-by-side traces, the agreement table and JSON. The runs
+//! themselves are `readysim::real`.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use readysim::real::{self, RealOptions, RealReport, Source};
+use readysim::scenario;
+
+use super::{resolve, BadInput, Cli, Exit};
+
+/// `readysim real` options.
+#[derive(Args, Debug)]
+pub struct RealArgs {
+    /// Scenario name or path (or --all).
+    #[arg(required_unless_present = "all")]
+    pub name: Option<String>,
+    /// Every scenario under the scenarios folder whose run takes at most --max-seconds.
+    #[arg(long, conflicts_with = "name")]
+    pub all: bool,
+    /// The redis-server binary to start (default: READYSIM_REDIS_SERVER, then PATH).
+    #[arg(long, value_name = "PATH", conflicts_with = "redis_url")]
+    pub redis_server: Option<PathBuf>,
+    /// Use a server already running at this URL (redis://HOST:PORT) instead of starting one.
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// Real runs per scenario: for a race, how often the real run shows the failure.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub runs: u32,
+    /// Real seconds per scenario second (0.1 runs ten times faster; times below the real
+    /// latency floor cannot shrink, and the report lists them).
+    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    pub time_scale: f64,
+    /// With --all: skip scenarios whose run would take longer than this (real seconds).
+    #[arg(long, default_value_t = 60.0, value_name = "S")]
+    pub max_seconds: f64,
+}
+
+fn source(a: &RealArgs) -> Result<Source, BadInput> {
+    if let Some(u) = &a.redis_url {
+        return Ok(Source::Url(u.clone()));
+    }
+    let bin = match &a.redis_server {
+        Some(p) if p.is_file() => p.clone(),
+        Some(p) => {
+            return Err(BadInput::msg(format!(
+                "--redis-server {}: no such file",
+                p.display()
+            )))
+        }
+        None => real::find_redis_server().ok_or_else(|| {
+            BadInput::msg(
+                "no redis-server found (READYSIM_REDIS_SERVER, then PATH): install it (Debian: apt-get install -y redis-server), or give --redis-server PATH or --redis-url URL"
+                    .into(),
+            )
+        })?,
+    };
+    Ok(Source::Spawn(bin))
+}
+
+/// The two traces side by side, row by row.
+fn side_by_side(r: &RealReport, run: usize) -> String {
+    let left = &r.simulated_trace;
+    let right = &r.runs[run].trace;
+    let w = left
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(20);
+    let mut o = String::new();
+    let _ = writeln!(o, "{:<w$}  | real run {}", "simulated", run + 1);
+    for i in 0..left.len().max(right.len()) {
+        let a = left.get(i).map_or("", String::as_str);
+        let b = right.get(i).map_or("", String::as_str);
+        let _ = writeln!(o, "{a:<w$}  | {b}");
+    }
+    o
+}
+
+fn fields_table(r: &RealReport) -> String {
+    let mut o = String::new();
+    let Some(first) = r.runs.first() else {
+        return o;
+    };
+    let n = r.runs.len();
+    let _ = write!(
+        o,
+        "{:<16} {:<40} {:<40} {:<8}",
+        "field", "simulated", "real (run 1)", "agrees"
+    );
+    if n > 1 {
+        let _ = write!(o, " agreeing runs");
+    }
+    o.push('\n');
+    for (k, f) in first.fields.iter().enumerate() {
+        let mut sim = f.simulated.clone();
+        if let Some(t) = f.tolerance_ms {
+            sim = format!("{sim} (+-{t})");
+        }
+        let _ = write!(
+            o,
+            "{:<16} {:<40} {:<40} {:<8}",
+            f.field,
+            clip(&sim, 40),
+            clip(&f.real, 40),
+            if f.agree { "yes" } else { "NO" }
+        );
+        if n > 1 {
+            let k = r.runs.iter().filter(|run| run.fields[k].agree).count();
+            let _ = write!(o, " {k} of {n}");
+        }
+        o.push('\n');
+    }
+    o
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 3).collect();
+        t.push_str("...");
+        t
+    }
+}
+
+fn text(r: &RealReport, traces: bool) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "scenario  {}  against {}  time scale {}",
+        r.name, r.server, r.time_scale
+    );
+    let _ = writeln!(
+        o,
+        "times agree within max(50 ms, 3 %){}",
+        if r.time_scale < 1.0 {
+            ", divided by the time scale"
+        } else {
+            ""
+        }
+    );
+    if traces && !r.runs.is_empty() {
+        o.push('\n');
+        o.push_str(&side_by_side(r, 0));
+    }
+    o.push('\n');
+    o.push_str(&fields_table(r));
+    for (i, run) in r.runs.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "run {}: {} in {:.1} s real; proxy: {} joined, {} refused, {} reset, {} replies lost",
+            i + 1,
+            if run.agree {
+                "agrees on every field".to_string()
+            } else {
+                let d: Vec<&str> = run
+                    .fields
+                    .iter()
+                    .filter(|f| !f.agree)
+                    .map(|f| f.field)
+                    .collect();
+                format!("differs on {}", d.join(", "))
+            },
+            run.seconds,
+            run.proxy.joined,
+            run.proxy.refused,
+            run.proxy.reset,
+            run.proxy.lost_replies
+        );
+    }
+    if let Some(k) = r.failure_seen {
+        let v: Vec<&str> = r.simulated.violations.iter().map(|v| v.name()).collect();
+        let _ = writeln!(
+            o,
+            "the simulated failure ({}) shows in {k} of {} real run(s)",
+            v.join(", "),
+            r.runs.len()
+        );
+    }
+    if !r.unscalable.is_empty() {
+        let f: Vec<String> = r
+            .unscalable
+            .iter()
+            .map(|(n, v)| format!("{n} = {v} ms"))
+            .collect();
+        let _ = writeln!(
+            o,
+            "cannot scale below the real latency floor at {}: {}",
+            r.time_scale,
+            f.join(", ")
+        );
+    }
+    for c in &r.caveats {
+        let _ = writeln!(o, "caveat: {c}");
+    }
+    o
+}
+
+/// Runs `readysim real`.
+pub fn real_cmd(cli: &Cli, a: &RealArgs) -> Result<Exit, BadInput> {
+    let opts = RealOptions {
+        source: source(a)?,
+        runs: a.runs,
+        time_scale: a.time_scale,
+    };
+    // Ctrl-C stops every server this process started before it exits.
+    let _ = ctrlc::set_handler(|| {
+        real::stop_all();
+        std::process::exit(130);
+    });
+    let scenarios = match &a.name {
+        Some(n) => vec![resolve(&cli.scenarios, n)?.1],
+        None => {
+            let mut v = Vec::new();
+            for p in scenario::files_under(&cli.scenarios) {
+                v.push(scenario::load(&p)?);
+            }
+            v
+        }
+    };
+    let mut reports = Vec::new();
+    let mut skipped = Vec::new();
+    for sc in &scenarios {
+        if a.all {
+            let sim = readysim::replay(sc, readysim::EngineKind::Fast);
+            let secs = sim.evaluation.output.engine.end_ms as f64 / 1000.0 * a.time_scale;
+            if secs > a.max_seconds {
+                skipped.push(format!("{} ({secs:.0} s)", sc.name));
+                continue;
+            }
+            eprintln!("real: {} (about {secs:.0} s)", sc.name);
+        }
+        let r = real::run(sc, &opts).map_err(|e| BadInput::msg(e.to_string()))?;
+        reports.push(r);
+    }
+    let agree = reports.iter().all(RealReport::agree);
+    if cli.json {
+        let v = serde_json::json!({"reports": reports, "skipped": skipped});
+        let v = if a.all {
+            v
+        } else {
+            serde_json::to_value(&reports[0]).expect("json")
+        };
+        super::output::print_or_exit(&(serde_json::to_string_pretty(&v).expect("json") + "\n"));
+    } else if a.all {
+        let mut o = String::new();
+        let _ = writeln!(o, "{:<34} {:<8} disagreeing fields", "scenario", "agrees");
+        for r in &reports {
+            let d: Vec<String> = r
+                .runs
+                .iter()
+                .flat_map(|run| run.fields.iter().filter(|f| !f.agree))
+                .map(|f| format!("{} (sim {}, real {})", f.field, f.simulated, f.real))
+                .collect();
+            let _ = writeln!(
+                o,
+                "{:<34} {:<8} {}",
+                r.name,
+                if r.agree() { "yes" } else { "NO" },
+                d.join("; ")
+            );
+        }
+        if !skipped.is_empty() {
+            let _ = writeln!(
+                o,
+                "skipped (longer than --max-seconds {}): {}",
+                a.max_seconds,
+                skipped.join(", ")
+            );
+        }
+        super::output::print_or_exit(&o);
+    } else {
+        super::output::print_or_exit(&text(&reports[0], true));
+    }
+    Ok(if agree { Exit::Ok } else { Exit::Mismatch })
+}

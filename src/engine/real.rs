@@ -1,0 +1,193 @@
+//! The real-time engine: the same model on tokio's current_thread runtime with the real clock,
+//! for `readysim real`. Nothing here is deterministic, on purpose: it measures what the model
+//! predicts against real sockets and real scheduling.
+//!
+//! Scenario time is real time divided by the scale (`scale` real seconds per scenario
+//! second, so 0.1 runs ten times faster). A freeze really blocks the thread, as a blocking
+//! call in a coroutine blocks an event loop: every task, the Redis client's driver included,
+//! waits. No same-instant choices are made; drawn values still come from the decisions list.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::{first_of, Either, EndReason, EngineReport, Rt, RunConfig};
+
+/// The real clock of a run: when scenario time 0 is, and how fast scenario time runs.
+#[derive(Clone, Copy, Debug)]
+pub struct RealClock {
+    /// The instant of scenario time 0.
+    pub epoch: Instant,
+    /// Real seconds per scenario second (1.0 is real time; 0.1 is ten times faster).
+    pub scale: f64,
+}
+
+impl RealClock {
+    /// Scenario ms now.
+    // The real engine is the one place that reads the wall clock (see the module doc).
+    #[allow(clippy::disallowed_methods)]
+    pub fn now_ms(&self) -> u64 {
+        (Instant::now().duration_since(self.epoch).as_secs_f64() * 1000.0 / self.scale) as u64
+    }
+
+    /// The real instant of scenario ms `t`.
+    pub fn instant(&self, t: u64) -> Instant {
+        // Far-future deadlines (a horizon of days) saturate instead of overflowing.
+        let secs = (t as f64 * self.scale / 1000.0).min(1e9);
+        self.epoch + Duration::from_secs_f64(secs)
+    }
+
+    /// The real duration of `ms` scenario milliseconds.
+    pub fn real(&self, ms: u64) -> Duration {
+        Duration::from_secs_f64((ms as f64 * self.scale / 1000.0).min(1e9))
+    }
+}
+
+/// State of a real-time run.
+pub struct Core {
+    clock: RealClock,
+    decisions: Vec<u32>,
+    cursor: Cell<usize>,
+    stopped: Cell<bool>,
+    stop: tokio::sync::Notify,
+    steps: Cell<u64>,
+    max_steps: u64,
+    budget_hit: Cell<bool>,
+    horizon: u64,
+}
+
+impl Core {
+    pub(super) fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    pub(super) fn sleep_until(&self, t: u64) -> Sleep {
+        Sleep {
+            clock: self.clock,
+            t,
+            timer: None,
+        }
+    }
+
+    #[allow(clippy::disallowed_methods)]
+    pub(super) fn spawn(self: &Rc<Self>, fut: impl Future<Output = ()> + 'static) {
+        tokio::task::spawn_local(Counted {
+            core: self.clone(),
+            fut: Box::pin(fut),
+        });
+    }
+
+    /// Blocks the thread: nothing else on this event loop runs meanwhile.
+    pub(super) fn freeze(&self, d: u64) {
+        let d = d.min(self.horizon.saturating_sub(self.now()));
+        std::thread::sleep(self.clock.real(d));
+    }
+
+    pub(super) fn draw(&self) -> Option<u32> {
+        let i = self.cursor.get();
+        let v = self.decisions.get(i).copied();
+        if v.is_some() {
+            self.cursor.set(i + 1);
+        }
+        v
+    }
+
+    pub(super) fn stop(&self) {
+        self.stopped.set(true);
+        self.stop.notify_one();
+    }
+}
+
+/// A real-time sleep. As on the virtual engines, a deadline that has passed completes at
+/// once, without a trip through the scheduler: model code relies on `sleep_until(now)` being
+/// free, and on a timer that fell due during a freeze being seen as due on its first poll
+/// (tokio's own timers are only marked fired when its driver next runs).
+pub struct Sleep {
+    clock: RealClock,
+    t: u64,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.clock.now_ms() >= self.t {
+            return Poll::Ready(());
+        }
+        let at = tokio::time::Instant::from_std(self.clock.instant(self.t));
+        // A real timer is the point of this engine.
+        #[allow(clippy::disallowed_methods)]
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        timer.as_mut().poll(cx)
+    }
+}
+
+/// A task that counts its polls against the step budget and is not polled after a stop.
+struct Counted {
+    core: Rc<Core>,
+    fut: Pin<Box<dyn Future<Output = ()>>>,
+}
+
+impl Future for Counted {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.core.stopped.get() {
+            return Poll::Pending;
+        }
+        let n = self.core.steps.get();
+        if n >= self.core.max_steps {
+            if !self.core.budget_hit.replace(true) {
+                self.core.stop();
+            }
+            return Poll::Pending;
+        }
+        self.core.steps.set(n + 1);
+        self.fut.as_mut().poll(cx)
+    }
+}
+
+/// Runs `root` on a fresh current_thread runtime (time and IO enabled, real clock) until the
+/// model stops, the horizon passes or the step budget runs out.
+pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, clock: RealClock, root: F) -> EngineReport {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current_thread runtime");
+    let local = tokio::task::LocalSet::new();
+    let horizon = config.horizon_ms;
+    let core = Rc::new(Core {
+        clock,
+        decisions: config.decisions.clone(),
+        cursor: Cell::new(0),
+        stopped: Cell::new(false),
+        stop: tokio::sync::Notify::new(),
+        steps: Cell::new(0),
+        max_steps: config.max_steps,
+        budget_hit: Cell::new(false),
+        horizon,
+    });
+    let c = core.clone();
+    let end = local.block_on(&rt, async move {
+        root(Rt::Real(c.clone()));
+        match first_of(c.stop.notified(), c.sleep_until(horizon)).await {
+            Either::Left(()) if c.budget_hit.get() => EndReason::StepBudget,
+            Either::Left(()) => EndReason::Stopped,
+            Either::Right(()) => EndReason::Horizon,
+        }
+    });
+    let end_ms = core.now().min(horizon);
+    // Dropping the tasks closes their sockets before the runtime goes.
+    drop(local);
+    EngineReport {
+        end,
+        end_ms,
+        steps: core.steps.get(),
+        choices: Vec::new(),
+        decisions_used: core.cursor.get(),
+    }
+}
