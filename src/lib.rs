@@ -24,6 +24,7 @@
 
 pub mod bench;
 pub mod engine;
+pub mod explain;
 pub mod picture;
 pub mod real;
 pub mod replay;

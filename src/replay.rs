@@ -318,21 +318,33 @@ pub fn drift(sc: &Scenario, rep: &Report, previous: Option<(&str, String)>) -> O
     };
     if let Some((text, source)) = previous {
         d.previous_source = Some(source);
-        let old: Vec<&str> = text.lines().collect();
-        let new: Vec<&str> = rep.trace_text.lines().collect();
-        let first = (0..old.len().max(new.len())).find(|&i| old.get(i) != new.get(i));
-        if let Some(i) = first {
-            // From the first difference while lines keep differing, at most DRIFT_LINES.
-            let n = (i..i + DRIFT_LINES)
-                .take_while(|&j| j == i || old.get(j) != new.get(j))
-                .count();
-            let take = |v: &[&str]| -> Vec<String> {
-                v.iter().skip(i).take(n).map(|l| l.to_string()).collect()
-            };
-            d.first_line = Some(i + 1);
-            d.previous = take(&old);
-            d.current = take(&new);
+        // A line diff (similar's Myers), so an inserted line shows as one, not as every line
+        // after it differing.
+        let diff = similar::TextDiff::from_lines(text, rep.trace_text.as_str());
+        let mut first = None;
+        for change in diff.iter_all_changes() {
+            let line = change.value().trim_end_matches('\n').to_string();
+            match change.tag() {
+                similar::ChangeTag::Equal => {
+                    if first.is_some() {
+                        break;
+                    }
+                }
+                similar::ChangeTag::Delete => {
+                    first.get_or_insert(change.old_index().unwrap_or(0) + 1);
+                    if d.previous.len() < DRIFT_LINES {
+                        d.previous.push(line);
+                    }
+                }
+                similar::ChangeTag::Insert => {
+                    first.get_or_insert(change.new_index().unwrap_or(0) + 1);
+                    if d.current.len() < DRIFT_LINES {
+                        d.current.push(line);
+                    }
+                }
+            }
         }
+        d.first_line = first;
     }
     Some(d)
 }

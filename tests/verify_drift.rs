@@ -153,7 +153,7 @@ fn a_matching_trace_hash_is_not_drift() {
 }
 
 #[test]
-fn bless_rewrites_only_expect_and_keeps_comments() {
+fn bless_rewrites_only_expect_values_and_keeps_comments() {
     let s = Scratch::new("bless");
     // Comments everywhere, a header-looking line inside the notes string, and a commented
     // [expect] header: everything before [expect] must survive byte for byte.
@@ -178,11 +178,14 @@ fn bless_rewrites_only_expect_and_keeps_comments() {
     );
     let blessed = fs::read_to_string(s.scenario()).unwrap();
     assert!(blessed.starts_with(head.trim_end()), "{blessed}");
-    let headers = blessed.lines().filter(|l| l.trim() == "[expect]").count();
+    let headers = blessed
+        .lines()
+        .filter(|l| l.trim_start().starts_with("[expect]  #") || l.trim() == "[expect]")
+        .count();
     assert_eq!(headers, 1, "{blessed}");
     assert!(
-        !blessed.contains("hand-checked"),
-        "the old [expect] block was kept"
+        blessed.contains("[expect]  # hand-checked"),
+        "the comment on the [expect] header is kept: {blessed}"
     );
     let (_, hash) = current_trace();
     assert!(

@@ -17,11 +17,16 @@ pub fn run(cli: &Cli, seconds: f64) -> Result<Exit, BadInput> {
             "--seconds {seconds}: expected a number of seconds from 0 to 3600"
         )));
     }
+    // The rows take `seconds` each: say so before the wait.
+    eprintln!(
+        "bench: timing the incident and every scenario on both engines, {seconds} s per row (about {:.0} s)...",
+        seconds * 8.0
+    );
     let report = bench::run(&cli.scenarios, Duration::from_secs_f64(seconds));
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&report).expect("json"));
     } else {
-        print!("{}", bench::table(&report));
+        out!("{}", bench::table(&report));
     }
     Ok(Exit::Ok)
 }
@@ -71,7 +76,7 @@ pub fn search(cli: &Cli, seeds: &str, cases: u64, jobs: usize) -> Result<Exit, B
     let classes = shipped_classes(cli);
     let r = search::bench::run(&seeds, cases, jobs, &classes);
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&r).expect("json"));
         return Ok(Exit::Ok);
     }
     let mut o = String::new();
@@ -131,6 +136,6 @@ pub fn search(cli: &Cli, seeds: &str, cases: u64, jobs: usize) -> Result<Exit, B
         r.classes.len() - missed,
         r.classes.len()
     );
-    print!("{o}");
+    out!("{o}");
     Ok(Exit::Ok)
 }

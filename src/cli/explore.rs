@@ -43,9 +43,9 @@ pub struct ExploreArgs {
     /// Distinct failures per preset and property before that property stops being shrunk.
     #[arg(long, default_value_t = 1, value_name = "K")]
     pub max_failures: usize,
-    /// Worker threads; the result does not depend on it.
-    #[arg(long, default_value_t = 1, value_name = "J")]
-    pub jobs: usize,
+    /// Worker threads (default: every core); the result does not depend on it.
+    #[arg(long, value_name = "J")]
+    pub jobs: Option<usize>,
     /// Run the k-th of n disjoint parts of the case space (k in 1..=n).
     #[arg(long, value_name = "k/n", env = "READYSIM_SHARD")]
     pub shard: Option<String>,
@@ -68,8 +68,9 @@ pub struct ExploreArgs {
 pub struct ClassifyArgs {
     /// Scenario name or path.
     pub name: String,
-    /// The violations that make up the failure (default: every violation of the run).
-    #[arg(long = "property", value_name = "NAME", num_args = 1..)]
+    /// A violation that makes up the failure (repeatable, or comma-separated; default: every
+    /// violation of the run).
+    #[arg(long = "property", value_name = "NAME", value_delimiter = ',', action = clap::ArgAction::Append)]
     pub properties: Vec<String>,
     /// Write the `[classification]` block into the file.
     #[arg(long)]
@@ -121,6 +122,11 @@ fn header(command: &str, f: &Found) -> Vec<String> {
     h
 }
 
+/// The cores this process may use (1 when unknown).
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Turns arguments into options (every check that can fail happens before any work).
 pub fn options(a: &ExploreArgs, kind: EngineKind) -> Result<ExploreOptions, BadInput> {
     let mut o = ExploreOptions::new(a.seed);
@@ -148,11 +154,12 @@ pub fn options(a: &ExploreArgs, kind: EngineKind) -> Result<ExploreOptions, BadI
     if a.max_failures == 0 {
         return Err(BadInput::msg("--max-failures must be at least 1".into()));
     }
-    if a.jobs == 0 {
+    let jobs = a.jobs.unwrap_or_else(default_jobs);
+    if jobs == 0 {
         return Err(BadInput::msg("--jobs must be at least 1".into()));
     }
     o.max_failures = a.max_failures;
-    o.jobs = a.jobs;
+    o.jobs = jobs;
     if let Some(s) = &a.shard {
         o.shard = parse_shard(s)?;
     }
@@ -203,7 +210,7 @@ impl Observer for Progress {
             return;
         }
         let text = found_text(f, &self.default_dir);
-        self.bar.suspend(|| print!("{text}"));
+        self.bar.suspend(|| out!("{text}"));
     }
 }
 
@@ -351,9 +358,16 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
     );
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} cases, {per_sec} {msg}",
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} cases, {rate} {msg}",
         )
-        .expect("a valid template"),
+        .expect("a valid template")
+        // Whole cases per second: four decimals of a rate only add noise.
+        .with_key(
+            "rate",
+            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", s.per_sec());
+            },
+        ),
     );
     let progress = Progress {
         bar,
@@ -368,7 +382,7 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
     let secs = started.elapsed().as_secs_f64();
     let total: u64 = summary.presets.iter().map(|p| p.cases).sum();
     if cli.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "command": opts.command,
@@ -378,7 +392,7 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
             .expect("json")
         );
     } else {
-        print!("{}", summary_text(&summary, &opts.command));
+        out!("{}", summary_text(&summary, &opts.command));
     }
     if let Some(h) = &a.html {
         html_report(cli, h, &dir, &opts.command, &summary, kind)?;
@@ -439,7 +453,7 @@ fn html_report(
 
 /// Runs `readysim classify`.
 pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exit, BadInput> {
-    let (path, sc) = super::resolve(&cli.scenarios, &a.name)?;
+    let (path, text, sc) = super::resolve_text(&cli.scenarios, &a.name)?;
     let target: BTreeSet<Violation> = if a.properties.is_empty() {
         classify::target_of(&sc, kind)
     } else {
@@ -456,15 +470,14 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
     }
     let c = classify::classify(&sc, &target, kind);
     if a.write {
-        let text = std::fs::read_to_string(&path).map_err(|e| BadInput::msg(e.to_string()))?;
-        let new = search::record::with_classification(&text, &c.block());
-        scenario::write_atomic(&path, &new, true)
-            .map_err(|e| BadInput::msg(format!("{}: cannot write: {e}", path.display())))?;
+        let new = scenario::edit::set_table(&text, "classification", &c.block())
+            .map_err(|e| BadInput::msg(format!("{}: {e}", path.display())))?;
+        scenario::edit::write_back(&path, &text, &new).map_err(|e| BadInput::msg(e.to_string()))?;
     }
     if cli.json {
         let mut v = serde_json::to_value(&c).expect("json");
         v["name"] = serde_json::json!(sc.name);
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(Exit::Ok);
     }
     let mut o = String::new();
@@ -538,7 +551,7 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
     if a.write {
         let _ = writeln!(o, "wrote [classification] to {}", path.display());
     }
-    print!("{o}");
+    out!("{o}");
     Ok(Exit::Ok)
 }
 
@@ -570,10 +583,10 @@ pub fn merge_cmd(cli: &Cli, into: &std::path::Path, sources: &[PathBuf]) -> Resu
             .iter()
             .map(|(m, n)| serde_json::json!({"name": m.name, "path": m.path, "from": m.from, "new": n}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
         for (m, n) in &rows {
-            println!(
+            outln!(
                 "{} {}  (from {}){}",
                 if *n { "new  " } else { "known" },
                 m.path.display(),
@@ -585,7 +598,7 @@ pub fn merge_cmd(cli: &Cli, into: &std::path::Path, sources: &[PathBuf]) -> Resu
                 }
             );
         }
-        println!(
+        outln!(
             "{} file(s) merged into {}, {new} new",
             merged.len(),
             into.display()

@@ -1,9 +1,10 @@
 //! The command line: clap commands and their output (tables, JSON). No model logic lives here;
 //! every command is a thin shell over library calls the tests use too.
 
+#[macro_use]
+pub mod output;
 pub mod bench;
 pub mod explore;
-pub mod output;
 pub mod pictures;
 pub mod real;
 
@@ -39,7 +40,7 @@ impl From<Exit> for ExitCode {
 ///
 /// With no command, replays every scenario under the scenarios folder and prints a table.
 #[derive(Parser, Debug)]
-#[command(name = "readysim", version, about, long_about = None)]
+#[command(name = "readysim", version, about, long_about = None, after_help = TOP_HELP)]
 pub struct Cli {
     /// The scenarios folder (names are looked up here).
     #[arg(
@@ -58,6 +59,36 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
+
+const TOP_HELP: &str = "\
+Examples:
+  readysim                                   replay every scenario, print the table
+  readysim replay incident-2025-09-09        the incident's trace and verdict
+  readysim compare incident-2025-09-09       what each preset would have done
+  readysim explore --seed 42 --cases 2000    search for new failures
+  readysim explain p8                        what a preset, violation or field means
+
+Exit codes: 0 everything matched (or nothing new found), 1 an expectation differed (or
+explore found something new), 2 bad input, 130 interrupted.
+Docs: docs/format.md (the file and every output), docs/presets.md, docs/violations.md.";
+
+const REPLAY_HELP: &str = "\
+Examples:
+  readysim replay incident-2025-09-09
+  readysim replay scenarios/found/p8-false-ready-bf69978c.toml --json
+  readysim replay claimed-race-grace --svg race.svg --html race.html
+  readysim replay slow-redis --bless          accept a reviewed model change
+
+Exit codes: 0 [expect] matched (or there is none), 1 a field differed, 2 bad input.";
+
+const EXPLORE_HELP: &str = "\
+Examples:
+  readysim explore --seed 42 --cases 2000
+  readysim explore --seed 42 --all-presets --shard 2/4 --record shard-2
+  readysim explore --seed 7 --preset p8 --property false-ready --html report/
+
+Exit codes: 0 nothing new, 1 a failure not yet recorded under the scenarios folder,
+2 bad input, 130 interrupted (what was found so far is written and reported).";
 
 /// `--engine` values.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -81,6 +112,7 @@ impl From<Engine> for EngineKind {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Replay one scenario (a name under the scenarios folder, or a path) and check [expect].
+    #[command(after_help = REPLAY_HELP)]
     Replay {
         /// Scenario name or path to a .toml file.
         name: String,
@@ -91,9 +123,17 @@ pub enum Command {
         #[command(flatten)]
         pictures: pictures::ReplayPictures,
     },
-    /// List the scenarios with their one-line summaries.
-    List,
+    /// List the scenarios with their one-line summaries (the folder's own first, then found/
+    /// and other subfolders).
+    List {
+        /// List the scenarios built into readysim instead of the folder's.
+        #[arg(long)]
+        builtin: bool,
+    },
     /// Run a scenario once per preset (only `preset` changes) and print one row each.
+    #[command(
+        after_help = "Example: readysim compare incident-2025-09-09 --html compare.html\nExit codes: 0, or 2 on bad input."
+    )]
     Compare {
         /// Scenario name or path.
         name: String,
@@ -102,15 +142,37 @@ pub enum Command {
         html: Option<PathBuf>,
     },
     /// Re-run a scenario over a grid of two timing fields and draw where each preset fails.
+    #[command(
+        after_help = "Example: readysim map claimed-race-grace --x redis.server.up_from_ms --y redis.manager.stabilize_ms --preset p8 reference --svg map.svg\nExit codes: 0, or 2 on bad input."
+    )]
     Map(pictures::MapArgs),
+    /// What a preset, a violation, a client outcome, a close reason or a field means.
+    #[command(
+        after_help = "Examples: readysim explain p8; readysim explain false-ready; readysim explain redis.server.up_from_ms; readysim explain --list\nExit codes: 0, or 2 for an unknown name."
+    )]
+    Explain {
+        /// The name (`p8`, `false-ready`, `reset`, `factory-limit`, `redis.server.up_from_ms`).
+        #[arg(required_unless_present = "list")]
+        name: Option<String>,
+        /// List every name readysim can explain.
+        #[arg(long)]
+        list: bool,
+    },
     /// Run a scenario against a real Redis server (through a fault proxy) and compare the
     /// verdict with the simulation's, field by field.
+    #[command(
+        after_help = "Examples:\n  readysim real incident-2025-09-09\n  readysim real claimed-race-grace --runs 20 --time-scale 0.5\n  readysim real --all --max-seconds 120\nExit codes: 0 every run agreed, 1 a field differed, 2 bad input (no redis-server), 130 interrupted."
+    )]
     Real(real::RealArgs),
     /// Replay every scenario and print a pass/fail table (the default command).
     All,
     /// Search timings and orderings from a seed; shrink, record and classify each failure.
+    #[command(after_help = EXPLORE_HELP)]
     Explore(explore::ExploreArgs),
     /// Tell a race from a deterministic fault by perturbing a scenario's timings and order.
+    #[command(
+        after_help = "Example: readysim classify --property false-ready claimed-race-grace --write\nExit codes: 0, or 2 on bad input (or a run that violates nothing)."
+    )]
     Classify(explore::ClassifyArgs),
     /// Combine the record folders of a sharded explore into the files an unsharded run writes;
     /// exit 1 when any of them is not yet under the scenarios folder.
@@ -145,9 +207,9 @@ pub enum BenchWhat {
         /// Cases per seed and preset.
         #[arg(long, default_value_t = 20_000)]
         cases: u64,
-        /// Worker threads (the result does not depend on it).
-        #[arg(long, default_value_t = 1)]
-        jobs: usize,
+        /// Worker threads (default: every core; the result does not depend on it).
+        #[arg(long)]
+        jobs: Option<usize>,
     },
 }
 
@@ -208,25 +270,29 @@ pub fn run(cli: Cli) -> ExitCode {
             bless,
             pictures,
         }) => replay_one(&cli, name, kind, *bless, pictures),
-        Some(Command::List) => list(&cli),
+        Some(Command::List { builtin }) => list(&cli, *builtin),
         Some(Command::Compare { name, html }) => compare(&cli, name, kind, html.as_deref()),
         Some(Command::Map(a)) => pictures::map_cmd(&cli, a, kind),
         Some(Command::Real(a)) => real::real_cmd(&cli, a),
+        Some(Command::Explain { name, list }) => explain(&cli, name.as_deref(), *list),
         Some(Command::Explore(a)) => explore::explore(&cli, a, kind),
         Some(Command::Classify(a)) => explore::classify_cmd(&cli, a, kind),
         Some(Command::Merge { into, sources }) => explore::merge_cmd(&cli, into, sources),
         Some(Command::Bench { seconds, what }) => match what {
             None => bench::run(&cli, *seconds),
-            Some(BenchWhat::Search { seeds, cases, jobs }) => {
-                bench::search(&cli, seeds, *cases, *jobs)
-            }
+            Some(BenchWhat::Search { seeds, cases, jobs }) => bench::search(
+                &cli,
+                seeds,
+                *cases,
+                jobs.unwrap_or_else(explore::default_jobs),
+            ),
         },
     };
     match result {
         Ok(code) => code.into(),
         Err(bad) => {
             if cli.json {
-                println!("{}", bad.to_json());
+                outln!("{}", bad.to_json());
             } else {
                 eprintln!("error: {}", bad.message);
             }
@@ -252,7 +318,7 @@ pub fn usage_error(e: clap::Error) -> ExitCode {
             .join(" ");
         let mut v = BadInput::msg(first).to_json();
         v["usage"] = serde_json::json!(text);
-        println!("{v}");
+        outln!("{v}");
     } else {
         let _ = e.print();
     }
@@ -261,6 +327,11 @@ pub fn usage_error(e: clap::Error) -> ExitCode {
 
 /// Finds and loads a scenario by name or path.
 pub fn resolve(root: &Path, name: &str) -> Result<(PathBuf, Scenario), BadInput> {
+    resolve_text(root, name).map(|(p, _, sc)| (p, sc))
+}
+
+/// [`resolve`], with the text the scenario was parsed from.
+pub fn resolve_text(root: &Path, name: &str) -> Result<(PathBuf, String, Scenario), BadInput> {
     let path = scenario::find(root, name).map_err(|e| BadInput::msg(e.to_string()))?;
     if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
         if let Some((_, files)) = scenario::duplicate_names(root)
@@ -276,8 +347,14 @@ pub fn resolve(root: &Path, name: &str) -> Result<(PathBuf, Scenario), BadInput>
             ));
         }
     }
-    let sc = scenario::load(&path)?;
-    Ok((path, sc))
+    let (text, sc) = scenario::load_text(&path)?;
+    if scenario::builtin::is_builtin(&path) {
+        eprintln!(
+            "note: `{name}` is not under {}: using the copy built into readysim",
+            root.display()
+        );
+    }
+    Ok((path, text, sc))
 }
 
 fn replay_one(
@@ -292,7 +369,7 @@ fn replay_one(
             "--trace adds the events to the JSON report: use it with --json".into(),
         ));
     }
-    let (path, sc) = resolve(&cli.scenarios, name)?;
+    let (path, text, sc) = resolve_text(&cli.scenarios, name)?;
     pictures::check_outputs(&[
         ("svg", &pics.svg),
         ("html", &pics.html),
@@ -306,22 +383,51 @@ fn replay_one(
         previous.as_ref().map(|(t, p)| (t.as_str(), p.clone())),
     );
     if bless {
-        let text = std::fs::read_to_string(&path).map_err(|e| BadInput::msg(e.to_string()))?;
-        let blessed = output::bless(&text, &replay::expect_of(&rep));
-        scenario::write_atomic(&path, &blessed, true)
-            .map_err(|e| BadInput::msg(format!("{}: cannot write: {e}", path.display())))?;
+        if scenario::builtin::is_builtin(&path) {
+            return Err(BadInput::msg(format!(
+                "{}: this is the copy built into readysim, which cannot be rewritten; run from a checkout, or give --scenarios DIR with your own copy",
+                path.display()
+            )));
+        }
+        let expect = replay::expect_of(&rep);
+        let blessed = scenario::edit::set_table(&text, "expect", &expect)
+            .map_err(|e| BadInput::msg(format!("{}: {e}", path.display())))?;
+        scenario::edit::write_back(&path, &text, &blessed)
+            .map_err(|e| BadInput::msg(e.to_string()))?;
         // The stored trace goes with it, when the project keeps stored traces.
         let stored = replay::stored_trace_path(&cli.scenarios, &sc.name);
-        let mut also = String::new();
-        if stored.parent().is_some_and(|d| d.is_dir()) {
+        // Only for a file of this project's scenarios folder: a file blessed elsewhere has
+        // no stored trace here.
+        let inside = match (path.canonicalize(), cli.scenarios.canonicalize()) {
+            (Ok(f), Ok(root)) => f.starts_with(root),
+            _ => false,
+        };
+        let kept = inside && stored.parent().is_some_and(|d| d.is_dir());
+        if kept {
             scenario::write_atomic(&stored, &replay::stored_trace_text(&rep.trace_text), true)
                 .map_err(|e| BadInput::msg(format!("{}: cannot write: {e}", stored.display())))?;
-            also = format!(" and {}", stored.display());
         }
-        eprintln!(
-            "blessed {}: [expect]{also} rewritten from this run",
-            path.display()
-        );
+        if cli.json {
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "blessed": path.display().to_string(),
+                    "stored_trace": kept.then(|| stored.display().to_string()),
+                    "expect": expect,
+                }))
+                .expect("json")
+            );
+        } else {
+            let also = if kept {
+                format!(" and {}", stored.display())
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "blessed {}: [expect]{also} rewritten from this run",
+                path.display()
+            );
+        }
         return Ok(Exit::Ok);
     }
     pictures::replay_pictures(&sc, &rep, pics)?;
@@ -346,24 +452,103 @@ fn replay_one(
     })
 }
 
-fn list(cli: &Cli) -> Result<Exit, BadInput> {
-    let files = scenario::files_under(&cli.scenarios);
-    let mut rows = Vec::new();
-    for p in &files {
-        let sc = scenario::load(p)?;
-        rows.push((sc.name.clone(), sc.policy.preset.name(), sc.summary.clone()));
+/// The scenario files under `root`, with a note for each thing skipped; a missing or empty
+/// folder is bad input.
+fn scanned(root: &Path) -> Result<Vec<PathBuf>, BadInput> {
+    if !root.is_dir() {
+        return Err(BadInput::msg(format!(
+            "the scenarios folder {} does not exist (or is not a folder): run from a readysim checkout, give --scenarios DIR (or READYSIM_SCENARIOS), or see the {} scenarios built into readysim with `readysim list --builtin`",
+            root.display(),
+            scenario::builtin::all().len()
+        )));
     }
+    let scan = scenario::scan(root);
+    for (p, why) in &scan.skipped {
+        eprintln!("note: skipped {}: {why}", p.display());
+    }
+    if scan.files.is_empty() {
+        return Err(BadInput::msg(format!(
+            "no scenario files (*.toml) under {}",
+            root.display()
+        )));
+    }
+    Ok(scan.files)
+}
+
+fn explain(cli: &Cli, name: Option<&str>, list: bool) -> Result<Exit, BadInput> {
+    let text = match name {
+        Some(n) if !list => readysim::explain::explain(n).map_err(BadInput::msg)?,
+        _ => readysim::explain::list(),
+    };
+    if cli.json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"name": name, "text": text}))
+                .expect("json")
+        );
+    } else {
+        out!("{text}");
+    }
+    Ok(Exit::Ok)
+}
+
+fn list(cli: &Cli, builtin: bool) -> Result<Exit, BadInput> {
+    let mut rows = Vec::new();
+    if builtin {
+        for (rel, text) in scenario::builtin::all() {
+            let p = scenario::builtin::path_of(rel);
+            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            let sc = scenario::parse(text, &p, Some(stem))?;
+            rows.push((rel.to_string(), sc));
+        }
+    } else {
+        for p in scanned(&cli.scenarios)? {
+            let sc = scenario::load(&p)?;
+            let rel = p
+                .strip_prefix(&cli.scenarios)
+                .unwrap_or(&p)
+                .display()
+                .to_string();
+            rows.push((rel, sc));
+        }
+    }
+    // The folder's own scenarios first, then those in subfolders (found/, seed-suite/).
+    rows.sort_by(|a, b| (a.0.contains('/'), &a.0).cmp(&(b.0.contains('/'), &b.0)));
     if cli.json {
         let v: Vec<_> = rows
             .iter()
-            .map(|(n, p, s)| serde_json::json!({"name": n, "preset": p, "summary": s}))
+            .map(|(f, sc)| {
+                serde_json::json!({
+                    "name": sc.name,
+                    "file": f,
+                    "preset": sc.policy.preset.name(),
+                    "summary": sc.summary,
+                })
+            })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
-        let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(4);
-        for (n, p, s) in rows {
-            println!("{n:<w$}  {p:<9}  {s}");
+        let mut t = output::table(&["name", "preset", "summary"]);
+        for (f, sc) in &rows {
+            let folder = f
+                .rsplit_once('/')
+                .map_or(String::new(), |(d, _)| format!("{d}/"));
+            t.add_row(vec![
+                format!("{folder}{}", sc.name),
+                sc.policy.preset.name().to_string(),
+                sc.summary.clone(),
+            ]);
         }
+        outln!("{}", t.trim_fmt());
+        outln!(
+            "{} ({}); replay one with: readysim replay NAME",
+            output::plural(rows.len(), "scenario"),
+            if builtin {
+                "built into readysim".to_string()
+            } else {
+                format!("under {}", cli.scenarios.display())
+            }
+        );
     }
     Ok(Exit::Ok)
 }
@@ -389,24 +574,24 @@ fn compare(cli: &Cli, name: &str, kind: EngineKind, html: Option<&Path>) -> Resu
             .map(|(p, r)| {
                 let mut j = serde_json::to_value(r).expect("report");
                 j["preset"] = serde_json::json!(p.name());
+                // compare runs without the file's [expect]: nothing is matched.
+                if let Some(m) = j.as_object_mut() {
+                    m.remove("matches");
+                    m.remove("mismatches");
+                    m.remove("drift");
+                }
                 j
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
-        print!("{}", output::compare_table(&sc, &reports));
+        out!("{}", output::compare_table(&sc, &reports));
     }
     Ok(Exit::Ok)
 }
 
 fn all(cli: &Cli, kind: EngineKind) -> Result<Exit, BadInput> {
-    let files = scenario::files_under(&cli.scenarios);
-    if files.is_empty() {
-        return Err(BadInput::msg(format!(
-            "no scenario files under {}",
-            cli.scenarios.display()
-        )));
-    }
+    let files = scanned(&cli.scenarios)?;
     let dups = scenario::duplicate_names(&cli.scenarios);
     let mut rows = Vec::new();
     let mut bad = false;
@@ -416,7 +601,10 @@ fn all(cli: &Cli, kind: EngineKind) -> Result<Exit, BadInput> {
                 bad = true;
                 output::Row::error(p, "duplicate name".into())
             }
-            Ok(sc) => output::Row::from_report(p, &replay::replay(&sc, kind)),
+            Ok(sc) => {
+                let has = sc.expect.is_some();
+                output::Row::from_report(p, &replay::replay(&sc, kind), has)
+            }
             Err(e) => {
                 bad = true;
                 output::Row::error(p, e.to_string())
@@ -426,9 +614,9 @@ fn all(cli: &Cli, kind: EngineKind) -> Result<Exit, BadInput> {
     }
     let failed = rows.iter().filter(|r| !r.pass).count();
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&rows).expect("json"));
     } else {
-        print!("{}", output::all_table(&rows, kind));
+        out!("{}", output::all_table(&rows, kind));
     }
     Ok(if bad {
         Exit::BadInput

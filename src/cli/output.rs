@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use readysim::engine::EngineKind;
 use readysim::replay::{Drift, Report};
-use readysim::scenario::{Expect, Preset, Scenario};
+use readysim::scenario::{Preset, Scenario};
 use readysim::{Outcome, Reason, StartupOutcome, Violation};
 
 fn or_dash<T: ToString>(v: &Option<T>) -> String {
@@ -183,22 +183,25 @@ pub fn compare_table(sc: &Scenario, reports: &[(Preset, Report)]) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "{}: {} (file preset {}; only the preset changes below)\n",
+        "{}: {} (file preset {}; only the preset changes below; readysim explain PRESET)\n",
         sc.name,
         sc.summary,
         sc.policy.preset.name()
     );
-    let _ = writeln!(
-        o,
-        "{:<10} {:<9} {:>8} {:>8}  {:<24} {:<28} {:>5}  violations",
-        "preset", "startup", "verdict", "elapsed", "failed services", "clients", "lost"
-    );
+    let mut t = table(&[
+        "preset",
+        "startup",
+        "verdict at (ms)",
+        "elapsed (ms)",
+        "failed services",
+        "clients",
+        "lost messages",
+        "violations",
+    ]);
     for (p, r) in reports {
         let clients = client_names(&r.clients, &r.client_reasons);
-        let _ = writeln!(
-            o,
-            "{:<10} {:<9} {:>8} {:>8}  {:<24} {:<28} {:>5}  {}",
-            p.name(),
+        t.add_row(vec![
+            p.name().to_string(),
             or_dash(&r.startup),
             or_dash(&r.verdict_at_ms),
             or_dash(&r.elapsed_ms),
@@ -206,10 +209,12 @@ pub fn compare_table(sc: &Scenario, reports: &[(Preset, Report)]) -> String {
                 .as_deref()
                 .map_or("-".into(), list::<readysim::Check>),
             summarize_clients(&clients),
-            r.lost_messages,
-            list(&r.violations)
-        );
+            r.lost_messages.to_string(),
+            list(&r.violations),
+        ]);
     }
+    o.push_str(&t.trim_fmt());
+    o.push('\n');
     o
 }
 
@@ -239,6 +244,10 @@ pub struct Row {
     pub file: String,
     /// Whether it loaded and matched its [expect].
     pub pass: bool,
+    /// Whether the file has an `[expect]` block (without one, a pass means only "it ran").
+    pub has_expect: bool,
+    /// When the verdict was published.
+    pub verdict_at_ms: Option<u64>,
     /// startup outcome.
     pub startup: Option<StartupOutcome>,
     /// Violations.
@@ -249,7 +258,7 @@ pub struct Row {
 
 impl Row {
     /// A row from a replay.
-    pub fn from_report(p: &Path, r: &Report) -> Row {
+    pub fn from_report(p: &Path, r: &Report, has_expect: bool) -> Row {
         let problem = (!r.matches).then(|| {
             r.mismatches
                 .iter()
@@ -260,6 +269,8 @@ impl Row {
         Row {
             file: p.display().to_string(),
             pass: r.matches,
+            has_expect,
+            verdict_at_ms: r.verdict_at_ms,
             startup: r.startup,
             violations: r.violations.clone(),
             problem,
@@ -271,6 +282,8 @@ impl Row {
         Row {
             file: p.display().to_string(),
             pass: false,
+            has_expect: false,
+            verdict_at_ms: None,
             startup: None,
             violations: Vec::new(),
             problem: Some(e),
@@ -281,80 +294,93 @@ impl Row {
 /// The default command's table.
 pub fn all_table(rows: &[Row], kind: EngineKind) -> String {
     let mut o = String::new();
-    let w = rows.iter().map(|r| r.file.len()).max().unwrap_or(4);
-    let _ = writeln!(
-        o,
-        "{:<w$}  {:<4}  {:<8}  violations",
-        "scenario", "", "startup"
+    o.push_str(
+        "Each scenario file is replayed and its [expect] block checked: \"reproduced\" means the run\n\
+         gave exactly what the file expects (the incident is incident-2025-09-09). A violation is a\n\
+         property the modelled system broke in that run (readysim explain VIOLATION).\n\n",
     );
+    let mut t = table(&[
+        "scenario",
+        "result",
+        "startup",
+        "verdict at (ms)",
+        "violations",
+    ]);
     for r in rows {
-        let _ = writeln!(
-            o,
-            "{:<w$}  {:<4}  {:<8}  {}",
-            r.file,
-            if r.pass { "pass" } else { "FAIL" },
+        let result = match (r.pass, r.has_expect) {
+            (true, true) => "reproduced",
+            (true, false) => "no expectations",
+            (false, _) => "FAILED",
+        };
+        t.add_row(vec![
+            r.file.clone(),
+            result.to_string(),
             or_dash(&r.startup),
-            list(&r.violations)
-        );
-        if let Some(p) = &r.problem {
-            let _ = writeln!(o, "{:<w$}        {p}", "");
-        }
+            or_dash(&r.verdict_at_ms),
+            list(&r.violations),
+        ]);
+    }
+    o.push_str(&t.trim_fmt());
+    o.push('\n');
+    for r in rows.iter().filter(|r| r.problem.is_some()) {
+        let _ = writeln!(o, "{}: {}", r.file, r.problem.as_deref().unwrap_or(""));
     }
     let failed = rows.iter().filter(|r| !r.pass).count();
+    let bare = rows.iter().filter(|r| r.pass && !r.has_expect).count();
     let _ = writeln!(
         o,
-        "\n{} scenarios, {} passed, {} failed (engine {})",
-        rows.len(),
-        rows.len() - failed,
+        "\n{}: {} reproduced, {} failed, {} without expectations (engine {})",
+        plural(rows.len(), "scenario"),
+        rows.len() - failed - bare,
         failed,
+        bare,
         kind.name()
     );
     o
 }
 
-/// Replaces (or appends) the `[expect]` table of a scenario's text, keeping everything else,
-/// comments included, byte for byte.
-pub fn bless(text: &str, e: &Expect) -> String {
-    let mut kept = String::new();
-    let mut in_expect = false;
-    // Inside a multi-line string a line that looks like a table header is text.
-    let mut in_string: Option<&str> = None;
-    for line in text.lines() {
-        let t = line.trim();
-        if in_string.is_none() && t.starts_with('[') {
-            // `[expect]`, `[ expect ]  # comment`: compare the header without spaces/comment.
-            let header: String = t
-                .split('#')
-                .next()
-                .unwrap_or("")
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            in_expect = header == "[expect]";
-        }
-        for quote in ["\"\"\"", "'''"] {
-            if in_string.is_none_or(|q| q == quote) && line.matches(quote).count() % 2 == 1 {
-                in_string = if in_string.is_some() {
-                    None
-                } else {
-                    Some(quote)
-                };
-            }
-        }
-        if !in_expect {
-            kept.push_str(line);
-            kept.push('\n');
-        }
+/// `1 scenario`, `2 scenarios`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
-    while kept.ends_with("\n\n") {
-        kept.pop();
-    }
-    #[derive(Serialize)]
-    struct Wrap<'a> {
-        expect: &'a Expect,
-    }
-    let block = toml::to_string(&Wrap { expect: e }).expect("expect serialises");
-    format!("{kept}\n{block}")
+}
+
+/// A plain table with a header line, no wrapping (the same text on every terminal).
+pub fn table(header: &[&str]) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    // Columns apart by spaces, one rule under the header, nothing else: easy to read and to grep.
+    use comfy_table::{ContentLineStyle, LineStyle, TableStyle};
+    const PLAIN: TableStyle = TableStyle::new()
+        .header_separator(LineStyle::none().fill('-').junction(' '))
+        .header_lines(ContentLineStyle::none().junction(' '))
+        .content_lines(ContentLineStyle::none().junction(' '));
+    t.load_style(PLAIN)
+        .force_no_tty()
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(header.to_vec());
+    t
+}
+
+/// `print!` that ends the process quietly when standard output is a closed pipe.
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::cli::output::print_or_exit(&format!($($t)*))
+    };
+}
+
+/// `println!` that ends the process quietly when standard output is a closed pipe.
+macro_rules! outln {
+    () => {
+        $crate::cli::output::print_or_exit("\n")
+    };
+    ($($t:tt)*) => {{
+        let mut s = format!($($t)*);
+        s.push('\n');
+        $crate::cli::output::print_or_exit(&s)
+    }};
 }
 
 /// Writes `text` to standard output; a closed pipe (`| head`) ends the process quietly.

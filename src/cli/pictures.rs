@@ -186,7 +186,7 @@ pub fn map_cmd(cli: &Cli, a: &MapArgs, kind: EngineKind) -> Result<Exit, BadInpu
                 .flatten()
                 .filter(|c| !m.categories[**c].violations.is_empty())
                 .count();
-            println!(
+            outln!(
                 "{:<9}  {bad:>6} of {} cells violate",
                 p.preset.name(),
                 m.x.values.len() * m.y.values.len()

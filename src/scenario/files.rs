@@ -10,20 +10,59 @@ use super::types::Scenario;
 
 /// Every `*.toml` under `root`, recursively, in sorted path order.
 pub fn files_under(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(rd) = fs::read_dir(&dir) else { continue };
-        for entry in rd.flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "toml") {
-                out.push(p);
+    scan(root).files
+}
+
+/// What a walk of a scenarios folder found.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    /// Every regular `*.toml` file, sorted.
+    pub files: Vec<PathBuf>,
+    /// What was passed over, and why (a FIFO or device named `*.toml`, a folder link that
+    /// loops, an unreadable folder).
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Walks `root` (following links, each folder once: a link back to an ancestor is skipped
+/// and reported) for regular `*.toml` files.
+pub fn scan(root: &Path) -> Scan {
+    let mut out = Scan::default();
+    let walk = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .max_depth(32)
+        .sort_by_file_name();
+    for entry in walk {
+        match entry {
+            Err(e) => {
+                let path = e.path().map(Path::to_path_buf).unwrap_or_default();
+                if path == root {
+                    continue;
+                }
+                let why = match e.loop_ancestor() {
+                    Some(a) => format!("a folder link that loops back to {}", a.display()),
+                    None => e
+                        .io_error()
+                        .map_or_else(|| e.to_string(), |io| io.to_string()),
+                };
+                out.skipped.push((path, why));
+            }
+            Ok(e) => {
+                let p = e.path();
+                if e.file_type().is_dir() || p.extension().is_none_or(|x| x != "toml") {
+                    continue;
+                }
+                if e.file_type().is_file() {
+                    out.files.push(p.to_path_buf());
+                } else {
+                    out.skipped.push((
+                        p.to_path_buf(),
+                        "not a regular file (a FIFO, socket or device)".into(),
+                    ));
+                }
             }
         }
     }
-    out.sort();
+    out.files.sort();
     out
 }
 
@@ -56,7 +95,17 @@ impl fmt::Display for FindError {
                 root,
                 suggestions,
             } => {
-                write!(f, "no scenario named `{name}` under {}", root.display())?;
+                write!(
+                    f,
+                    "no scenario named `{name}` under {}{} (nor among the {} built into readysim)",
+                    root.display(),
+                    if root.is_dir() {
+                        ""
+                    } else {
+                        ", which does not exist"
+                    },
+                    super::builtin::all().len()
+                )?;
                 if !suggestions.is_empty() {
                     write!(f, "; did you mean {}?", suggestions.join(", "))?;
                 }
@@ -89,10 +138,18 @@ pub fn find(root: &Path, name_or_path: &str) -> Result<PathBuf, FindError> {
         .collect();
     match matches.len() {
         1 => Ok(matches.into_iter().next().expect("one")),
+        // A shipped scenario the folder lacks (or there is no folder): the built-in copy.
+        0 if super::builtin::find(name_or_path).is_some() => {
+            Ok(super::builtin::find(name_or_path).expect("checked").0)
+        }
         0 => {
-            let names = files
+            let mut names: Vec<&str> = files
                 .iter()
-                .filter_map(|p| p.file_stem().and_then(|s| s.to_str()));
+                .filter_map(|p| p.file_stem().and_then(|s| s.to_str()))
+                .chain(super::builtin::names())
+                .collect();
+            names.sort_unstable();
+            names.dedup();
             let suggestions = crate::suggest::close_names(name_or_path, names);
             Err(FindError::Unknown {
                 name: name_or_path.to_string(),

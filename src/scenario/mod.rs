@@ -1,6 +1,8 @@
 //! The scenario file: load (serde + toml, unknown fields rejected), validate against the
 //! field table, locate every error by file, line, column and field, find files by name.
 
+pub mod builtin;
+pub mod edit;
 mod expect;
 pub mod fields;
 mod files;
@@ -14,7 +16,7 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use files::{duplicate_names, files_under, find, to_toml, write_atomic, FindError};
+pub use files::{duplicate_names, files_under, find, scan, to_toml, write_atomic, FindError, Scan};
 pub use types::*;
 pub use validate::{attempts, guard_probes, validate, FieldError};
 
@@ -82,6 +84,13 @@ impl std::error::Error for ScenarioError {}
 
 /// Reads and validates a scenario file; its name must equal the file stem.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_text(path).map(|(_, sc)| sc)
+}
+
+/// Reads a scenario file's text, bounded: only a regular file (a FIFO would block, a device
+/// never end), at most [`limits::MAX_FILE_BYTES`] however large it claims to be, UTF-8.
+pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    use std::io::Read as _;
     let whole = |message: String| ScenarioError {
         file: path.to_path_buf(),
         line: 0,
@@ -90,17 +99,61 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         message,
     };
     let meta = fs::metadata(path).map_err(|e| whole(format!("cannot read: {e}")))?;
-    if meta.len() > limits::MAX_FILE_BYTES {
+    if !meta.is_file() {
+        return Err(whole(
+            "not a regular file (a folder, FIFO, socket or device): readysim reads only regular files"
+                .into(),
+        ));
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(limits::MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| whole(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > limits::MAX_FILE_BYTES {
         return Err(whole(format!(
-            "the file has {} bytes; at most {} are allowed",
-            meta.len(),
+            "the file has more than {0} bytes; at most {0} are allowed",
             limits::MAX_FILE_BYTES
         )));
     }
-    let bytes = fs::read(path).map_err(|e| whole(format!("cannot read: {e}")))?;
-    let src = String::from_utf8(bytes).map_err(|_| whole("the file is not UTF-8".into()))?;
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    parse(&src, path, Some(stem))
+    String::from_utf8(bytes).map_err(|e| {
+        // Where the first byte that is not UTF-8 is, as a line and column.
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = good.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+        let utf16 =
+            e.as_bytes().starts_with(&[0xff, 0xfe]) || e.as_bytes().starts_with(&[0xfe, 0xff]);
+        ScenarioError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            field: String::new(),
+            message: if utf16 {
+                "the file is UTF-16; scenario files are UTF-8".into()
+            } else {
+                "the file is not UTF-8 here (scenario files are UTF-8)".into()
+            },
+        }
+    })
+}
+
+/// [`load`], also returning the text it parsed (for a rewrite that must not lose an edit).
+pub fn load_text(path: &Path) -> Result<(String, Scenario), ScenarioError> {
+    let src = match builtin::text_of(path) {
+        Some(t) => t.to_string(),
+        None => read_text(path)?,
+    };
+    let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+        return Err(ScenarioError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            field: String::new(),
+            message: "the file name is not valid UTF-8: rename it (the name must equal the stem)"
+                .into(),
+        });
+    };
+    let sc = parse(&src, path, Some(stem))?;
+    Ok((src, sc))
 }
 
 /// Parses and validates scenario text; `stem`, when given, must equal `name`.

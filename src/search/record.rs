@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::policy::Preset;
-use crate::scenario::{self, Classification, Scenario};
+use crate::scenario::{self, Scenario};
 use crate::vocab::Violation;
 
 /// A folder of recorded failures and what it already holds.
@@ -159,30 +159,4 @@ impl RecordDir {
         }
         Err(last.expect("both names were tried"))
     }
-}
-
-/// `text` (a scenario file) with its `[classification]` block replaced by `c`; everything
-/// else, comments included, is kept.
-pub fn with_classification(text: &str, c: &Classification) -> String {
-    let mut kept = String::new();
-    let mut inside = false;
-    for line in text.lines() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            inside = t == "[classification]";
-        }
-        if !inside {
-            kept.push_str(line);
-            kept.push('\n');
-        }
-    }
-    while kept.ends_with("\n\n") {
-        kept.pop();
-    }
-    #[derive(serde::Serialize)]
-    struct Wrap<'a> {
-        classification: &'a Classification,
-    }
-    let block = toml::to_string(&Wrap { classification: c }).expect("classification serialises");
-    format!("{kept}\n{block}")
 }

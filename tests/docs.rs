@@ -1,0 +1,84 @@
+//! The contract lives in the repository: the generated sections of docs/format.md,
+//! docs/presets.md and docs/violations.md equal what the code says (set
+//! READYSIM_UPDATE_DOCS=1 to rewrite them), the docs cite nothing outside the repository, and
+//! every name `explain` lists is explained.
+
+use std::path::Path;
+
+use readysim::explain;
+
+#[test]
+fn generated_doc_sections_are_current() {
+    let update = std::env::var_os("READYSIM_UPDATE_DOCS").is_some();
+    let mut stale = Vec::new();
+    for (file, name, body) in explain::generated() {
+        let path = Path::new("docs").join(file);
+        let doc = std::fs::read_to_string(&path).expect("the doc exists");
+        let cur = explain::section(&doc, name)
+            .unwrap_or_else(|| panic!("{file}: no <!-- BEGIN {name} --> section"));
+        if cur != body {
+            if update {
+                let new = explain::with_section(&doc, name, &body).expect("section");
+                std::fs::write(&path, new).expect("write the doc");
+            } else {
+                stale.push(format!("docs/{file} (section {name})"));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale generated docs: {}\n  regenerate with: READYSIM_UPDATE_DOCS=1 cargo test --test docs",
+        stale.join(", ")
+    );
+}
+
+#[test]
+fn the_docs_cite_nothing_outside_the_repository() {
+    let mut files = vec![Path::new("README.md").to_path_buf()];
+    for e in std::fs::read_dir("docs").expect("docs/") {
+        let p = e.expect("entry").path();
+        if p.extension().is_some_and(|x| x == "md") {
+            files.push(p);
+        }
+    }
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("readable");
+        for bad in ["shared/spec", "shared/reference", "../shared"] {
+            assert!(!text.contains(bad), "{} cites {bad}", f.display());
+        }
+    }
+}
+
+#[test]
+fn every_listed_name_is_explained() {
+    use readysim::{Outcome, Preset, Reason, Violation};
+    for n in Preset::NAMES
+        .iter()
+        .chain(Violation::NAMES.iter())
+        .chain(Outcome::NAMES.iter())
+        .chain(Reason::NAMES.iter())
+    {
+        let text = explain::explain(n).unwrap_or_else(|e| panic!("{n}: {e}"));
+        assert!(text.len() > 40, "{n}: {text}");
+    }
+    assert!(explain::explain("clients[2].at_ms")
+        .unwrap()
+        .contains("clients[].at_ms"));
+    let e = explain::explain("false-redy").unwrap_err();
+    assert!(e.contains("false-ready"), "{e}");
+}
+
+#[test]
+fn every_violation_but_the_meta_ones_is_shown_by_a_shipped_scenario() {
+    use readysim::Violation;
+    for v in Violation::ALL {
+        if matches!(v, Violation::Nondeterminism | Violation::Hang) {
+            continue;
+        }
+        assert!(
+            !explain::shown_by(v).is_empty(),
+            "no shipped scenario shows {}",
+            v.name()
+        );
+    }
+}
