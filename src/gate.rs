@@ -65,7 +65,7 @@ impl ReadinessGate {
     }
 
     /// Builds the same gate with chosen orderings, so loom can show that `Relaxed` is a bug.
-    #[cfg(loom)]
+    #[cfg(readysim_loom)]
     pub fn with_orderings(publish: Ordering, observe: Ordering) -> Self {
         Self::build(publish, observe)
     }
@@ -193,7 +193,7 @@ impl Future for WaitReady<'_> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(readysim_loom)))]
 mod tests {
     use super::*;
     use std::pin::pin;

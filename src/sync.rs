@@ -1,11 +1,11 @@
-//! Sync shim: picks loom's model-checked primitives under `cfg(loom)` and std's otherwise.
+//! Sync shim: picks loom's model-checked primitives under `cfg(readysim_loom)` and std's otherwise.
 
-#[cfg(loom)]
+#[cfg(readysim_loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU64, Ordering};
-#[cfg(loom)]
+#[cfg(readysim_loom)]
 pub(crate) use loom::sync::Mutex;
 
-#[cfg(not(loom))]
+#[cfg(not(readysim_loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicU64, Ordering};
-#[cfg(not(loom))]
+#[cfg(not(readysim_loom))]
 pub(crate) use std::sync::Mutex;

@@ -1,8 +1,8 @@
-#![cfg(loom)]
+#![cfg(readysim_loom)]
 //! Loom model checks for the readiness gate: wake-ups, data visibility, ordering, and a
 //! planted ordering bug that loom must catch.
 //!
-//! Run with `.ci/loom` (`RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3
+//! Run with `.ci/loom` (`RUSTFLAGS="--cfg readysim_loom" LOOM_MAX_PREEMPTIONS=3
 //! CARGO_TARGET_DIR=target/loom cargo test --release --test loom_gate -- --test-threads=1
 //! --nocapture`). Each test prints how many interleavings it explored.
 
