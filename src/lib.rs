@@ -26,6 +26,7 @@ pub mod bench;
 pub mod engine;
 pub mod explain;
 pub mod picture;
+pub mod printable;
 pub mod real;
 pub mod replay;
 pub mod scenario;

@@ -119,30 +119,40 @@ pub struct Report {
     /// Set when `expect.trace_hash` no longer matches: the model drifted (see [`drift`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<Drift>,
-    /// The rendered trace (not part of the JSON).
-    #[serde(skip)]
-    pub trace_text: String,
     /// The run itself (not part of the JSON).
     #[serde(skip)]
     pub evaluation: Evaluation,
 }
 
-/// Runs `sc` twice on `kind` (a differing trace is `nondeterminism`), then compares the first
-/// run with the file's `[expect]`.
-pub fn replay(sc: &Scenario, kind: EngineKind) -> Report {
-    let mut first = evaluate(sc, kind);
-    let second = model::run(sc, kind);
-    if first.output.trace != second.trace {
-        first.violations.insert(Violation::Nondeterminism);
+impl Report {
+    /// The rendered trace, one line per event (rendered on demand: a report does not keep it).
+    pub fn trace_text(&self) -> String {
+        trace::render(&self.evaluation.output.trace)
     }
-    report(sc, first)
 }
 
-/// Builds the report of an evaluated run (renders the trace and its hash).
+/// Runs `sc` twice on `kind` (a differing trace is `nondeterminism`), then compares the first
+/// run with the file's `[expect]`.
+///
+/// The second run keeps only its trace's hash, so a replay holds one trace, not two.
+pub fn replay(sc: &Scenario, kind: EngineKind) -> Report {
+    let mut first = evaluate(sc, kind);
+    let hash = trace::hash(&first.output.trace);
+    let second = model::run_hashed(sc, kind);
+    if second.trace_hash.as_deref() != Some(hash.as_str()) {
+        first.violations.insert(Violation::Nondeterminism);
+    }
+    report_hashed(sc, first, hash)
+}
+
+/// Builds the report of an evaluated run (hashes its trace).
 pub fn report(sc: &Scenario, ev: Evaluation) -> Report {
+    let hash = trace::hash(&ev.output.trace);
+    report_hashed(sc, ev, hash)
+}
+
+fn report_hashed(sc: &Scenario, ev: Evaluation, trace_hash: String) -> Report {
     let r = &ev.output.results;
-    let trace_text = trace::render(&ev.output.trace);
-    let trace_hash = format!("{:016x}", trace::fnv1a64(trace_text.as_bytes()));
     let started = r.verdict_at_ms.is_some();
     let mut rep = Report {
         name: sc.name.clone(),
@@ -159,7 +169,6 @@ pub fn report(sc: &Scenario, ev: Evaluation) -> Report {
         matches: true,
         mismatches: Vec::new(),
         drift: None,
-        trace_text,
         evaluation: ev,
     };
     if let Some(e) = &sc.expect {
@@ -320,7 +329,8 @@ pub fn drift(sc: &Scenario, rep: &Report, previous: Option<(&str, String)>) -> O
         d.previous_source = Some(source);
         // A line diff (similar's Myers), so an inserted line shows as one, not as every line
         // after it differing.
-        let diff = similar::TextDiff::from_lines(text, rep.trace_text.as_str());
+        let now = rep.trace_text();
+        let diff = similar::TextDiff::from_lines(text, now.as_str());
         let mut first = None;
         for change in diff.iter_all_changes() {
             let line = change.value().trim_end_matches('\n').to_string();

@@ -1,6 +1,7 @@
-//! Fuzzes the loader and the replay (issue 6): arbitrary bytes and mutated shipped scenarios go
-//! to `scenario::parse`; what parses is replayed. No input may panic, hang or grow without
-//! bound, and every error must be located inside the file.
+//! Differential fuzzing of the loader and both engines: arbitrary bytes and mutated shipped
+//! scenarios go to `scenario::parse`; what parses is replayed on the fast engine twice and on
+//! tokio once. No input may panic, hang or grow without bound, every error must be located
+//! inside the file, a rerun must give the same trace, and the engines must agree.
 //!
 //! `cargo test --test fuzz_loader` runs a few thousand inputs; `PROPTEST_CASES=N` runs N per
 //! property (see docs/fuzzing.md for the million-input run).
@@ -67,6 +68,7 @@ const BOUNDARY: &[&str] = &[
     "10000",
     "10001",
     "20000000",
+    "1000001",
     "0.5",
     "nan",
     "inf",
@@ -232,7 +234,13 @@ fn check(text: &str, stem: &str) -> Result<(), TestCaseError> {
             if std::env::var_os("FUZZ_STATS").is_some() {
                 eprintln!("FUZZ-PARSED");
             }
-            replay_bounded(&sc)?;
+            if let Err(e) = replay_bounded(&sc) {
+                // FUZZ_DUMP=FILE keeps the failing input, to replay it with `readysim`.
+                if let Some(f) = std::env::var_os("FUZZ_DUMP") {
+                    let _ = std::fs::write(f, text);
+                }
+                return Err(e);
+            }
             let again = scenario::to_toml(&sc, &["fuzz".to_string()]);
             let back = scenario::parse(&again, file, Some(stem));
             prop_assert!(
@@ -246,6 +254,9 @@ fn check(text: &str, stem: &str) -> Result<(), TestCaseError> {
     }
 }
 
+/// Replays `sc` (budget capped) on both engines, and the fast engine a second time: no
+/// panic, bounded steps, time and trace, a verdict, the same trace twice (determinism), and the
+/// same trace and verdict on both engines where no decision picks an order (docs/engines.md).
 fn replay_bounded(sc: &Scenario) -> Result<(), TestCaseError> {
     let mut sc = sc.clone();
     let budget = sc
@@ -259,13 +270,54 @@ fn replay_bounded(sc: &Scenario) -> Result<(), TestCaseError> {
     prop_assert!(e.steps <= budget);
     prop_assert!(e.end_ms <= sc.run.horizon_ms);
     prop_assert!(ev.output.results.startup.is_some(), "no verdict");
+    prop_assert!(
+        ev.output.trace.iter().all(|x| x.t <= sc.run.horizon_ms),
+        "an event past the horizon"
+    );
     // Bounded memory: the trace cannot outgrow the steps and the clients' capped work.
     prop_assert!(
         ev.output.trace.len() as u64 <= 64 * (budget + scenario::limits::MAX_CLIENT_WORK),
         "trace of {} events",
         ev.output.trace.len()
     );
-    let _ = readysim::replay::report(&sc, ev);
+    let first_hash = readysim::trace::hash(&ev.output.trace);
+    // replay() runs it again (keeping only the hash) and flags a differing trace.
+    let fast = readysim::replay::replay(&sc, EngineKind::Fast);
+    prop_assert_eq!(&fast.trace_hash, &first_hash, "two runs, two traces");
+    prop_assert!(
+        !fast
+            .violations
+            .contains(&readysim::Violation::Nondeterminism),
+        "the same input ran twice gave two traces"
+    );
+    let tokio = readysim::replay::report(&sc, readysim::replay::evaluate(&sc, EngineKind::Tokio));
+    prop_assert!(tokio.evaluation.output.engine.end_ms <= sc.run.horizon_ms);
+    // The engines count steps alike only up to the budget: tokio polls a task once per wake,
+    // the fast engine once per ready turn, so a run cut by the budget may end at different
+    // points (docs/engines.md). Runs that end on their own must agree.
+    let budget_cut = [&fast, &tokio]
+        .iter()
+        .any(|r| r.evaluation.output.engine.end == readysim::engine::EndReason::StepBudget);
+    if sc.run.decisions.is_empty() && !budget_cut {
+        let verdict = |r: &readysim::replay::Report| {
+            (
+                r.startup,
+                r.verdict_at_ms,
+                r.elapsed_ms,
+                r.failed_services.clone(),
+                r.clients.clone(),
+                r.lost_messages,
+            )
+        };
+        prop_assert_eq!(verdict(&fast), verdict(&tokio), "the engines disagree");
+        prop_assert_eq!(
+            &fast.trace_hash,
+            &tokio.trace_hash,
+            "the engines' traces differ:\nfast:\n{}\ntokio:\n{}",
+            fast.trace_text(),
+            tokio.trace_text()
+        );
+    }
     Ok(())
 }
 

@@ -356,7 +356,7 @@ fn replay_json_trace_adds_the_events() {
     let events = v["trace"].as_array().expect("trace");
     let rep = readysim::replay(&load("incident-2025-09-09"), EngineKind::Fast);
     assert_eq!(events.len(), rep.evaluation.output.trace.len());
-    assert_eq!(events.len(), rep.trace_text.lines().count());
+    assert_eq!(events.len(), rep.trace_text().lines().count());
     assert_eq!(events[0]["actor"], "startup");
     let last_probe = events
         .iter()

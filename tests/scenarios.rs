@@ -49,7 +49,7 @@ fn check(path: &Path) -> datatest_stable::Result<()> {
         return Err(format!("{}: expectations differ (see above)", sc.name).into());
     }
     if let Some((text, source)) = stored {
-        if text != rep.trace_text {
+        if text != rep.trace_text() {
             eprintln!(
                 "\n{}: the trace hash matches but the stored trace {source} is stale;\n  \
                  rewrite it with:\n    {bless}\n",

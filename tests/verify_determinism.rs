@@ -151,15 +151,15 @@ fn backlogged_clients_wake_in_a_fixed_order() {
             for _ in 0..30 {
                 let again = replay::report(&sc, replay::evaluate(&sc, kind));
                 assert_eq!(
-                    again.trace_text,
-                    first.trace_text,
+                    again.trace_text(),
+                    first.trace_text(),
                     "{preset} on {}",
                     kind.name()
                 );
             }
             // Woken in arrival order.
-            let order: Vec<&str> = first
-                .trace_text
+            let text = first.trace_text();
+            let order: Vec<&str> = text
                 .lines()
                 .map(|l| l.split_whitespace().collect::<Vec<_>>())
                 .filter(|f| matches!(f.get(2), Some(&"dispatch") | Some(&"reset")))
@@ -202,10 +202,10 @@ fn cross_check(sc: &Scenario, what: &str) -> &'static str {
     match allowed(sc) {
         Allowed::Equal => {
             assert!(
-                fast.trace_text == tokio.trace_text,
+                fast.trace_text() == tokio.trace_text(),
                 "{what}: traces differ\nfast:\n{}\ntokio:\n{}",
-                fast.trace_text,
-                tokio.trace_text
+                fast.trace_text(),
+                tokio.trace_text()
             );
             "equal"
         }

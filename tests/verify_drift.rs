@@ -68,7 +68,7 @@ fn current_trace() -> (String, String) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{NAME}.toml"));
     let sc = readysim::load(&path).unwrap();
     let rep = readysim::replay(&sc, EngineKind::Fast);
-    (rep.trace_text, rep.trace_hash)
+    (rep.trace_text(), rep.trace_hash)
 }
 
 fn stdout(o: &Output) -> String {

@@ -18,7 +18,7 @@ pub fn run(cli: &Cli, seconds: f64) -> Result<Exit, BadInput> {
         )));
     }
     // The rows take `seconds` each: say so before the wait.
-    eprintln!(
+    errln!(
         "bench: timing the incident and every scenario on both engines, {seconds} s per row (about {:.0} s)...",
         seconds * 8.0
     );

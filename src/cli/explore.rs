@@ -324,20 +324,33 @@ pub fn summary_text(s: &Summary, command: &str) -> String {
         s.found.iter().filter(|f| f.path.is_some()).count(),
         s.found.iter().filter(|f| f.known).count()
     );
+    let unwritten = s.found.iter().filter(|f| f.error.is_some()).count();
+    if unwritten > 0 {
+        let _ = writeln!(
+            o,
+            "{unwritten} failure(s) NOT written: the record folder could not take them (exit 3)"
+        );
+    }
     o
 }
 
 /// Runs `readysim explore`.
 pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, BadInput> {
     let mut opts = options(a, kind)?;
-    // Ctrl-C stops the search after the cases in flight; files are written whole (temporary
-    // file, then link) or not at all, and the summary says what was found so far.
+    // Ctrl-C, SIGTERM or SIGHUP (ctrlc's `termination` feature) stops the search after the
+    // cases in flight; files are written whole (temporary file, then link) or not at all, and
+    // the summary says what was found so far. A second signal exits at once (130): a temporary
+    // file it cuts short is removed by the next run in that folder (see RecordDir::open).
     let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let flag = interrupt.clone();
         // Only one handler per process; a second `explore` in one process keeps the first.
         let _ = ctrlc::set_handler(move || {
-            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            if flag.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                errln!("interrupted twice: exiting now");
+                std::process::exit(Exit::Interrupted as i32);
+            }
+            errln!("interrupted: finishing the cases in flight (again to exit now)");
         });
     }
     opts.interrupt = Some(interrupt);
@@ -351,7 +364,7 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
             .map_err(|e| BadInput::msg(format!("--html {}: cannot create: {e}", h.display())))?;
     }
     let (k, n) = opts.shard;
-    let per_preset = (0..opts.cases).filter(|i| i % n == k - 1).count() as u64;
+    let per_preset = readysim::search::shard_cases(opts.cases, k, n);
     let bar = ProgressBar::with_draw_target(
         Some(per_preset * opts.presets.len() as u64),
         ProgressDrawTarget::stderr(),
@@ -397,21 +410,39 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
     if let Some(h) = &a.html {
         html_report(cli, h, &dir, &opts.command, &summary, kind)?;
     }
-    eprintln!(
+    errln!(
         "explored {total} case(s) in {secs:.2}s: {:.0} cases/s with {} job(s)",
         total as f64 / secs.max(1e-9),
         opts.jobs
     );
+    let unwritten: Vec<&str> = summary
+        .found
+        .iter()
+        .filter_map(|f| f.error.as_deref())
+        .collect();
+    if !unwritten.is_empty() {
+        errln!(
+            "NOT written: {} of {} failure(s) could not be recorded under {} ({}); they are listed above, \
+             free space or fix the folder and run the same command again",
+            unwritten.len(),
+            summary.found.len(),
+            dir.display(),
+            unwritten[0]
+        );
+    }
     if summary.interrupted {
-        eprintln!(
+        errln!(
             "interrupted: stopped after {total} case(s); the {} failure(s) above were found so far",
             summary.failures()
         );
         return Ok(Exit::Interrupted);
     }
     // Like a test run: new failures make the exit code non-zero, so CI notices them; failures
-    // already recorded under the folder do not.
-    Ok(if summary.new_failures() > 0 {
+    // already recorded under the folder do not. Failures that could not be written are worse
+    // than new ones (they are not on disk to replay), so they get their own code.
+    Ok(if !unwritten.is_empty() {
+        Exit::NotWritten
+    } else if summary.new_failures() > 0 {
         Exit::Mismatch
     } else {
         Exit::Ok

@@ -26,7 +26,10 @@ pub enum Exit {
     Mismatch = 1,
     /// Bad input: a malformed scenario, an unknown name, a bad argument.
     BadInput = 2,
-    /// Stopped by Ctrl-C (128 + SIGINT, as shells report it).
+    /// explore found failures it could not write (a full disk, a folder made read-only or
+    /// removed mid-run): they are in the summary, not on disk.
+    NotWritten = 3,
+    /// Stopped by Ctrl-C, SIGTERM or SIGHUP (128 + SIGINT, as shells report Ctrl-C).
     Interrupted = 130,
 }
 
@@ -69,7 +72,8 @@ Examples:
   readysim explain p8                        what a preset, violation or field means
 
 Exit codes: 0 everything matched (or nothing new found), 1 an expectation differed (or
-explore found something new), 2 bad input, 130 interrupted.
+explore found something new), 2 bad input, 3 explore could not write a failure it found
+(disk full), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
 Docs: docs/format.md (the file and every output), docs/presets.md, docs/violations.md.";
 
 const REPLAY_HELP: &str = "\
@@ -88,7 +92,9 @@ Examples:
   readysim explore --seed 7 --preset p8 --property false-ready --html report/
 
 Exit codes: 0 nothing new, 1 a failure not yet recorded under the scenarios folder,
-2 bad input, 130 interrupted (what was found so far is written and reported).";
+2 bad input, 3 a failure found but NOT written (disk full, folder gone: see the summary),
+130 interrupted by Ctrl-C, SIGTERM or SIGHUP (what was found so far is written and
+reported; a second signal exits at once).";
 
 /// `--engine` values.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -294,7 +300,7 @@ pub fn run(cli: Cli) -> ExitCode {
             if cli.json {
                 outln!("{}", bad.to_json());
             } else {
-                eprintln!("error: {}", bad.message);
+                errln!("error: {}", bad.message);
             }
             Exit::BadInput.into()
         }
@@ -349,7 +355,7 @@ pub fn resolve_text(root: &Path, name: &str) -> Result<(PathBuf, String, Scenari
     }
     let (text, sc) = scenario::load_text(&path)?;
     if scenario::builtin::is_builtin(&path) {
-        eprintln!(
+        errln!(
             "note: `{name}` is not under {}: using the copy built into readysim",
             root.display()
         );
@@ -404,7 +410,7 @@ fn replay_one(
         };
         let kept = inside && stored.parent().is_some_and(|d| d.is_dir());
         if kept {
-            scenario::write_atomic(&stored, &replay::stored_trace_text(&rep.trace_text), true)
+            scenario::write_atomic(&stored, &replay::stored_trace_text(&rep.trace_text()), true)
                 .map_err(|e| BadInput::msg(format!("{}: cannot write: {e}", stored.display())))?;
         }
         if cli.json {
@@ -423,7 +429,7 @@ fn replay_one(
             } else {
                 String::new()
             };
-            eprintln!(
+            errln!(
                 "blessed {}: [expect]{also} rewritten from this run",
                 path.display()
             );
@@ -437,13 +443,12 @@ fn replay_one(
             v["drift"]["bless"] = serde_json::json!(output::bless_command(&sc.name));
         }
         if pics.trace {
-            let (events, decisions) = pictures::trace_json(&rep);
-            v["trace"] = events;
-            v["decisions"] = decisions;
+            output::print_json_streamed(&pictures::TraceJson(&rep).with(&v));
+        } else {
+            output::print_or_exit(&(serde_json::to_string_pretty(&v).expect("json") + "\n"));
         }
-        output::print_or_exit(&(serde_json::to_string_pretty(&v).expect("json") + "\n"));
     } else {
-        output::print_or_exit(&output::replay_text(&sc, &rep, kind));
+        output::print_replay(&sc, &rep, kind);
     }
     Ok(if rep.matches {
         Exit::Ok
@@ -464,7 +469,7 @@ fn scanned(root: &Path) -> Result<Vec<PathBuf>, BadInput> {
     }
     let scan = scenario::scan(root);
     for (p, why) in &scan.skipped {
-        eprintln!("note: skipped {}: {why}", p.display());
+        errln!("note: skipped {}: {why}", p.display());
     }
     if scan.files.is_empty() {
         return Err(BadInput::msg(format!(

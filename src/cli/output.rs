@@ -44,8 +44,24 @@ pub fn bless_command(name: &str) -> String {
     format!("readysim replay {name} --bless")
 }
 
-/// The replay's text: header, timeline, same-instant choices, verdict, expectations.
-pub fn replay_text(sc: &Scenario, rep: &Report, kind: EngineKind) -> String {
+/// Prints the replay's text: header, timeline, same-instant choices, verdict, expectations.
+/// The timeline streams in chunks, so a million-event trace never sits in memory as text.
+pub fn print_replay(sc: &Scenario, rep: &Report, kind: EngineKind) {
+    print_or_exit(&replay_head(sc, kind));
+    let mut chunk = String::with_capacity(1 << 16);
+    for e in &rep.evaluation.output.trace {
+        readysim::trace::render_line(e, &mut chunk);
+        chunk.push('\n');
+        if chunk.len() >= 1 << 16 {
+            print_or_exit(&chunk);
+            chunk.clear();
+        }
+    }
+    print_or_exit(&chunk);
+    print_or_exit(&replay_tail(sc, rep));
+}
+
+fn replay_head(sc: &Scenario, kind: EngineKind) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "scenario  {}  ({})", sc.name, sc.summary);
     let _ = writeln!(
@@ -65,7 +81,11 @@ pub fn replay_text(sc: &Scenario, rep: &Report, kind: EngineKind) -> String {
         "\n{:>9}  {:<10} {:<16} details",
         "t(ms)", "actor", "event"
     );
-    o.push_str(&rep.trace_text);
+    o
+}
+
+fn replay_tail(sc: &Scenario, rep: &Report) -> String {
+    let mut o = String::new();
     let eng = &rep.evaluation.output.engine;
     if !eng.choices.is_empty() {
         let _ = writeln!(o, "\nsame-instant choices:");
@@ -364,6 +384,13 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
     t
 }
 
+/// `eprintln!` with control characters escaped (messages quote scenario text and paths).
+macro_rules! errln {
+    ($($t:tt)*) => {
+        eprintln!("{}", readysim::printable::printable(&format!($($t)*)))
+    };
+}
+
 /// `print!` that ends the process quietly when standard output is a closed pipe.
 macro_rules! out {
     ($($t:tt)*) => {
@@ -383,9 +410,29 @@ macro_rules! outln {
     }};
 }
 
+/// Writes `value` as pretty JSON (and a newline) straight to standard output, without
+/// building the text first; a closed pipe ends quietly, as in [`print_or_exit`].
+pub fn print_json_streamed(value: &impl serde::Serialize) {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let res = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| out.flush());
+    if let Err(e) = res {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(2);
+    }
+}
+
 /// Writes `text` to standard output; a closed pipe (`| head`) ends the process quietly.
+/// Control characters are escaped (see `readysim::printable`).
 pub fn print_or_exit(text: &str) {
     use std::io::Write as _;
+    let text = readysim::printable::printable(text);
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {

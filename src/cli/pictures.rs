@@ -66,7 +66,7 @@ pub fn write_out(path: &Path, what: &str, text: &str) -> Result<(), BadInput> {
     }
     scenario::write_atomic(path, text, true)
         .map_err(|e| BadInput::msg(format!("--{what} {}: cannot write: {e}", path.display())))?;
-    eprintln!("wrote {}", path.display());
+    errln!("wrote {}", path.display());
     Ok(())
 }
 
@@ -111,30 +111,98 @@ pub fn replay_pictures(sc: &Scenario, rep: &Report, p: &ReplayPictures) -> Resul
     Ok(())
 }
 
-/// The `trace` and `decisions` members `replay --json --trace` adds.
-pub fn trace_json(rep: &Report) -> (serde_json::Value, serde_json::Value) {
-    let out = &rep.evaluation.output;
-    let events: Vec<_> = out
-        .trace
-        .iter()
-        .map(|e| {
-            let mut d = String::new();
-            e.ev.details(&mut d);
-            serde_json::json!({
-                "t": e.t,
-                "actor": e.actor.to_string(),
-                "event": e.ev.name(),
-                "details": d,
-            })
-        })
-        .collect();
-    let choices: Vec<_> = out
-        .engine
-        .choices
-        .iter()
-        .map(|c| serde_json::json!({"at_ms": c.at_ms, "ready": c.ready, "chosen": c.chosen}))
-        .collect();
-    (serde_json::json!(events), serde_json::json!(choices))
+/// The `trace` and `decisions` members `replay --json --trace` adds, serialised as they are
+/// written: a million-event trace streams to the output instead of becoming a JSON tree (which
+/// took 2 kB an event).
+pub struct TraceJson<'a>(pub &'a Report);
+
+struct Events<'a>(&'a [readysim::trace::Event]);
+
+impl serde::Serialize for Events<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeSeq, SerializeStruct};
+        struct One<'a>(&'a readysim::trace::Event);
+        impl serde::Serialize for One<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let e = self.0;
+                let mut d = String::new();
+                e.ev.details(&mut d);
+                // Keys in the order a JSON object of this crate prints them (sorted).
+                let mut st = s.serialize_struct("Event", 4)?;
+                st.serialize_field("actor", &e.actor.to_string())?;
+                st.serialize_field("details", &d)?;
+                st.serialize_field("event", e.ev.name())?;
+                st.serialize_field("t", &e.t)?;
+                st.end()
+            }
+        }
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for e in self.0 {
+            seq.serialize_element(&One(e))?;
+        }
+        seq.end()
+    }
+}
+
+struct Choices<'a>(&'a [readysim::engine::Choice]);
+
+impl serde::Serialize for Choices<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeSeq, SerializeStruct};
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for c in self.0 {
+            struct One<'a>(&'a readysim::engine::Choice);
+            impl serde::Serialize for One<'_> {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let mut st = s.serialize_struct("Choice", 3)?;
+                    st.serialize_field("at_ms", &self.0.at_ms)?;
+                    st.serialize_field("chosen", &self.0.chosen)?;
+                    st.serialize_field("ready", &self.0.ready)?;
+                    st.end()
+                }
+            }
+            seq.serialize_element(&One(c))?;
+        }
+        seq.end()
+    }
+}
+
+impl TraceJson<'_> {
+    /// Serialises `base` (the report's object) with `trace` and `decisions` added, keys in
+    /// sorted order like every other JSON object readysim prints.
+    pub fn with<'b>(&'b self, base: &'b serde_json::Value) -> impl serde::Serialize + 'b {
+        WithTrace { base, rep: self.0 }
+    }
+}
+
+struct WithTrace<'b> {
+    base: &'b serde_json::Value,
+    rep: &'b Report,
+}
+
+impl serde::Serialize for WithTrace<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let out = &self.rep.evaluation.output;
+        let empty = serde_json::Map::new();
+        let base = self.base.as_object().unwrap_or(&empty);
+        let mut keys: Vec<&str> = base
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "trace" && *k != "decisions")
+            .chain(["trace", "decisions"])
+            .collect();
+        keys.sort_unstable();
+        let mut m = s.serialize_map(Some(keys.len()))?;
+        for k in keys {
+            match k {
+                "trace" => m.serialize_entry(k, &Events(&out.trace))?,
+                "decisions" => m.serialize_entry(k, &Choices(&out.engine.choices))?,
+                _ => m.serialize_entry(k, &base[k])?,
+            }
+        }
+        m.end()
+    }
 }
 
 /// `readysim map`.

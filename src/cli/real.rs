@@ -232,7 +232,7 @@ pub fn real_cmd(cli: &Cli, a: &RealArgs) -> Result<Exit, BadInput> {
                 skipped.push(format!("{} ({secs:.0} s)", sc.name));
                 continue;
             }
-            eprintln!("real: {} (about {secs:.0} s)", sc.name);
+            errln!("real: {} (about {secs:.0} s)", sc.name);
         }
         let r = real::run(sc, &opts).map_err(|e| BadInput::msg(e.to_string()))?;
         reports.push(r);

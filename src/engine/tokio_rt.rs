@@ -83,10 +83,13 @@ impl Core {
     // timers and spawn are virtual-time and FIFO here, so the determinism lint does not apply.
     #[allow(clippy::disallowed_methods)]
     pub(super) fn spawn(self: &Rc<Self>, fut: impl Future<Output = ()> + 'static) {
-        tokio::task::spawn_local(Counted {
+        // `unconstrained`: tokio's cooperative budget (128 operations a poll) would make a
+        // task that does much zero-time work yield where the fast engine does not, and the
+        // engines' traces differ. The step budget bounds a task's work instead.
+        tokio::task::spawn_local(tokio::task::unconstrained(Counted {
             core: self.clone(),
             fut: Box::pin(fut),
-        });
+        }));
     }
 
     /// The clock jumps with no other task polled (this one carries on to its next await);
@@ -253,7 +256,31 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
             timer: Box::pin(tokio::time::sleep_until(start)),
         });
         root(Rt::Tokio(core.clone()));
-        let stopped = first_of(core.stop.notified(), core.sleep_until(horizon)).await;
+        let mut stopped = first_of(core.stop.notified(), core.sleep_until(horizon)).await;
+        if let Either::Right(()) = stopped {
+            // The fast engine runs everything that is ready at the horizon instant (timers due
+            // at it, tasks they wake, the rest of a freeze that ended there) before it stops.
+            // Here the horizon's own sleep wakes this future first, so let the tasks queued at
+            // this instant run too, until a turn runs none of them (or the model stops).
+            loop {
+                let before = core.steps.get();
+                tokio::task::yield_now().await;
+                tokio::task::yield_now().await;
+                if core.stopped.get() {
+                    stopped = Either::Left(());
+                    break;
+                }
+                let due = core
+                    .sleepers
+                    .borrow()
+                    .keys()
+                    .next()
+                    .is_some_and(|k| k.0 <= horizon);
+                if core.steps.get() == before && !due {
+                    break;
+                }
+            }
+        }
         let end = match stopped {
             Either::Left(()) if core.budget_hit.get() => EndReason::StepBudget,
             Either::Left(()) => EndReason::Stopped,

@@ -18,4 +18,4 @@ pub mod validator;
 pub mod watch;
 pub mod world;
 
-pub use run::{run, RunOutput, DEFAULT_MAX_STEPS};
+pub use run::{run, run_hashed, RunOutput, DEFAULT_MAX_STEPS};

@@ -24,6 +24,8 @@ pub struct RunOutput {
     pub results: Results,
     /// What the engine reported.
     pub engine: EngineReport,
+    /// The trace hash, set instead of `trace` by [`run_hashed`].
+    pub trace_hash: Option<String>,
     /// Whether the run ended before everything it waited for happened (startup, and every
     /// client that is not still connected).
     pub hung: bool,
@@ -39,19 +41,26 @@ impl RunOutput {
 /// Builds the world of `sc` on the chosen engine, spawns startup and every client, and runs
 /// it to its end.
 pub fn run(sc: &Scenario, kind: EngineKind) -> RunOutput {
-    run_with(sc, Builder::new().engine(kind), None)
+    run_with(sc, Builder::new().engine(kind), None, false)
+}
+
+/// The same run keeping only the trace's hash (`trace` empty, `trace_hash` set): the
+/// determinism re-run of a replay, in the memory of one trace line instead of a whole trace.
+pub fn run_hashed(sc: &Scenario, kind: EngineKind) -> RunOutput {
+    run_with(sc, Builder::new().engine(kind), None, true)
 }
 
 /// The same world in real time on `clock`, its manager talking to `redis` instead of the
 /// modelled server (`readysim real`).
 pub fn run_real(sc: &Scenario, clock: RealClock, redis: Rc<dyn RedisBackend>) -> RunOutput {
-    run_with(sc, Builder::new(), Some((clock, redis)))
+    run_with(sc, Builder::new(), Some((clock, redis)), false)
 }
 
 fn run_with(
     sc: &Scenario,
     builder: Builder,
     real: Option<(RealClock, Rc<dyn RedisBackend>)>,
+    hash_only: bool,
 ) -> RunOutput {
     let slot: Rc<RefCell<Option<Rc<World>>>> = Rc::new(RefCell::new(None));
     let builder = builder
@@ -67,6 +76,9 @@ fn run_with(
             if let Some(b) = backend {
                 world.redis = Link::External(b);
             }
+            if hash_only {
+                world.hash_only();
+            }
             let world = Rc::new(world);
             *slot.borrow_mut() = Some(world.clone());
             rt.spawn(startup::run(world.clone()));
@@ -81,7 +93,7 @@ fn run_with(
     };
     let world = slot.borrow_mut().take().expect("the root ran");
     let hung = engine.end != EndReason::Stopped && world.unfinished();
-    let (trace, mut results) = world.take();
+    let (trace, trace_hash, mut results) = world.take();
     if engine.end != EndReason::Stopped && results.startup.is_none() {
         results.startup = Some(StartupOutcome::Hang);
     }
@@ -89,6 +101,7 @@ fn run_with(
         trace,
         results,
         engine,
+        trace_hash,
         hung,
     }
 }

@@ -13,7 +13,7 @@ use crate::engine::Rt;
 use crate::gate::ReadinessGate;
 use crate::policy::Policy;
 use crate::scenario::{EnvName, Scenario, Services, Startup};
-use crate::trace::{Ev, Event};
+use crate::trace::{Ev, Event, TraceHasher};
 use crate::vocab::{Actor, Check, Outcome, Reason, StartupOutcome};
 
 /// Where the app is, as the accept path sees it.
@@ -105,11 +105,19 @@ pub struct World {
     pub registry: Registry,
     /// The auth service and its breakers.
     pub auth: AuthService,
-    trace: RefCell<Vec<Event>>,
+    trace: RefCell<Sink>,
     results: RefCell<Results>,
     /// Per client: its attempts' ends, whether it is being served now, whether it is done.
     attempts: RefCell<Vec<ClientState>>,
     pending: Cell<usize>,
+}
+
+/// Where the world writes its events: kept for the judge, or only hashed, for a re-run that
+/// checks determinism and needs the hash alone (so it costs one line of memory, not a trace).
+#[derive(Debug)]
+enum Sink {
+    Keep(Vec<Event>),
+    Hash(TraceHasher),
 }
 
 /// What the world knows of one client while the run goes.
@@ -144,7 +152,7 @@ impl World {
             queue_len: Cell::new(0),
             registry: Registry::default(),
             auth: AuthService::new(&sc.auth),
-            trace: RefCell::new(Vec::with_capacity(64)),
+            trace: RefCell::new(Sink::Keep(Vec::with_capacity(64))),
             results: RefCell::new(Results::default()),
             attempts: RefCell::new(vec![ClientState::default(); plans.len()]),
             pending: Cell::new(1 + plans.len()),
@@ -153,11 +161,20 @@ impl World {
 
     /// Records an event at the current virtual time.
     pub fn emit(&self, actor: Actor, ev: Ev) {
-        self.trace.borrow_mut().push(Event {
+        let e = Event {
             t: self.rt.now(),
             actor,
             ev,
-        });
+        };
+        match &mut *self.trace.borrow_mut() {
+            Sink::Keep(events) => events.push(e),
+            Sink::Hash(h) => h.push(&e),
+        }
+    }
+
+    /// Keeps only the trace's hash from now on (call before any actor runs).
+    pub(super) fn hash_only(&mut self) {
+        self.trace = RefCell::new(Sink::Hash(TraceHasher::default()));
     }
 
     /// Now.
@@ -217,9 +234,10 @@ impl World {
                 .any(|c| !c.done && !c.in_session)
     }
 
-    /// The trace and the results, once the run is over: every client's attempts in order, a
-    /// client still connected counted as served.
-    pub(super) fn take(&self) -> (Vec<Event>, Results) {
+    /// The trace (empty when only hashed), its hash when only hashed, and the results, once
+    /// the run is over: every client's attempts in order, a client still connected counted as
+    /// served.
+    pub(super) fn take(&self) -> (Vec<Event>, Option<String>, Results) {
         let mut r = self.results.take();
         for c in self.attempts.take() {
             r.attempts.push(c.ended.len() + usize::from(!c.done));
@@ -232,6 +250,9 @@ impl World {
                 r.reasons.push(None);
             }
         }
-        (self.trace.take(), r)
+        match self.trace.replace(Sink::Keep(Vec::new())) {
+            Sink::Keep(events) => (events, None, r),
+            Sink::Hash(h) => (Vec::new(), Some(h.hex()), r),
+        }
     }
 }

@@ -126,7 +126,8 @@ fn verdict_table(o: &mut String, rep: &Report) {
 
 fn trace_table(o: &mut String, rep: &Report) {
     o.push_str("<table class=\"trace\">\n<tr><th>t (ms)</th><th>actor</th><th>event</th><th>details</th></tr>\n");
-    for e in &rep.evaluation.output.trace {
+    let trace = &rep.evaluation.output.trace;
+    for e in trace.iter().take(super::MAX_PICTURE_EVENTS) {
         let mut d = String::new();
         e.ev.details(&mut d);
         let _ = writeln!(
@@ -138,6 +139,13 @@ fn trace_table(o: &mut String, rep: &Report) {
             escape(&d)
         );
     }
+    if trace.len() > super::MAX_PICTURE_EVENTS {
+        let _ = writeln!(
+            o,
+            "<tr><td colspan=\"4\">{} more events: <code>readysim replay NAME --json --trace</code> lists them all</td></tr>",
+            trace.len() - super::MAX_PICTURE_EVENTS
+        );
+    }
     o.push_str("</table>\n");
     let choices: Vec<_> = rep
         .evaluation
@@ -146,6 +154,7 @@ fn trace_table(o: &mut String, rep: &Report) {
         .choices
         .iter()
         .filter(|c| c.ready >= 2)
+        .take(super::MAX_PICTURE_EVENTS)
         .collect();
     if !choices.is_empty() {
         o.push_str("<h2>Same-instant decisions</h2>\n<table class=\"trace\">\n");

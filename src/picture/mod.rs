@@ -194,15 +194,28 @@ fn actor_lane(a: Actor) -> String {
     a.to_string()
 }
 
+/// The most events a picture draws (and an HTML page lists): a longer trace is drawn up to
+/// that event, and the summary says so. A picture of more is unreadable anyway, and drawing
+/// all of a million-event trace took gigabytes.
+pub const MAX_PICTURE_EVENTS: usize = 20_000;
+
 /// Reads the picture off a replay of `sc`.
 pub fn build(sc: &Scenario, rep: &Report) -> Picture {
     let out = &rep.evaluation.output;
-    let trace: &[Event] = &out.trace;
-    let end = out
-        .engine
-        .end_ms
-        .max(trace.last().map_or(0, |e| e.t))
-        .max(1);
+    let whole: &[Event] = &out.trace;
+    let (trace, end) = if whole.len() > MAX_PICTURE_EVENTS {
+        (
+            &whole[..MAX_PICTURE_EVENTS],
+            whole[MAX_PICTURE_EVENTS].t.max(1),
+        )
+    } else {
+        let end = out
+            .engine
+            .end_ms
+            .max(whole.last().map_or(0, |e| e.t))
+            .max(1);
+        (whole, end)
+    };
     let mut lanes = Lanes {
         lanes: Vec::new(),
         index: BTreeMap::new(),
@@ -320,7 +333,13 @@ pub fn build(sc: &Scenario, rep: &Report) -> Picture {
             ambient: false,
         });
     }
-    for c in out.engine.choices.iter().filter(|c| c.ready >= 2) {
+    let drawn = out
+        .engine
+        .choices
+        .iter()
+        .filter(|c| c.ready >= 2 && (trace.len() == whole.len() || c.at_ms < end))
+        .take(MAX_PICTURE_EVENTS);
+    for c in drawn {
         let lane = lanes.get("decisions");
         marks.push(Mark {
             lane,
@@ -355,7 +374,16 @@ pub fn build(sc: &Scenario, rep: &Report) -> Picture {
     };
     Picture {
         title: sc.name.clone(),
-        summary: sc.summary.clone(),
+        summary: if trace.len() < whole.len() {
+            format!(
+                "{} (drawn up to {end} ms: the first {} of {} events)",
+                sc.summary,
+                trace.len(),
+                whole.len()
+            )
+        } else {
+            sc.summary.clone()
+        },
         verdict,
         message: r.message(),
         lanes,

@@ -295,7 +295,7 @@ fn run_once(sc: &Scenario, upstream: SocketAddr, scale: f64, sim: &Report) -> Re
     let report = replay::report(&s, ev);
     let fields = compare(sim, &report, scale);
     RealRun {
-        trace: report.trace_text.lines().map(str::to_string).collect(),
+        trace: report.trace_text().lines().map(str::to_string).collect(),
         agree: fields.iter().all(|f| f.agree),
         fields,
         report,
@@ -359,7 +359,7 @@ pub fn run(sc: &Scenario, opts: &RealOptions) -> Result<RealReport, RealError> {
         name: sc.name.clone(),
         server,
         time_scale: opts.time_scale,
-        simulated_trace: simulated.trace_text.lines().map(str::to_string).collect(),
+        simulated_trace: simulated.trace_text().lines().map(str::to_string).collect(),
         simulated,
         runs,
         failure_seen,

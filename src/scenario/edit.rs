@@ -143,7 +143,8 @@ pub fn write_back(path: &Path, original: &str, new: &str) -> Result<(), EditErro
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("scenario");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    super::files::remove_stale_temps(dir);
+    let tmp = dir.join(super::files::temp_name(name));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(new.as_bytes())?;

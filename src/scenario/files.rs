@@ -127,7 +127,12 @@ impl fmt::Display for FindError {
 /// Resolves a scenario name (a file stem under `root`) or a path to a file.
 pub fn find(root: &Path, name_or_path: &str) -> Result<PathBuf, FindError> {
     let as_path = Path::new(name_or_path);
-    if (name_or_path.ends_with(".toml") || name_or_path.contains('/')) && as_path.is_file() {
+    // Any existing non-folder path is the file meant: a FIFO or a device then gets "not a
+    // regular file" from the reader, not "no scenario named".
+    if (name_or_path.ends_with(".toml") || name_or_path.contains('/'))
+        && as_path.exists()
+        && !as_path.is_dir()
+    {
         return Ok(as_path.to_path_buf());
     }
     let files = files_under(root);
@@ -187,6 +192,51 @@ pub fn to_toml(sc: &Scenario, header: &[String]) -> String {
     out
 }
 
+/// The temporary file name readysim writes `name` through in its folder: hidden, and carrying
+/// this process's id, so a file left by a killed process can be told from one being written.
+pub fn temp_name(name: &str) -> String {
+    format!(".{name}.tmp-{}", std::process::id())
+}
+
+/// Removes the temporary files under `dir` (not below it) that readysim processes left when
+/// they were killed (SIGKILL, power loss): names `.NAME.tmp-PID` or
+/// `.readysim-write-test-PID` whose PID is no running process. Returns what it removed. Where
+/// the system has no `/proc` to ask, nothing is removed: a live writer's file is never taken.
+pub fn remove_stale_temps(dir: &Path) -> Vec<std::path::PathBuf> {
+    let proc_fs = Path::new("/proc/self");
+    let mut removed = Vec::new();
+    if !proc_fs.exists() {
+        return removed;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let pid = if let Some(rest) = name.strip_prefix(".readysim-write-test-") {
+            rest
+        } else if let (true, Some((_, pid))) = (name.starts_with('.'), name.rsplit_once(".tmp-")) {
+            pid
+        } else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file
+            && pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+            && fs::remove_file(entry.path()).is_ok()
+        {
+            removed.push(entry.path());
+        }
+    }
+    removed.sort();
+    removed
+}
+
 /// Writes `text` to `path` through a temporary file and a rename, so the file is either whole
 /// or absent. Refuses to overwrite unless `overwrite`.
 pub fn write_atomic(path: &Path, text: &str, overwrite: bool) -> std::io::Result<()> {
@@ -207,7 +257,8 @@ pub fn write_atomic(path: &Path, text: &str, overwrite: bool) -> std::io::Result
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("scenario");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    remove_stale_temps(dir);
+    let tmp = dir.join(temp_name(name));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;

@@ -5,6 +5,131 @@ use std::path::Path;
 
 use super::ScenarioError;
 
+/// The deepest nesting of tables, arrays and dotted keys a scenario needs is 5
+/// (`redis.server.ping_spikes[0].at_ms`); beyond [`MAX_DEPTH`] the parser's recursion limit
+/// would answer with a message about nothing in the file.
+const MAX_DEPTH: usize = 32;
+
+/// What TOML forbids anywhere, found before parsing so that the message names it: control
+/// characters (all but tab and line ends, NUL included), and keys or arrays nested deeper than
+/// any scenario field could be ([`MAX_DEPTH`]).
+pub(super) fn precheck(src: &str, file: &Path) -> Result<(), ScenarioError> {
+    let err = |offset: usize, message: String| {
+        let (line, column) = line_col(src, offset);
+        ScenarioError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            field: short_field(field_at_line(src, line)),
+            message,
+        }
+    };
+    let bytes = src.as_bytes();
+    for (i, c) in src.char_indices() {
+        let bad = match c {
+            '\t' | '\n' => false,
+            '\r' => bytes.get(i + 1) != Some(&b'\n'),
+            c => c.is_ascii_control(),
+        };
+        if bad {
+            return Err(err(
+                i,
+                format!(
+                    "control character U+{:04X}{} in the file: TOML allows none but tab and line \
+                     ends (inside a string, write it as \\u{:04X})",
+                    c as u32,
+                    if c == '\0' { " (NUL)" } else { "" },
+                    c as u32
+                ),
+            ));
+        }
+    }
+    // Nesting: brackets and braces open a level, a dot in a key (not in a number, a string or
+    // a comment) goes one deeper; dots count until the line ends.
+    let mut depth = 0usize;
+    let mut dots = 0usize;
+    let mut quote: Option<&str> = None;
+    let mut after_eq = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &src[i..];
+        if let Some(q) = quote {
+            if rest.starts_with(q) {
+                i += q.len();
+                quote = None;
+            } else if q == "\"" && rest.starts_with('\\') {
+                i += 1 + rest[1..].chars().next().map_or(0, char::len_utf8);
+            } else {
+                i += rest.chars().next().map_or(1, char::len_utf8);
+            }
+            continue;
+        }
+        if let Some(q) = ["\"\"\"", "'''", "\"", "'"]
+            .into_iter()
+            .find(|q| rest.starts_with(q))
+        {
+            quote = Some(q);
+            i += q.len();
+            continue;
+        }
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'\n' => {
+                dots = 0;
+                after_eq = false;
+            }
+            b'=' => after_eq = true,
+            b',' if depth > 0 => after_eq = false,
+            b'{' => {
+                depth += 1;
+                after_eq = false;
+            }
+            b'[' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'.' if !after_eq => dots += 1,
+            _ => {}
+        }
+        if depth + dots > MAX_DEPTH {
+            return Err(err(
+                i,
+                format!(
+                    "nested more than {MAX_DEPTH} levels deep (tables, arrays, dotted keys): \
+                     no scenario field is deeper than 5"
+                ),
+            ));
+        }
+        i += rest.chars().next().map_or(1, char::len_utf8);
+    }
+    Ok(())
+}
+
+/// A field path cut to its first 100 characters when longer (a 100k-deep key is named by its
+/// start, not printed whole).
+fn short_field(field: String) -> String {
+    const KEEP: usize = 100;
+    let n = field.chars().count();
+    if n <= KEEP + 20 {
+        return field;
+    }
+    let head: String = field.chars().take(KEEP).collect();
+    format!("{head}... ({n} characters)")
+}
+
+/// Whether `text` starts with a TOML date or time (`1979-05-27`, `07:32:00`).
+fn looks_like_datetime(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        r.into_iter()
+            .all(|i| b.get(i).is_some_and(u8::is_ascii_digit))
+    };
+    (digits(0..4) && b.get(4) == Some(&b'-')) || (digits(0..2) && b.get(2) == Some(&b':'))
+}
+
 /// Turns a toml/serde error into a located error naming the field at fault.
 pub(super) fn toml_error(src: &str, file: &Path, e: &toml::de::Error) -> ScenarioError {
     let span = e.span();
@@ -47,12 +172,27 @@ pub(super) fn toml_error(src: &str, file: &Path, e: &toml::de::Error) -> Scenari
             message,
         };
     }
-    let message = tidy_toml_message(&raw, &field);
+    let mut message = tidy_toml_message(&raw, &field);
+    let value = &src[offset.min(src.len())..];
+    if raw.starts_with("invalid type: map") && looks_like_datetime(value) {
+        // toml hands a date or time to serde as a private one-key table.
+        message = message.replacen("found map", "found a date/time", 1);
+    }
+    if raw.starts_with("string values must be quoted") {
+        // Also what toml says for `key =` with nothing after it.
+        let line_rest = value.split('\n').next().unwrap_or("").trim();
+        if line_rest.is_empty() || line_rest.starts_with('#') {
+            message = format!(
+                "no value after `=`; expected {}",
+                super::fields::allowed(&field)
+            );
+        }
+    }
     ScenarioError {
         file: file.to_path_buf(),
         line,
         column,
-        field,
+        field: short_field(field),
         message,
     }
 }
@@ -175,6 +315,16 @@ fn tidy_toml_message(m: &str, field: &str) -> String {
         .and_then(|r| r.strip_suffix(", expected an array of length 3"))
     {
         return format!("needs exactly 3 values (phases 1, 2, 3); got {n}");
+    }
+    if let Some((n, what)) = m
+        .strip_prefix("invalid length ")
+        .and_then(|r| r.split_once(", expected "))
+    {
+        if what.contains("pair") {
+            return format!(
+                "has {n} element(s); expected {what} of whole numbers (ms), e.g. [1000, 2000]"
+            );
+        }
     }
     if let Some(rest) = m.strip_prefix("invalid type: ") {
         if let Some((got, expected)) = rest.rsplit_once(", expected ") {

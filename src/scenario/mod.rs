@@ -16,7 +16,10 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use files::{duplicate_names, files_under, find, scan, to_toml, write_atomic, FindError, Scan};
+pub use files::{
+    duplicate_names, files_under, find, remove_stale_temps, scan, temp_name, to_toml, write_atomic,
+    FindError, Scan,
+};
 pub use types::*;
 pub use validate::{attempts, guard_probes, validate, FieldError};
 
@@ -34,9 +37,11 @@ pub mod limits {
     pub const MAX_CLIENT_RETRIES: u32 = 1_000;
     /// Entries of `run.decisions`.
     pub const MAX_DECISIONS: usize = 100_000;
-    /// `run.max_steps` (the default budget is `model::world::DEFAULT_MAX_STEPS`). A step is one
-    /// task poll; 20 million take a few seconds in a release build.
-    pub const MAX_STEPS: u64 = 20_000_000;
+    /// `run.max_steps`, the same as the default budget (`model::DEFAULT_MAX_STEPS`): a file
+    /// may lower it, not raise it. A step is one task poll and writes at most a few trace
+    /// events, so this caps the kept trace (about 2 million events, ~100 MB, in the worst
+    /// file found); a 20 million budget took 6 GB.
+    pub const MAX_STEPS: u64 = 1_000_000;
     /// Work the clients may cause without the clock moving, summed over `[[clients]]`:
     /// `messages + (1 + retries) x P`, where P is what one guard may probe under the file's
     /// own policy (`scenario::guard_probes`). Zero-length delays let this work happen inside
@@ -171,6 +176,7 @@ pub fn parse(src: &str, file: &Path, stem: Option<&str>) -> Result<Scenario, Sce
             ),
         });
     }
+    locate::precheck(src, file)?;
     let sc: Scenario = toml::from_str(src).map_err(|e| locate::toml_error(src, file, &e))?;
     let located = |e: FieldError| {
         let (line, column) = locate::locate(src, &e.field);

@@ -101,6 +101,53 @@ impl Default for Environment {
     }
 }
 
+/// `[start, end]` windows, exactly two whole numbers each: serde's fixed-size arrays read the
+/// first two elements of a longer array and drop the rest without a word.
+mod windows {
+    use serde::de::{Deserialize, Deserializer, Error, IgnoredAny, SeqAccess, Visitor};
+    use std::fmt;
+
+    struct Pair([u64; 2]);
+
+    struct PairVisitor;
+
+    impl<'de> Visitor<'de> for PairVisitor {
+        type Value = Pair;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a [start_ms, end_ms] pair")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Pair, A::Error> {
+            let start: u64 = seq
+                .next_element()?
+                .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+            let end: u64 = seq
+                .next_element()?
+                .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+            let mut extra = 0;
+            while seq.next_element::<IgnoredAny>()?.is_some() {
+                extra += 1;
+            }
+            if extra > 0 {
+                return Err(A::Error::invalid_length(2 + extra, &self));
+            }
+            Ok(Pair([start, end]))
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Pair {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Pair, D::Error> {
+            d.deserialize_seq(PairVisitor)
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u64; 2]>, D::Error> {
+        Ok(Vec::<Pair>::deserialize(d)?
+            .into_iter()
+            .map(|p| p.0)
+            .collect())
+    }
+}
+
 fn default_env_name() -> EnvName {
     Environment::default().name
 }
@@ -186,6 +233,7 @@ pub struct RedisServer {
     /// Before this, every connection is refused.
     pub up_from_ms: u64,
     /// `[start, end)` windows of unreachability.
+    #[serde(deserialize_with = "windows::deserialize")]
     pub outages: Vec<[u64; 2]>,
     /// Duration of a successful connect.
     pub connect_ms: u64,
@@ -339,6 +387,7 @@ pub struct Auth {
     /// Latency of the health pre-check and of each of a call's two requests.
     pub latency_ms: u64,
     /// `[start, end)` windows in which requests fail.
+    #[serde(deserialize_with = "windows::deserialize")]
     pub outages: Vec<[u64; 2]>,
     /// How long a request that starts inside an outage takes to fail.
     pub refuse_ms: u64,

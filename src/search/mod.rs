@@ -75,6 +75,36 @@ pub struct ExploreOptions {
 /// Builds a recorded file's comment lines from the explore command and the failure.
 pub type HeaderFn = fn(command: &str, found: &Found) -> Vec<String>;
 
+/// How many of `cases` cases shard `k` of `n` runs (those with index % n == k - 1), without
+/// counting them one by one.
+pub fn shard_cases(cases: u64, k: u64, n: u64) -> u64 {
+    let (first, n) = (k.saturating_sub(1), n.max(1));
+    if cases <= first {
+        0
+    } else {
+        (cases - first - 1) / n + 1
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::shard_cases;
+
+    #[test]
+    fn shard_cases_matches_counting() {
+        for cases in 0..40u64 {
+            for n in 1..6u64 {
+                for k in 1..=n {
+                    let counted = (0..cases).filter(|i| i % n == k - 1).count() as u64;
+                    assert_eq!(shard_cases(cases, k, n), counted, "{cases} {k}/{n}");
+                }
+            }
+        }
+        assert_eq!(shard_cases(u64::MAX, 1, 1), u64::MAX);
+        assert_eq!(shard_cases(u64::MAX, 2, 2), u64::MAX / 2);
+    }
+}
+
 /// The header every recorded file gets: how it was found and what it was shrunk to.
 pub fn plain_header(command: &str, f: &Found) -> Vec<String> {
     let mut h = vec![

@@ -89,6 +89,12 @@ impl RecordDir {
     /// holds.
     pub fn open(dir: &Path) -> Result<RecordDir, RecordError> {
         std::fs::create_dir_all(dir).map_err(|e| RecordError::Create(dir.to_path_buf(), e))?;
+        for p in scenario::remove_stale_temps(dir) {
+            eprintln!(
+                "note: removed {}: a temporary file left by a readysim process that is gone",
+                crate::printable::printable(&p.display().to_string())
+            );
+        }
         // Write (and sync) more than any recorded file needs, so a read-only folder or a full
         // disk is reported now, before any work, not after an hour of search.
         let probe = dir.join(format!(".readysim-write-test-{}", std::process::id()));

@@ -168,9 +168,24 @@ pub fn explore(
 ) -> Summary {
     let properties: BTreeSet<Violation> = opts.properties.iter().copied().collect();
     let (k, n) = opts.shard;
-    let mine: Vec<u64> = (0..opts.cases)
-        .filter(|i| i % n.max(1) == k.saturating_sub(1))
-        .collect();
+    // This shard's cases are k-1, k-1+n, ... below `cases`: generated a chunk at a time, so a
+    // budget of 2^64 cases costs nothing before the first case runs (and Ctrl-C is seen).
+    let first = k.saturating_sub(1);
+    let stride = n.max(1);
+    let chunks = move || {
+        let mut next = Some(first).filter(|&i| i < opts.cases);
+        std::iter::from_fn(move || {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            while let Some(i) = next {
+                if chunk.len() == CHUNK {
+                    break;
+                }
+                chunk.push(i);
+                next = i.checked_add(stride).filter(|&j| j < opts.cases);
+            }
+            (!chunk.is_empty()).then_some(chunk)
+        })
+    };
     let mut summary = Summary {
         seed: opts.seed,
         presets: Vec::new(),
@@ -220,7 +235,8 @@ pub fn explore(
         let mut counted = 0u64;
         let mut counts = Counts::default();
         let mut cache: BTreeMap<(u64, Violation), crate::scenario::Scenario> = BTreeMap::new();
-        'chunks: for chunk in mine.chunks(CHUNK) {
+        'chunks: for chunk in chunks() {
+            let chunk = chunk.as_slice();
             if interrupted() {
                 summary.interrupted = true;
                 break;

@@ -7,7 +7,7 @@
 
 mod render;
 
-pub use render::{fnv1a64, hash, render, render_line};
+pub use render::{fnv1a64, hash, render, render_line, TraceHasher};
 
 use crate::vocab::{names, Actor, Check, ConnectionCheck, Outcome, Reason};
 
@@ -400,6 +400,24 @@ mod tests {
         assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
         assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
         assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn the_streamed_hash_equals_the_hash_of_the_rendered_text() {
+        let events: Vec<Event> = (0..50)
+            .map(|i| Event {
+                t: i * 7,
+                actor: Actor::Client(i as u32),
+                ev: if i % 2 == 0 {
+                    Ev::Arrive
+                } else {
+                    Ev::ClientClose
+                },
+            })
+            .collect();
+        let whole = format!("{:016x}", fnv1a64(render(&events).as_bytes()));
+        assert_eq!(hash(&events), whole);
+        assert_ne!(hash(&events[1..]), whole);
     }
 
     #[test]

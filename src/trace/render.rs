@@ -242,12 +242,54 @@ pub fn render(events: &[Event]) -> String {
 
 /// FNV-1a 64 of the rendered trace, as 16 hex digits.
 pub fn hash(events: &[Event]) -> String {
-    format!("{:016x}", fnv1a64(render(events).as_bytes()))
+    let mut h = TraceHasher::default();
+    for e in events {
+        h.push(e);
+    }
+    h.hex()
 }
+
+/// The trace hash computed line by line, without keeping the rendered text: the same value
+/// as [`fnv1a64`] of [`render`], in memory of one line.
+#[derive(Clone, Debug)]
+pub struct TraceHasher {
+    h: u64,
+    line: String,
+}
+
+impl Default for TraceHasher {
+    fn default() -> Self {
+        TraceHasher {
+            h: FNV_OFFSET,
+            line: String::with_capacity(96),
+        }
+    }
+}
+
+impl TraceHasher {
+    /// Adds one event's line (and its newline) to the hash.
+    pub fn push(&mut self, e: &Event) {
+        self.line.clear();
+        render_line(e, &mut self.line);
+        self.line.push('\n');
+        self.h = fnv1a64_from(self.h, self.line.as_bytes());
+    }
+
+    /// The hash so far, as 16 hex digits.
+    pub fn hex(&self) -> String {
+        format!("{:016x}", self.h)
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// 64-bit FNV-1a.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a64_from(FNV_OFFSET, bytes)
+}
+
+/// FNV-1a 64 continued from `h` over `bytes`.
+fn fnv1a64_from(mut h: u64, bytes: &[u8]) -> u64 {
     for b in bytes {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);

@@ -1,0 +1,48 @@
+//! Text made safe for a terminal: control characters from scenario files shown, not obeyed.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// `s` with every control character but newline and tab written as `\u{..}`: a scenario's
+/// summary, a key or a file name holding `\u001b]0;...` would otherwise retitle or clear the
+/// terminal it is printed on. C1 controls (U+0080..U+009F) count, since some terminals obey
+/// them too, and so do the bidirectional overrides that can make printed text read backwards.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    let bad = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    // A carriage return that ends a line (CRLF files) only ends the line.
+    let crlf = |i: usize, c: char| c == '\r' && s.as_bytes().get(i + 1) == Some(&b'\n');
+    if !s.char_indices().any(|(i, c)| bad(c) && !crlf(i, c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for (i, c) in s.char_indices() {
+        if bad(c) && !crlf(i, c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn controls_are_escaped_and_plain_text_is_kept() {
+        assert_eq!(printable("a\tb\nc"), "a\tb\nc");
+        assert_eq!(
+            printable("x\u{1b}]0;pwned\u{7}y"),
+            "x\\u{1b}]0;pwned\\u{7}y"
+        );
+        assert_eq!(printable("\u{9b}2J"), "\\u{9b}2J");
+        assert_eq!(printable("\r"), "\\u{d}");
+        assert_eq!(printable("a\r\nb"), "a\r\nb");
+        assert_eq!(printable("abc\u{202e}def"), "abc\\u{202e}def");
+        assert_eq!(printable("élan 1011"), "élan 1011");
+    }
+}
