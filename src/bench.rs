@@ -77,6 +77,15 @@ pub struct BenchReport {
     pub incident_ratio: f64,
     /// The same for the mixed set.
     pub mixed_ratio: f64,
+    /// Search cases (generate, run, judge, coverage) per CPU second of one thread, over
+    /// every preset: what `explore` costs per case, without shrinking or writing.
+    pub explore_cases_per_cpu_second: f64,
+    /// Bare replays (`replay::evaluate`) per CPU second of the same generated scenarios,
+    /// generated beforehand and untimed.
+    pub explore_replays_per_cpu_second: f64,
+    /// `explore_replays_per_cpu_second / explore_cases_per_cpu_second`: what a search case
+    /// costs over a bare replay of it (1.0 = nothing but the replay).
+    pub explore_cost_ratio: f64,
     /// Peak resident memory of the whole process after every row (Linux `VmHWM`), in KiB.
     pub peak_rss_kib: Option<u64>,
 }
@@ -175,6 +184,58 @@ pub fn measure(
     }
 }
 
+/// Times `f` over `items` repeatedly for about `budget` (at least once): items per CPU second
+/// of this thread (per wall second where the OS does not tell).
+fn rate<T>(items: &[T], budget: Duration, mut f: impl FnMut(&T)) -> f64 {
+    let cpu_start = thread_cpu_ns();
+    #[allow(clippy::disallowed_methods)] // The bench measures wall-clock speed; no model reads it.
+    let start = std::time::Instant::now();
+    let mut n = 0u64;
+    loop {
+        for x in items {
+            f(x);
+        }
+        n += items.len() as u64;
+        if start.elapsed() >= budget {
+            break;
+        }
+    }
+    let wall = start.elapsed().as_secs_f64().max(1e-9);
+    let per = match (cpu_start, thread_cpu_ns()) {
+        (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e9,
+        _ => wall,
+    };
+    n as f64 / per
+}
+
+/// What a search case costs next to a bare replay of the scenario it generates: the first
+/// 200 cases of seed 1 under every preset, measured both ways in this run.
+fn explore_cost(budget: Duration) -> (f64, f64) {
+    use crate::search::{runner, shrink, strategy};
+    let props: std::collections::BTreeSet<crate::Violation> =
+        crate::search::DEFAULT_PROPERTIES.iter().copied().collect();
+    let cases: Vec<(crate::Preset, u64)> = crate::Preset::ALL
+        .iter()
+        .flat_map(|&p| (0..200).map(move |i| (p, i)))
+        .collect();
+    let kind = strategy::Kind::Swarm;
+    let built: Vec<Scenario> = cases
+        .iter()
+        .map(|&(p, i)| strategy::build(p, &shrink::generate_one(runner::case_seed(1, p, i), kind)))
+        .collect();
+    // Warm up once each, untimed.
+    for sc in &built {
+        black_box(replay::evaluate(sc, EngineKind::Fast));
+    }
+    let explore = rate(&cases, budget, |&(p, i)| {
+        black_box(runner::run_case(1, p, i, &props, EngineKind::Fast, kind));
+    });
+    let replays = rate(&built, budget, |sc| {
+        black_box(replay::evaluate(sc, EngineKind::Fast));
+    });
+    (explore, replays)
+}
+
 /// The benchmark: incident and mixed set on the fast engine (no text), on tokio, then on the
 /// fast engine with the trace rendered and hashed. `budget` is the time per row.
 pub fn run(root: &Path, budget: Duration) -> BenchReport {
@@ -195,7 +256,11 @@ pub fn run(root: &Path, budget: Duration) -> BenchReport {
     }
     // rows: incident fast, mixed fast, incident tokio, mixed tokio, then the rendered pair.
     let ratio = |fast: usize, tokio: usize| rows[fast].per_cpu_second / rows[tokio].per_cpu_second;
+    let (explore, replays) = explore_cost(budget);
     BenchReport {
+        explore_cases_per_cpu_second: explore,
+        explore_replays_per_cpu_second: replays,
+        explore_cost_ratio: replays / explore.max(1e-9),
         incident_source,
         mixed: set.iter().map(|s| s.name.clone()).collect(),
         skipped: bad.iter().map(|p| p.display().to_string()).collect(),
@@ -259,6 +324,12 @@ pub fn table(r: &BenchReport) -> String {
         o,
         "\nfast/tokio (no trace, per CPU second): incident {:.1}x, mixed {:.1}x",
         r.incident_ratio, r.mixed_ratio
+    );
+    let _ = writeln!(
+        o,
+        "explore: {:.0} cases per CPU second; a bare replay of the same generated scenarios: \
+         {:.0} per CPU second; a case costs {:.2}x its replay",
+        r.explore_cases_per_cpu_second, r.explore_replays_per_cpu_second, r.explore_cost_ratio
     );
     if let Some(k) = r.peak_rss_kib {
         let _ = writeln!(

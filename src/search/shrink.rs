@@ -59,8 +59,38 @@ pub fn shrink(
     thresholds(sc, property, kind)
 }
 
-/// The draws of case `seed` (as the runner generates them, without testing).
-pub fn generate_one(seed: u64, strategy: strategy::Kind) -> Params {
+/// The draws of case `seed`: the first value `TestRunner::run` would test with the same seed
+/// (`generate_by_running` is that path, and a test holds them equal), drawn straight from a
+/// seeded runner with the strategy built once per thread, since building it and running the
+/// test machinery cost more than the draws.
+pub fn generate_one(seed: u64, kind: strategy::Kind) -> Params {
+    use proptest::strategy::{Strategy, ValueTree};
+    type Built = proptest::strategy::BoxedStrategy<Params>;
+    thread_local! {
+        static BUILT: RefCell<Vec<(strategy::Kind, std::rc::Rc<Built>)>> =
+            const { RefCell::new(Vec::new()) };
+    }
+    let strat = BUILT.with(|b| {
+        let mut b = b.borrow_mut();
+        if let Some((_, s)) = b.iter().find(|(k, _)| *k == kind) {
+            return s.clone();
+        }
+        let s = std::rc::Rc::new(strategy::params(kind).boxed());
+        b.push((kind, s.clone()));
+        s
+    });
+    // `run` reseeds its RNG from itself before each case (to persist that seed): the same.
+    let config = case_config(seed, 0);
+    let rng = TestRunner::new(config.clone()).new_rng();
+    let mut runner = TestRunner::new_with_rng(config, rng);
+    strat
+        .new_tree(&mut runner)
+        .expect("the parameter strategy never rejects")
+        .current()
+}
+
+/// [`generate_one`] through `TestRunner::run`, the way a proptest test would draw it.
+pub fn generate_by_running(seed: u64, strategy: strategy::Kind) -> Params {
     let mut runner = TestRunner::new(case_config(seed, 0));
     let out: RefCell<Option<Params>> = RefCell::new(None);
     let _ = runner.run(&strategy::params(strategy), |p| {
@@ -374,4 +404,23 @@ pub fn thresholds(mut sc: Scenario, property: Violation, kind: EngineKind) -> Sc
         }
     }
     sc
+}
+
+#[cfg(test)]
+mod generate_tests {
+    use super::*;
+
+    #[test]
+    fn drawing_directly_gives_what_the_runner_would_test() {
+        for kind in [strategy::Kind::Swarm, strategy::Kind::Uniform] {
+            for seed in 0..300u64 {
+                let seed = crate::search::runner::mix(seed);
+                assert_eq!(
+                    generate_one(seed, kind),
+                    generate_by_running(seed, kind),
+                    "seed {seed} {kind:?}"
+                );
+            }
+        }
+    }
 }
