@@ -31,6 +31,7 @@ pub mod real;
 pub mod replay;
 pub mod scenario;
 pub mod search;
+pub mod seed_suite;
 pub mod trace;
 
 mod gate;

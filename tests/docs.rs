@@ -33,6 +33,31 @@ fn generated_doc_sections_are_current() {
 }
 
 #[test]
+fn the_seed_suite_doc_is_what_the_scenarios_say() {
+    let rows = readysim::seed_suite::judge(Path::new("scenarios/seed-suite")).expect("loads");
+    assert_eq!(
+        rows.len(),
+        26,
+        "one row per test of the team's three suites"
+    );
+    let numbers: Vec<u32> = rows.iter().map(|r| r.number).collect();
+    assert_eq!(numbers, (1..=26).collect::<Vec<_>>());
+    assert!(rows.iter().all(|r| !r.runs.is_empty()));
+    let body = readysim::seed_suite::markdown(&rows);
+    let path = Path::new("docs/seed-suite.md");
+    let doc = std::fs::read_to_string(path).expect("the doc exists");
+    let cur = explain::section(&doc, "seed-suite").expect("a seed-suite section");
+    if cur != body {
+        if std::env::var_os("READYSIM_UPDATE_DOCS").is_some() {
+            let new = explain::with_section(&doc, "seed-suite", &body).expect("section");
+            std::fs::write(path, new).expect("write the doc");
+        } else {
+            panic!("docs/seed-suite.md is stale\n  regenerate with: READYSIM_UPDATE_DOCS=1 cargo test --test docs");
+        }
+    }
+}
+
+#[test]
 fn the_docs_cite_nothing_outside_the_repository() {
     let mut files = vec![Path::new("README.md").to_path_buf()];
     for e in std::fs::read_dir("docs").expect("docs/") {

@@ -152,6 +152,13 @@ pub enum Command {
         after_help = "Example: readysim map claimed-race-grace --x redis.server.up_from_ms --y redis.manager.stabilize_ms --preset p8 reference --svg map.svg\nExit codes: 0, or 2 on bad input."
     )]
     Map(pictures::MapArgs),
+    /// The incident team's own 26 tests: each claim checked against its scenarios under
+    /// <scenarios>/seed-suite, and the totals (docs/seed-suite.md holds the same table).
+    SeedSuite {
+        /// Print the table as Markdown (what docs/seed-suite.md holds).
+        #[arg(long)]
+        markdown: bool,
+    },
     /// What a preset, a violation, a client outcome, a close reason or a field means.
     #[command(
         after_help = "Examples: readysim explain p8; readysim explain false-ready; readysim explain redis.server.up_from_ms; readysim explain --list\nExit codes: 0, or 2 for an unknown name."
@@ -281,6 +288,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Map(a)) => pictures::map_cmd(&cli, a, kind),
         Some(Command::Real(a)) => real::real_cmd(&cli, a),
         Some(Command::Explain { name, list }) => explain(&cli, name.as_deref(), *list),
+        Some(Command::SeedSuite { markdown }) => seed_suite(&cli, *markdown),
         Some(Command::Explore(a)) => explore::explore(&cli, a, kind),
         Some(Command::Classify(a)) => explore::classify_cmd(&cli, a, kind),
         Some(Command::Merge { into, sources }) => explore::merge_cmd(&cli, into, sources),
@@ -361,6 +369,57 @@ pub fn resolve_text(root: &Path, name: &str) -> Result<(PathBuf, String, Scenari
         );
     }
     Ok((path, text, sc))
+}
+
+/// `readysim seed-suite`.
+fn seed_suite(cli: &Cli, markdown: bool) -> Result<Exit, BadInput> {
+    use readysim::seed_suite as ss;
+    let dir = cli.scenarios.join("seed-suite");
+    if !dir.is_dir() {
+        return Err(BadInput::msg(format!(
+            "{} does not exist: run from a readysim checkout or give --scenarios DIR",
+            dir.display()
+        )));
+    }
+    let rows = ss::judge(&dir).map_err(|e| BadInput::msg(e.to_string()))?;
+    if cli.json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "totals": ss::totals(&rows)
+                    .iter()
+                    .map(|(v, n)| (v.words(), n))
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+                "tests": rows,
+            }))
+            .expect("json")
+        );
+    } else if markdown {
+        out!("{}", ss::markdown(&rows));
+    } else {
+        let mut t = output::table(&["#", "suite", "test", "verdict", "readysim shows"]);
+        for r in &rows {
+            let shows: Vec<String> = r
+                .runs
+                .iter()
+                .map(|x| format!("{}: {}", x.role, x.shows))
+                .collect();
+            t.add_row(vec![
+                r.number.to_string(),
+                r.suite.clone(),
+                r.test.clone(),
+                r.verdict.words().to_string(),
+                shows.join("\n"),
+            ]);
+        }
+        outln!("{t}");
+        let totals: Vec<String> = ss::totals(&rows)
+            .iter()
+            .map(|(v, n)| format!("{n} {}", v.words()))
+            .collect();
+        outln!("\n{} tests: {}", rows.len(), totals.join(", "));
+    }
+    Ok(Exit::Ok)
 }
 
 fn replay_one(
