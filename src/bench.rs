@@ -151,24 +151,7 @@ pub fn measure(
     for sc in set {
         run_once(sc, kind, tr);
     }
-    let cpu_start = thread_cpu_ns();
-    #[allow(clippy::disallowed_methods)] // The bench measures wall-clock speed; no model reads it.
-    let start = std::time::Instant::now();
-    let mut runs = 0u64;
-    loop {
-        for sc in set {
-            run_once(sc, kind, tr);
-        }
-        runs += set.len() as u64;
-        if start.elapsed() >= budget {
-            break;
-        }
-    }
-    let seconds = start.elapsed().as_secs_f64().max(1e-9);
-    let cpu_seconds = match (cpu_start, thread_cpu_ns()) {
-        (Some(a), Some(b)) if b > a => Some((b - a) as f64 / 1e9),
-        _ => None,
-    };
+    let (runs, seconds, cpu_seconds) = timed(set, budget, |sc| run_once(sc, kind, tr));
     let per = cpu_seconds.unwrap_or(seconds);
     Row {
         workload: workload.to_string(),
@@ -184,9 +167,9 @@ pub fn measure(
     }
 }
 
-/// Times `f` over `items` repeatedly for about `budget` (at least once): items per CPU second
-/// of this thread (per wall second where the OS does not tell).
-fn rate<T>(items: &[T], budget: Duration, mut f: impl FnMut(&T)) -> f64 {
+/// Runs `f` over `items` repeatedly for about `budget` (at least once): how many calls, the
+/// wall-clock seconds and this thread's CPU seconds (when the OS tells) they took.
+fn timed<T>(items: &[T], budget: Duration, mut f: impl FnMut(&T)) -> (u64, f64, Option<f64>) {
     let cpu_start = thread_cpu_ns();
     #[allow(clippy::disallowed_methods)] // The bench measures wall-clock speed; no model reads it.
     let start = std::time::Instant::now();
@@ -201,11 +184,17 @@ fn rate<T>(items: &[T], budget: Duration, mut f: impl FnMut(&T)) -> f64 {
         }
     }
     let wall = start.elapsed().as_secs_f64().max(1e-9);
-    let per = match (cpu_start, thread_cpu_ns()) {
-        (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e9,
-        _ => wall,
+    let cpu = match (cpu_start, thread_cpu_ns()) {
+        (Some(a), Some(b)) if b > a => Some((b - a) as f64 / 1e9),
+        _ => None,
     };
-    n as f64 / per
+    (n, wall, cpu)
+}
+
+/// Calls of `f` per CPU second of this thread (per wall second where the OS does not tell).
+fn rate<T>(items: &[T], budget: Duration, f: impl FnMut(&T)) -> f64 {
+    let (n, wall, cpu) = timed(items, budget, f);
+    n as f64 / cpu.unwrap_or(wall)
 }
 
 /// What a search case costs next to a bare replay of the scenario it generates: the first
