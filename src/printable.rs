@@ -3,10 +3,12 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// `s` with every control character but newline and tab written as `\u{..}`: a scenario's
+/// `s` with every control character but newline and tab written as `\uXXXX`: a scenario's
 /// summary, a key or a file name holding `\u001b]0;...` would otherwise retitle or clear the
 /// terminal it is printed on. C1 controls (U+0080..U+009F) count, since some terminals obey
 /// them too, and so do the bidirectional overrides that can make printed text read backwards.
+/// The form is JSON's own escape (every character escaped is in the BMP), so JSON output that
+/// passes through here stays valid JSON and still means the same text.
 pub fn printable(s: &str) -> Cow<'_, str> {
     let bad = |c: char| {
         (c.is_control() && c != '\n' && c != '\t')
@@ -20,7 +22,7 @@ pub fn printable(s: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(s.len() + 16);
     for (i, c) in s.char_indices() {
         if bad(c) && !crlf(i, c) {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            let _ = write!(out, "\\u{:04x}", c as u32);
         } else {
             out.push(c);
         }
@@ -37,12 +39,22 @@ mod tests {
         assert_eq!(printable("a\tb\nc"), "a\tb\nc");
         assert_eq!(
             printable("x\u{1b}]0;pwned\u{7}y"),
-            "x\\u{1b}]0;pwned\\u{7}y"
+            "x\\u001b]0;pwned\\u0007y"
         );
-        assert_eq!(printable("\u{9b}2J"), "\\u{9b}2J");
-        assert_eq!(printable("\r"), "\\u{d}");
+        assert_eq!(printable("\u{9b}2J"), "\\u009b2J");
+        assert_eq!(printable("\r"), "\\u000d");
         assert_eq!(printable("a\r\nb"), "a\r\nb");
-        assert_eq!(printable("abc\u{202e}def"), "abc\\u{202e}def");
+        assert_eq!(printable("abc\u{202e}def"), "abc\\u202edef");
         assert_eq!(printable("élan 1011"), "élan 1011");
+    }
+
+    #[test]
+    fn escaped_json_is_still_json_with_the_same_text() {
+        let text = "t \u{9b}2J \u{202e} \u{1b}[2J";
+        let json = serde_json::to_string(&serde_json::json!({ "summary": text })).unwrap();
+        let safe = printable(&json);
+        assert!(!safe.chars().any(|c| c.is_control() || c == '\u{202e}'));
+        let back: serde_json::Value = serde_json::from_str(&safe).expect("still JSON");
+        assert_eq!(back["summary"], text);
     }
 }

@@ -406,9 +406,32 @@ fn control_characters_from_a_file_are_escaped_in_all_output() {
             );
         }
         assert!(
-            out.contains("\\u{1b}") || err.contains("\\u{1b}"),
+            out.contains("\\u001b") || err.contains("\\u001b"),
             "{args:?}"
         );
+    }
+    // JSON stays JSON, with the file's text in it, C1 controls and bidi overrides included.
+    let c1 = "format = 1\nname = \"c1\"\nsummary = \"t \\u009b2J \\u202e rtl\"\n\
+              [policy]\npreset = \"p2\"\n";
+    fs::create_dir(d.path().join("c1")).unwrap();
+    fs::write(d.path().join("c1/c1.toml"), c1).unwrap();
+    for args in [
+        &["list", "--scenarios", "c1", "--json"][..],
+        &["replay", "c1/c1.toml", "--json"],
+        &["replay", "c1/c1.toml", "--json", "--trace"],
+    ] {
+        let (_, out, _) = run_in(d.path(), args);
+        assert!(
+            !out.chars().any(|c| c == '\u{9b}' || c == '\u{202e}'),
+            "{args:?}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+        if args[0] == "list" {
+            let kept = v
+                .as_array()
+                .is_some_and(|a| a.iter().any(|s| s["summary"] == "t \u{9b}2J \u{202e} rtl"));
+            assert!(kept, "{args:?}: the text is kept: {out}");
+        }
     }
 }
 

@@ -411,21 +411,46 @@ macro_rules! outln {
 }
 
 /// Writes `value` as pretty JSON (and a newline) straight to standard output, without
-/// building the text first; a closed pipe ends quietly, as in [`print_or_exit`].
+/// building the text first; escaped and ended like [`print_or_exit`].
 pub fn print_json_streamed(value: &impl serde::Serialize) {
     use std::io::Write as _;
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    /// Passes serde_json's output through `printable` (it writes whole `str` runs).
+    struct Printable<W>(W);
+    impl<W: std::io::Write> std::io::Write for Printable<W> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            match std::str::from_utf8(buf) {
+                Ok(s) => self
+                    .0
+                    .write_all(readysim::printable::printable(s).as_bytes())
+                    .map(|_| buf.len()),
+                Err(_) => self.0.write(buf),
+            }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.0.flush()
+        }
+    }
+    let mut out = Printable(std::io::BufWriter::with_capacity(
+        1 << 16,
+        std::io::stdout().lock(),
+    ));
     let res = serde_json::to_writer_pretty(&mut out, value)
         .map_err(std::io::Error::from)
         .and_then(|_| out.write_all(b"\n"))
         .and_then(|_| out.flush());
     if let Err(e) = res {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: cannot write to standard output: {e}");
-        std::process::exit(2);
+        write_failed(e);
     }
+}
+
+/// Ends the process after a failed write to standard output: quietly (0) for a closed pipe
+/// (`| head`), with an error (2) otherwise.
+fn write_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write to standard output: {e}");
+    std::process::exit(2);
 }
 
 /// Writes `text` to standard output; a closed pipe (`| head`) ends the process quietly.
@@ -435,10 +460,6 @@ pub fn print_or_exit(text: &str) {
     let text = readysim::printable::printable(text);
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: cannot write to standard output: {e}");
-        std::process::exit(2);
+        write_failed(e);
     }
 }
