@@ -142,13 +142,17 @@ fn meta(sc: &Scenario) -> Result<Meta, SuiteError> {
     })
 }
 
-/// Checks one assert against a replay; Err for an assert readysim does not know.
-fn check(term: &str, rep: &Report) -> Result<bool, SuiteError> {
-    let served = rep
-        .clients
+/// Client attempts served.
+fn served(rep: &Report) -> u64 {
+    rep.clients
         .iter()
         .filter(|c| **c == Some(Outcome::Served))
-        .count() as u64;
+        .count() as u64
+}
+
+/// Checks one assert against a replay; Err for an assert readysim does not know.
+fn check(term: &str, rep: &Report) -> Result<bool, SuiteError> {
+    let served = served(rep);
     let num = |v: &str| {
         v.parse::<u64>()
             .map_err(|_| SuiteError(format!("`{term}`: not a number")))
@@ -197,12 +201,11 @@ fn shows(rep: &Report) -> String {
         rep.elapsed_ms.map_or("-".into(), |t| t.to_string()),
     );
     if !rep.clients.is_empty() {
-        let served = rep
-            .clients
-            .iter()
-            .filter(|c| **c == Some(Outcome::Served))
-            .count();
-        s.push_str(&format!("; {served} of {} served", rep.clients.len()));
+        s.push_str(&format!(
+            "; {} of {} served",
+            served(rep),
+            rep.clients.len()
+        ));
     }
     if !rep.violations.is_empty() {
         let v: Vec<&str> = rep.violations.iter().map(|v| v.name()).collect();

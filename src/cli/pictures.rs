@@ -118,52 +118,47 @@ pub struct TraceJson<'a>(pub &'a Report);
 
 struct Events<'a>(&'a [readysim::trace::Event]);
 
+/// One event as `--json --trace` prints it (fields in the sorted order of every JSON object).
+#[derive(serde::Serialize)]
+struct EventJson {
+    actor: String,
+    details: String,
+    event: &'static str,
+    t: u64,
+}
+
 impl serde::Serialize for Events<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeSeq, SerializeStruct};
-        struct One<'a>(&'a readysim::trace::Event);
-        impl serde::Serialize for One<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let e = self.0;
-                let mut d = String::new();
-                e.ev.details(&mut d);
-                // Keys in the order a JSON object of this crate prints them (sorted).
-                let mut st = s.serialize_struct("Event", 4)?;
-                st.serialize_field("actor", &e.actor.to_string())?;
-                st.serialize_field("details", &d)?;
-                st.serialize_field("event", e.ev.name())?;
-                st.serialize_field("t", &e.t)?;
-                st.end()
+        s.collect_seq(self.0.iter().map(|e| {
+            let mut details = String::new();
+            e.ev.details(&mut details);
+            EventJson {
+                actor: e.actor.to_string(),
+                details,
+                event: e.ev.name(),
+                t: e.t,
             }
-        }
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for e in self.0 {
-            seq.serialize_element(&One(e))?;
-        }
-        seq.end()
+        }))
     }
 }
 
 struct Choices<'a>(&'a [readysim::engine::Choice]);
 
+/// One same-instant choice as `--json --trace` prints it.
+#[derive(serde::Serialize)]
+struct ChoiceJson {
+    at_ms: u64,
+    chosen: u32,
+    ready: u32,
+}
+
 impl serde::Serialize for Choices<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeSeq, SerializeStruct};
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for c in self.0 {
-            struct One<'a>(&'a readysim::engine::Choice);
-            impl serde::Serialize for One<'_> {
-                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                    let mut st = s.serialize_struct("Choice", 3)?;
-                    st.serialize_field("at_ms", &self.0.at_ms)?;
-                    st.serialize_field("chosen", &self.0.chosen)?;
-                    st.serialize_field("ready", &self.0.ready)?;
-                    st.end()
-                }
-            }
-            seq.serialize_element(&One(c))?;
-        }
-        seq.end()
+        s.collect_seq(self.0.iter().map(|c| ChoiceJson {
+            at_ms: c.at_ms,
+            chosen: c.chosen,
+            ready: c.ready,
+        }))
     }
 }
 

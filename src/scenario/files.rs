@@ -202,6 +202,8 @@ pub fn temp_name(name: &str) -> String {
 /// they were killed (SIGKILL, power loss): names `.NAME.tmp-PID` or
 /// `.readysim-write-test-PID` whose PID is no running process. Returns what it removed. Where
 /// the system has no `/proc` to ask, nothing is removed: a live writer's file is never taken.
+/// Called once per command that writes into a folder (opening a record folder, a bless), not
+/// per file written: a search writing many files would read the folder each time.
 pub fn remove_stale_temps(dir: &Path) -> Vec<std::path::PathBuf> {
     let proc_fs = Path::new("/proc/self");
     let mut removed = Vec::new();
@@ -257,7 +259,6 @@ pub fn write_atomic(path: &Path, text: &str, overwrite: bool) -> std::io::Result
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("scenario");
-    remove_stale_temps(dir);
     let tmp = dir.join(temp_name(name));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
