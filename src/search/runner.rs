@@ -172,17 +172,10 @@ pub fn explore(
     // budget of 2^64 cases costs nothing before the first case runs (and Ctrl-C is seen).
     let first = k.saturating_sub(1);
     let stride = n.max(1);
-    let chunks = move || {
-        let mut next = Some(first).filter(|&i| i < opts.cases);
+    let chunks = || {
+        let mut mine = (first..opts.cases).step_by(stride as usize);
         std::iter::from_fn(move || {
-            let mut chunk = Vec::with_capacity(CHUNK);
-            while let Some(i) = next {
-                if chunk.len() == CHUNK {
-                    break;
-                }
-                chunk.push(i);
-                next = i.checked_add(stride).filter(|&j| j < opts.cases);
-            }
+            let chunk: Vec<u64> = mine.by_ref().take(CHUNK).collect();
             (!chunk.is_empty()).then_some(chunk)
         })
     };
