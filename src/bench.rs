@@ -86,8 +86,27 @@ pub struct BenchReport {
     /// `explore_replays_per_cpu_second / explore_cases_per_cpu_second`: what a search case
     /// costs over a bare replay of it (1.0 = nothing but the replay).
     pub explore_cost_ratio: f64,
+    /// `explore` with shrinking, classifying and recording, on one job and on two.
+    pub explore_jobs: Option<JobsRow>,
     /// Peak resident memory of the whole process after every row (Linux `VmHWM`), in KiB.
     pub peak_rss_kib: Option<u64>,
+}
+
+/// One whole `explore --seed 3 --all-presets` (shrinking, classifying and recording into a
+/// temporary folder) on one job and then on two: wall-clock seconds, since a speed-up across
+/// threads is what the user waits for. None on a machine with one core.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobsRow {
+    /// Cases per preset.
+    pub cases: u64,
+    /// Failures found (the same for both job counts).
+    pub found: usize,
+    /// Wall-clock seconds with `--jobs 1`.
+    pub jobs1_seconds: f64,
+    /// Wall-clock seconds with `--jobs 2`.
+    pub jobs2_seconds: f64,
+    /// `jobs1_seconds / jobs2_seconds`.
+    pub speedup: f64,
 }
 
 /// The process's peak resident set size, in KiB, when the OS tells.
@@ -225,6 +244,42 @@ fn explore_cost(budget: Duration) -> (f64, f64) {
     (explore, replays)
 }
 
+/// `explore --seed 3 --all-presets --cases N` with recording, timed on 1 and on 2 jobs, with N
+/// scaled so one job takes about `budget` times 2.5.
+fn explore_jobs(budget: Duration) -> Option<JobsRow> {
+    use crate::search::{self, record::RecordDir, ExploreOptions, Quiet};
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return None;
+    }
+    let cases = ((budget.as_secs_f64() * 500.0) as u64).max(50);
+    let mut secs = [0.0; 2];
+    let mut found = 0;
+    for (i, jobs) in [1usize, 2].into_iter().enumerate() {
+        let dir =
+            std::env::temp_dir().join(format!("readysim-bench-{}-{jobs}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut rec = RecordDir::open(&dir).ok()?;
+        let mut o = ExploreOptions::new(3);
+        o.presets = crate::Preset::ALL.to_vec();
+        o.cases = cases;
+        o.jobs = jobs;
+        #[allow(clippy::disallowed_methods)]
+        // The bench measures wall-clock speed; no model reads it.
+        let start = std::time::Instant::now();
+        let s = search::explore(&o, Some(&mut rec), &Quiet);
+        secs[i] = start.elapsed().as_secs_f64().max(1e-9);
+        found = s.found.len();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Some(JobsRow {
+        cases,
+        found,
+        jobs1_seconds: secs[0],
+        jobs2_seconds: secs[1],
+        speedup: secs[0] / secs[1],
+    })
+}
+
 /// The benchmark: incident and mixed set on the fast engine (no text), on tokio, then on the
 /// fast engine with the trace rendered and hashed. `budget` is the time per row.
 pub fn run(root: &Path, budget: Duration) -> BenchReport {
@@ -246,7 +301,9 @@ pub fn run(root: &Path, budget: Duration) -> BenchReport {
     // rows: incident fast, mixed fast, incident tokio, mixed tokio, then the rendered pair.
     let ratio = |fast: usize, tokio: usize| rows[fast].per_cpu_second / rows[tokio].per_cpu_second;
     let (explore, replays) = explore_cost(budget);
+    let explore_jobs = explore_jobs(budget);
     BenchReport {
+        explore_jobs,
         explore_cases_per_cpu_second: explore,
         explore_replays_per_cpu_second: replays,
         explore_cost_ratio: replays / explore.max(1e-9),
@@ -320,6 +377,14 @@ pub fn table(r: &BenchReport) -> String {
          {:.0} per CPU second; a case costs {:.2}x its replay",
         r.explore_cases_per_cpu_second, r.explore_replays_per_cpu_second, r.explore_cost_ratio
     );
+    if let Some(j) = &r.explore_jobs {
+        let _ = writeln!(
+            o,
+            "explore --seed 3 --all-presets --cases {} (shrinking and recording {} failures): \
+             {:.2} s on 1 job, {:.2} s on 2: {:.2}x",
+            j.cases, j.found, j.jobs1_seconds, j.jobs2_seconds, j.speedup
+        );
+    }
     if let Some(k) = r.peak_rss_kib {
         let _ = writeln!(
             o,

@@ -182,21 +182,13 @@ fn canary_reference_has_nothing_in_10000_cases() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Two runs of one seed write byte-identical files and equal summaries; so do 1 and 2 jobs.
+/// Two runs of one seed write byte-identical files and equal summaries; so do 2 and 3 jobs,
+/// whose presets' passes run at once, and what the observer is told comes in the summary's
+/// order whatever pass finished first.
 #[test]
 fn same_seed_same_files_and_summary_whatever_the_job_count() {
-    let presets = [Preset::P2, Preset::P9];
-    let (a, b, c) = (temp_dir("det-a"), temp_dir("det-b"), temp_dir("det-c"));
+    let presets = [Preset::P2, Preset::P9, Preset::P0, Preset::P8];
     let o = opts(7, &presets, 30);
-    let sa = run(&o, &a);
-    let sb = run(&o, &b);
-    let mut o2 = o.clone();
-    o2.jobs = 2;
-    let sc = run(&o2, &c);
-    assert!(
-        !sa.found.is_empty(),
-        "the run should find something to compare"
-    );
     let strip = |s: &search::Summary| {
         let mut s = s.clone();
         for f in &mut s.found {
@@ -204,12 +196,40 @@ fn same_seed_same_files_and_summary_whatever_the_job_count() {
         }
         serde_json::to_string(&s).expect("json")
     };
-    assert_eq!(strip(&sa), strip(&sb));
-    assert_eq!(strip(&sa), strip(&sc));
-    assert_eq!(files(&a), files(&b));
-    assert_eq!(files(&a), files(&c));
-    for d in [a, b, c] {
-        let _ = std::fs::remove_dir_all(d);
+    let a = temp_dir("det-a");
+    let sa = run(&o, &a);
+    assert!(
+        !sa.found.is_empty(),
+        "the run should find something to compare"
+    );
+    for (tag, jobs) in [("det-b", 1), ("det-c", 2), ("det-d", 3)] {
+        let dir = temp_dir(tag);
+        let mut o2 = o.clone();
+        o2.jobs = jobs;
+        let told = Told::default();
+        let mut rec = RecordDir::open(&dir).expect("record dir");
+        let s = search::explore(&o2, Some(&mut rec), &told);
+        assert_eq!(strip(&sa), strip(&s), "{jobs} job(s)");
+        assert_eq!(files(&a), files(&dir), "{jobs} job(s)");
+        let names: Vec<String> = s.found.iter().map(|f| f.name.clone()).collect();
+        assert_eq!(
+            *told.0.lock().unwrap(),
+            names,
+            "{jobs} job(s): observer order"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let _ = std::fs::remove_dir_all(a);
+}
+
+/// An observer that keeps the names it is told, in order.
+#[derive(Default)]
+struct Told(std::sync::Mutex<Vec<String>>);
+
+impl search::Observer for Told {
+    fn cases(&self, _: u64) {}
+    fn found(&self, f: &search::Found) {
+        self.0.lock().unwrap().push(f.name.clone());
     }
 }
 

@@ -1,6 +1,7 @@
-//! The search loop: one proptest `TestRunner` per case with a seed derived from the run's seed,
-//! the preset and the case number, so a case is the same whatever the job count or shard;
-//! workers on J threads; results merged in case order, so the outcome does not depend on J.
+//! The search loop: each case drawn from a seed derived from the run's seed, the preset and the
+//! case number, so a case is the same whatever the job count or shard; presets' passes and
+//! their cases and shrinks as tasks on one pool of J threads; results merged in case and preset
+//! order, so the outcome does not depend on J.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,9 +21,8 @@ use crate::scenario::slots;
 use crate::trace::fnv1a64;
 use crate::vocab::{Reason, Violation};
 
-/// Cases evaluated between two merges. Workers are scoped threads started per chunk, and each
-/// warms its engine's buffer pool anew: with 256 cases a chunk, 2 jobs ran only 1.18x as fast
-/// as 1; with 4096, 1.45x. The results do not depend on it (they are merged in case order).
+/// Cases evaluated between two merges (the point where a pass looks at failures and may stop).
+/// The results do not depend on it: they are merged in case order.
 pub const CHUNK: usize = 4096;
 /// Shrinks tried per property and preset, as a multiple of `--max-failures`, before the search
 /// stops shrinking that property (duplicates cost a shrink each).
@@ -107,35 +107,15 @@ pub fn run_case(
     }
 }
 
-/// `f` over `items` on `jobs` threads (item k on worker k mod jobs), results in item order.
+/// `f` over `items`, results in item order: inline for one job, else on the current rayon
+/// pool (the one [`explore`] installs with `--jobs` threads), whose threads persist across
+/// calls and steal work from every preset's pass.
 pub fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let jobs = jobs.max(1).min(items.len().max(1));
-    if jobs == 1 {
+    if jobs <= 1 || items.len() <= 1 {
         return items.iter().map(&f).collect();
     }
-    let mut parts: Vec<Vec<(usize, R)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..jobs)
-            .map(|j| {
-                let f = &f;
-                s.spawn(move || {
-                    items
-                        .iter()
-                        .enumerate()
-                        .skip(j)
-                        .step_by(jobs)
-                        .map(|(i, x)| (i, f(x)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a search worker panicked"))
-            .collect()
-    });
-    let mut all: Vec<(usize, R)> = parts.iter_mut().flat_map(std::mem::take).collect();
-    all.sort_by_key(|(i, _)| *i);
-    all.into_iter().map(|(_, r)| r).collect()
+    use rayon::prelude::*;
+    items.par_iter().map(&f).collect()
 }
 
 /// What the caller sees while the search runs.
@@ -154,19 +134,152 @@ impl Observer for Quiet {
     fn found(&self, _: &Found) {}
 }
 
+/// Passes `found` on to the caller's observer in preset order whatever order the presets'
+/// passes run in, so what is printed does not depend on `--jobs`: preset k's failures are
+/// held until every earlier preset's pass has ended.
+struct InOrder<'a> {
+    inner: &'a dyn Observer,
+    state: std::sync::Mutex<InOrderState>,
+}
+
+struct InOrderState {
+    /// The first preset whose pass has not ended: its failures go out at once.
+    head: usize,
+    /// Per preset: failures held back, and whether its pass has ended.
+    held: Vec<(Vec<Found>, bool)>,
+}
+
+impl<'a> InOrder<'a> {
+    fn new(inner: &'a dyn Observer, presets: usize) -> InOrder<'a> {
+        InOrder {
+            inner,
+            state: std::sync::Mutex::new(InOrderState {
+                head: 0,
+                held: (0..presets).map(|_| (Vec::new(), false)).collect(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, InOrderState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn found(&self, k: usize, f: &Found) {
+        let mut st = self.lock();
+        if k == st.head {
+            self.inner.found(f);
+        } else {
+            st.held[k].0.push(f.clone());
+        }
+    }
+
+    /// Preset k's pass ended: release what later passes held while they wait no more.
+    fn ended(&self, k: usize) {
+        let mut st = self.lock();
+        st.held[k].1 = true;
+        while st.head < st.held.len() && st.held[st.head].1 {
+            st.head += 1;
+            if st.head < st.held.len() {
+                let head = st.head;
+                for f in std::mem::take(&mut st.held[head].0) {
+                    self.inner.found(&f);
+                }
+            }
+        }
+    }
+}
+
 struct PropState {
     stats: PropertyStats,
     shrinks: usize,
     seen: BTreeSet<String>,
 }
 
+/// One preset's share of a search.
+struct Pass {
+    summary: PresetSummary,
+    found: Vec<Found>,
+    interrupted: bool,
+}
+
 /// Runs the search; `record`, when given, receives the shrunk failures.
+///
+/// Presets are independent (their cases, shrinks and file names are keyed by preset), so with
+/// more than one job their passes run at once on one pool of `--jobs` threads, each pass's
+/// cases and shrinks as tasks on it; results are put together in preset order, so the
+/// summary and the files are the same for any job count.
 pub fn explore(
     opts: &ExploreOptions,
-    mut record: Option<&mut RecordDir>,
+    record: Option<&mut RecordDir>,
     observer: &dyn Observer,
 ) -> Summary {
     let properties: BTreeSet<Violation> = opts.properties.iter().copied().collect();
+    let record = record.map(std::sync::Mutex::new);
+    let order = InOrder::new(observer, opts.presets.len());
+    let one = |k: usize| {
+        let pass = preset_pass(
+            opts,
+            &properties,
+            opts.presets[k],
+            record.as_ref(),
+            &|f| order.found(k, f),
+            observer,
+        );
+        order.ended(k);
+        pass
+    };
+    let passes: Vec<Option<Pass>> = if opts.jobs <= 1 {
+        let mut out = Vec::new();
+        for k in 0..opts.presets.len() {
+            let pass = one(k);
+            let stop = pass.as_ref().is_none_or(|p| p.interrupted);
+            out.push(pass);
+            if stop {
+                break;
+            }
+        }
+        out
+    } else {
+        use rayon::prelude::*;
+        match rayon::ThreadPoolBuilder::new()
+            .num_threads(opts.jobs)
+            .thread_name(|i| format!("readysim-search-{i}"))
+            .build()
+        {
+            Ok(pool) => pool.install(|| (0..opts.presets.len()).into_par_iter().map(one).collect()),
+            // No threads to be had: the same search, on this one.
+            Err(_) => (0..opts.presets.len()).map(one).collect(),
+        }
+    };
+    let mut summary = Summary {
+        seed: opts.seed,
+        presets: Vec::new(),
+        found: Vec::new(),
+        interrupted: passes.len() < opts.presets.len(),
+    };
+    for pass in passes {
+        match pass {
+            Some(p) => {
+                summary.interrupted |= p.interrupted;
+                summary.presets.push(p.summary);
+                summary.found.extend(p.found);
+            }
+            None => summary.interrupted = true,
+        }
+    }
+    summary
+}
+
+/// One preset's pass: its cases a chunk at a time, each failure of a property that still
+/// needs one shrunk and settled. None when interrupted before it began.
+fn preset_pass(
+    opts: &ExploreOptions,
+    properties: &BTreeSet<Violation>,
+    preset: Preset,
+    record: Option<&std::sync::Mutex<&mut RecordDir>>,
+    found_out: &(dyn Fn(&Found) + Sync),
+    observer: &dyn Observer,
+) -> Option<Pass> {
     let (k, n) = opts.shard;
     // This shard's cases are k-1, k-1+n, ... below `cases`: generated a chunk at a time, so a
     // budget of 2^64 cases costs nothing before the first case runs (and Ctrl-C is seen).
@@ -179,22 +292,17 @@ pub fn explore(
             (!chunk.is_empty()).then_some(chunk)
         })
     };
-    let mut summary = Summary {
-        seed: opts.seed,
-        presets: Vec::new(),
-        found: Vec::new(),
-        interrupted: false,
-    };
     let interrupted = || {
         opts.interrupt
             .as_ref()
             .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
     };
-    for &preset in &opts.presets {
-        if interrupted() {
-            summary.interrupted = true;
-            break;
-        }
+    if interrupted() {
+        return None;
+    }
+    let mut found_here = Vec::new();
+    let mut was_interrupted = false;
+    {
         let mut state: BTreeMap<Violation, PropState> = properties
             .iter()
             .map(|&p| {
@@ -231,11 +339,11 @@ pub fn explore(
         'chunks: for chunk in chunks() {
             let chunk = chunk.as_slice();
             if interrupted() {
-                summary.interrupted = true;
+                was_interrupted = true;
                 break;
             }
             let results = par_map(chunk, opts.jobs, |&i| {
-                run_case(opts.seed, preset, i, &properties, opts.kind, opts.strategy)
+                run_case(opts.seed, preset, i, properties, opts.kind, opts.strategy)
             });
             observer.cases(results.len() as u64);
             for (pos, r) in results.iter().enumerate() {
@@ -254,11 +362,13 @@ pub fn explore(
                         continue;
                     }
                     if !cache.contains_key(&(r.index, p)) {
-                        // Shrink this failure and, speculatively, the next ones that would be
-                        // shrunk if none of these turns out new: J at once, used in order.
+                        // Shrink this failure and, at once, every later one of this chunk that
+                        // will be shrunk: per property as many as it still needs if each turns
+                        // out new. Each of those is used (a property stops only on its own new
+                        // failures), so the shrinks run in parallel and none is wasted.
                         let mut jobs = Vec::new();
                         let mut planned: BTreeMap<Violation, usize> = BTreeMap::new();
-                        'look: for r2 in &results[pos..] {
+                        for r2 in &results[pos..] {
                             for &p2 in &r2.violated {
                                 if (r2.index == r.index && p2 < p)
                                     || cache.contains_key(&(r2.index, p2))
@@ -273,9 +383,6 @@ pub fn explore(
                                 {
                                     *pl += 1;
                                     jobs.push((r2.index, p2));
-                                    if jobs.len() >= opts.jobs.max(1) {
-                                        break 'look;
-                                    }
                                 }
                             }
                         }
@@ -295,11 +402,11 @@ pub fn explore(
                     let sc = cache.remove(&(r.index, p)).expect("shrunk above");
                     let s = state.get_mut(&p).expect("a targeted property");
                     s.shrinks += 1;
-                    let found = settle(opts, preset, p, r.index, sc, record.as_deref_mut());
+                    let found = settle(opts, preset, p, r.index, sc, record);
                     if s.seen.insert(found.trace_hash.clone()) {
                         s.stats.distinct += 1;
-                        observer.found(&found);
-                        summary.found.push(found);
+                        found_out(&found);
+                        found_here.push(found);
                     }
                 }
                 if state.values().all(|s| !need(s)) {
@@ -307,7 +414,7 @@ pub fn explore(
                 }
             }
         }
-        summary.presets.push(PresetSummary {
+        let summary = PresetSummary {
             preset,
             cases: counted,
             properties: state
@@ -323,9 +430,19 @@ pub fn explore(
                 })
                 .collect(),
             coverage: counts,
-        });
+        };
+        Some(Pass {
+            summary,
+            found: found_here,
+            interrupted: was_interrupted,
+        })
     }
-    summary
+}
+
+fn lock<'m, 'd>(
+    m: &'m std::sync::Mutex<&'d mut RecordDir>,
+) -> std::sync::MutexGuard<'m, &'d mut RecordDir> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Names, replays, classifies and (when new) records one shrunk failure.
@@ -335,7 +452,7 @@ fn settle(
     property: Violation,
     case: u64,
     mut sc: crate::scenario::Scenario,
-    record: Option<&mut RecordDir>,
+    record: Option<&std::sync::Mutex<&mut RecordDir>>,
 ) -> Found {
     let probe = replay::report(&sc, replay::evaluate(&sc, opts.kind));
     let hash = probe.trace_hash.clone();
@@ -348,9 +465,8 @@ fn settle(
     );
     let rep = replay::replay(&sc, opts.kind);
     let non_default = slots::non_default(&sc);
-    let known = record
-        .as_ref()
-        .is_some_and(|r| r.has(preset, property, &hash));
+    // Other presets' passes share the folder: it is held only to look up and to write.
+    let known = record.is_some_and(|r| lock(r).has(preset, property, &hash));
     let mut found = Found {
         preset,
         property,
@@ -387,7 +503,8 @@ fn settle(
             .unwrap_or_default()
             .to_string()
     };
-    match dir.write(sc, preset, property, &hash, &header) {
+    let written = lock(dir).write(sc, preset, property, &hash, &header);
+    match written {
         Ok(Written::New(p)) => {
             found.name = stem(&p);
             found.path = Some(p);
