@@ -60,33 +60,12 @@ pub fn shrink(
 }
 
 /// The draws of case `seed`: the first value `TestRunner::run` would test with the same seed
-/// (`generate_by_running` is that path, and a test holds them equal), drawn straight from a
-/// seeded runner with the strategy built once per thread, since building it and running the
-/// test machinery cost more than the draws.
+/// (`generate_by_running` is that path, and a test holds them equal), sampled straight from
+/// the RNG that run would give its first case, without building a value tree.
 pub fn generate_one(seed: u64, kind: strategy::Kind) -> Params {
-    use proptest::strategy::{Strategy, ValueTree};
-    type Built = proptest::strategy::BoxedStrategy<Params>;
-    thread_local! {
-        static BUILT: RefCell<Vec<(strategy::Kind, std::rc::Rc<Built>)>> =
-            const { RefCell::new(Vec::new()) };
-    }
-    let strat = BUILT.with(|b| {
-        let mut b = b.borrow_mut();
-        if let Some((_, s)) = b.iter().find(|(k, _)| *k == kind) {
-            return s.clone();
-        }
-        let s = std::rc::Rc::new(strategy::params(kind).boxed());
-        b.push((kind, s.clone()));
-        s
-    });
     // `run` reseeds its RNG from itself before each case (to persist that seed): the same.
-    let config = case_config(seed, 0);
-    let rng = TestRunner::new(config.clone()).new_rng();
-    let mut runner = TestRunner::new_with_rng(config, rng);
-    strat
-        .new_tree(&mut runner)
-        .expect("the parameter strategy never rejects")
-        .current()
+    let mut rng = TestRunner::new(case_config(seed, 0)).new_rng();
+    strategy::sample(&mut rng, kind).0
 }
 
 /// [`generate_one`] through `TestRunner::run`, the way a proptest test would draw it.

@@ -2,19 +2,22 @@
 //! environments as regimes, the clients (storms, identities, tokens, holds, reconnects) and
 //! the decisions; two strategies over the same draws, `swarm` and `uniform`.
 //!
-//! Every draw is independent of the others (no `prop_flat_map`), so proptest's shrinker can
-//! simplify each on its own; constraints are derived in [`build`]. Optional values shrink to
-//! `None`, the file's default: a shrunk case names only what its failure needs.
+//! A case is a fixed row of numbers (genes) drawn from the case's RNG by one layout function
+//! ([`sample`]); the same function reads them back ([`decode`]), so drawing costs a few
+//! hundred RNG calls, not a proptest value tree per draw (which cost more than the replay).
+//! [`ParamsStrategy`] is the proptest strategy over it: its tree bisects one gene at a time
+//! toward its simplest value, skipping genes the current case does not use. Optional values
+//! shrink to `None`, the file's default: a shrunk case names only what its failure needs;
+//! constraints are derived in [`build`].
 //!
 //! `swarm` (Groce et al.'s swarm testing as feature omission): each case sets only a share of
 //! the drawn knobs (10 % to 90 %, drawn per case), and its numbers land on the boundaries that
 //! matter with the default timeline half of the time. `uniform` sets every drawn knob (each
 //! drawn with probability 1/2), each number anywhere in its range: the naive baseline.
 
-use proptest::collection::vec;
-use proptest::option::weighted;
-use proptest::prelude::*;
-use proptest::sample::select;
+use proptest::prelude::Rng;
+use proptest::strategy::{NewTree, Strategy, ValueTree};
+use proptest::test_runner::{TestRng, TestRunner};
 
 use crate::policy::Preset;
 use crate::scenario::fields::{Access, Draw, Ty, FIELDS};
@@ -256,225 +259,513 @@ pub struct Params {
     pub decisions: Vec<u32>,
 }
 
-/// A time near an anchor (+-2 ms) or anywhere in `0..hi`.
-pub fn instant(hi: u64) -> BoxedStrategy<u64> {
-    prop_oneof![
-        2 => (select(&TIME_ANCHORS[..]), 0u64..5).prop_map(|(a, d)| (a + d).saturating_sub(2)),
-        1 => 0..hi.max(1),
-    ]
-    .boxed()
+/// Where a case's numbers come from: the case's RNG the first time (each number recorded as a
+/// gene), the recorded genes when a shrink step decodes them again. The layout draws every
+/// gene on every case in the same order (an absent option's value, a client beyond the count
+/// are drawn all the same and marked as not mattering), so gene `i` always means the same
+/// thing and a shrink step can change one number without moving the others.
+pub(crate) struct Genes<'r> {
+    rng: Option<&'r mut TestRng>,
+    /// The numbers, in layout order.
+    values: Vec<u64>,
+    /// Each number's simplest value (where shrinking takes it).
+    lows: Vec<u64>,
+    /// Whether each number matters to the case as drawn.
+    matters: Vec<bool>,
+    pos: usize,
+    /// Nesting depth of [`Genes::unused`] sections.
+    unused: u32,
 }
 
-/// A length near an anchor within `lo..=hi` (+-1 ms) or anywhere in it.
-pub fn length(lo: u64, hi: u64) -> BoxedStrategy<u64> {
-    let anchors: Vec<u64> = LENGTH_ANCHORS
-        .iter()
-        .copied()
-        .filter(|a| *a >= lo && *a <= hi)
-        .collect();
-    if anchors.is_empty() {
-        return (lo..=hi).boxed();
+impl<'r> Genes<'r> {
+    fn fresh(rng: &'r mut TestRng) -> Genes<'r> {
+        Genes {
+            rng: Some(rng),
+            values: Vec::with_capacity(GENES_HINT),
+            lows: Vec::with_capacity(GENES_HINT),
+            matters: Vec::with_capacity(GENES_HINT),
+            pos: 0,
+            unused: 0,
+        }
     }
-    prop_oneof![
-        1 => (select(anchors), 0u64..3).prop_map(move |(a, d)| (a + d).saturating_sub(1).clamp(lo, hi)),
-        1 => lo..=hi,
-    ]
-    .boxed()
+
+    fn replay(values: Vec<u64>) -> Genes<'static> {
+        let n = values.len();
+        Genes {
+            rng: None,
+            values,
+            lows: Vec::new(),
+            matters: Vec::with_capacity(n),
+            pos: 0,
+            unused: 0,
+        }
+    }
+
+    /// The next number: `sample` of the case's RNG when drawing, else the recorded one.
+    fn num(&mut self, lo: u64, sample: impl FnOnce(&mut TestRng) -> u64) -> u64 {
+        let v = match self.rng.as_deref_mut() {
+            Some(rng) => {
+                let v = sample(rng).max(lo);
+                self.values.push(v);
+                self.lows.push(lo);
+                v
+            }
+            // A decoded gene stays in its range: shrinking only moves it toward `lo`.
+            None => self.values.get(self.pos).copied().unwrap_or(lo).max(lo),
+        };
+        self.pos += 1;
+        self.matters.push(self.unused == 0);
+        v
+    }
+
+    /// Draws what `f` draws, marked as not mattering (an absent option's value).
+    fn unused<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.unused += 1;
+        let t = f(self);
+        self.unused -= 1;
+        t
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        self.num(lo, |r| uniform(r, lo, hi))
+    }
+
+    /// True with probability `p`.
+    fn chance(&mut self, p: f64) -> bool {
+        self.num(0, |r| u64::from(bernoulli(r, p))) != 0
+    }
+
+    /// `Some(f)` with probability `p` (shrinks to `None`).
+    fn maybe<T>(&mut self, p: f64, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
+        if self.chance(p) {
+            Some(f(self))
+        } else {
+            self.unused(f);
+            None
+        }
+    }
+
+    /// `weight_a : weight_b` between two draws of one number (`lo` its simplest value).
+    fn either(
+        &mut self,
+        lo: u64,
+        weights: (u64, u64),
+        a: impl FnOnce(&mut TestRng) -> u64,
+        b: impl FnOnce(&mut TestRng) -> u64,
+    ) -> u64 {
+        self.num(lo, |r| {
+            if uniform(r, 0, weights.0 + weights.1 - 1) < weights.0 {
+                a(r)
+            } else {
+                b(r)
+            }
+        })
+    }
+}
+
+/// Genes a case has, about (the buffers' starting size).
+const GENES_HINT: usize = 400;
+
+/// Uniform in `lo..=hi` (Lemire's multiply-shift; its bias below 2^-40 for these ranges).
+fn uniform(r: &mut TestRng, lo: u64, hi: u64) -> u64 {
+    let span = hi.saturating_sub(lo).saturating_add(1);
+    lo + ((u128::from(r.next_u64()) * u128::from(span)) >> 64) as u64
+}
+
+fn bernoulli(r: &mut TestRng, p: f64) -> bool {
+    ((r.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
+}
+
+fn pick(r: &mut TestRng, xs: &[u64]) -> u64 {
+    xs[uniform(r, 0, xs.len() as u64 - 1) as usize]
+}
+
+/// A time near an anchor (+-2 ms, 2:1) or anywhere in `0..hi`.
+fn instant(g: &mut Genes, hi: u64) -> u64 {
+    g.either(
+        0,
+        (2, 1),
+        |r| (pick(r, &TIME_ANCHORS) + uniform(r, 0, 4)).saturating_sub(2),
+        |r| uniform(r, 0, hi.max(1) - 1),
+    )
+}
+
+/// A length near an anchor within `lo..=hi` (+-1 ms, 1:1) or anywhere in it.
+fn length(g: &mut Genes, lo: u64, hi: u64) -> u64 {
+    let mut anchors = [0u64; LENGTH_ANCHORS.len()];
+    let mut n = 0;
+    for a in LENGTH_ANCHORS {
+        if a >= lo && a <= hi {
+            anchors[n] = a;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return g.range(lo, hi);
+    }
+    let anchors = &anchors[..n];
+    g.either(
+        lo,
+        (1, 1),
+        |r| {
+            (pick(r, anchors) + uniform(r, 0, 2))
+                .saturating_sub(1)
+                .clamp(lo, hi)
+        },
+        |r| uniform(r, lo, hi),
+    )
 }
 
 /// A delay near one of [`SERVE_OFFSETS`] (+-1 ms, 2:1) or anywhere in `0..hi`.
-pub fn serve_offset(hi: u64) -> BoxedStrategy<u64> {
-    prop_oneof![
-        2 => (select(&SERVE_OFFSETS[..]), 0u64..3).prop_map(|(a, d)| (a + d).saturating_sub(1)),
-        1 => 0..hi,
-    ]
-    .boxed()
+fn serve_offset(g: &mut Genes, hi: u64) -> u64 {
+    g.either(
+        0,
+        (2, 1),
+        |r| (pick(r, &SERVE_OFFSETS) + uniform(r, 0, 2)).saturating_sub(1),
+        |r| uniform(r, 0, hi - 1),
+    )
 }
 
 /// The draw of one table row.
-fn row_draw(draw: Draw, ty: Ty, kind: Kind) -> BoxedStrategy<u64> {
+fn row_draw(g: &mut Genes, draw: Draw, ty: Ty, kind: Kind) -> u64 {
     let names = match ty {
         Ty::Name(n) => n.len() as u64,
         _ => 2,
     };
-    match (draw, kind) {
-        (Draw::Names, _) => (0..names).boxed(),
-        (Draw::Flag, _) => (0u64..2).boxed(),
-        (Draw::Uniform(lo, hi), _) => (lo..=hi).boxed(),
-        (Draw::Length(lo, hi), Kind::Swarm) => length(lo, hi),
-        (Draw::Length(lo, hi), Kind::Uniform) => (lo..=hi).boxed(),
-        (Draw::Instant(hi), Kind::Swarm) => instant(hi),
-        (Draw::Instant(hi), Kind::Uniform) => (0..=hi).boxed(),
-        (Draw::Jitter, Kind::Swarm) => prop_oneof![1 => 0u64..3000, 1 => JITTER_IN_GRACE].boxed(),
-        (Draw::Jitter, Kind::Uniform) => (0u64..3000).boxed(),
-        (Draw::None, _) => Just(0).boxed(),
+    let swarm = kind == Kind::Swarm;
+    match draw {
+        Draw::Names => g.range(0, names - 1),
+        Draw::Flag => g.range(0, 1),
+        Draw::Uniform(lo, hi) => g.range(lo, hi),
+        Draw::Length(lo, hi) if swarm => length(g, lo, hi),
+        Draw::Length(lo, hi) => g.range(lo, hi),
+        Draw::Instant(hi) if swarm => instant(g, hi),
+        Draw::Instant(hi) => g.range(0, hi),
+        Draw::Jitter if swarm => g.either(
+            0,
+            (1, 1),
+            |r| uniform(r, 0, 2999),
+            |r| uniform(r, JITTER_IN_GRACE.start, JITTER_IN_GRACE.end - 1),
+        ),
+        Draw::Jitter => g.range(0, 2999),
+        Draw::None => 0,
     }
 }
 
-fn client(kind: Kind) -> BoxedStrategy<ClientParams> {
+fn client(g: &mut Genes, kind: Kind) -> ClientParams {
     let swarm = kind == Kind::Swarm;
-    let at = if swarm {
-        prop_oneof![63 => instant(40_000), 1 => LATE_ARRIVAL].boxed()
-    } else {
-        (0u64..400_000).boxed()
-    };
-    let follow = if swarm {
-        serve_offset(2000)
-    } else {
-        (0u64..25_000).boxed()
-    };
-    let storm = if swarm {
-        weighted(
-            0.3,
-            (
-                STORM,
-                prop_oneof![2 => select(&STORM_EVERY[..]), 1 => 0u64..20_000],
-                any::<bool>(),
-            ),
-        )
-        .boxed()
-    } else {
-        weighted(0.5, (1u32..=60, 0u64..20_000, any::<bool>())).boxed()
-    };
-    let base = (
-        at,
-        weighted(0.5, follow),
-        0u32..=MAX_MESSAGES,
-        weighted(0.25, 1u64..2000),
-        0u32..3,
-    );
-    let extra = (
-        storm,
-        0u8..USER_IDS.len() as u8,
-        proptest::bool::weighted(if swarm { 0.3 } else { 0.5 }),
-        weighted(
-            0.3,
-            if swarm {
-                length(1, 60_000)
+    let at_ms = if swarm {
+        g.num(0, |r| {
+            if uniform(r, 0, 63) == 0 {
+                uniform(r, LATE_ARRIVAL.start, LATE_ARRIVAL.end - 1)
+            } else if uniform(r, 0, 2) < 2 {
+                (pick(r, &TIME_ANCHORS) + uniform(r, 0, 4)).saturating_sub(2)
             } else {
-                (1u64..=60_000).boxed()
-            },
-        ),
-        0u32..4,
-        weighted(0.3, 0u64..3000),
-        weighted(0.3, if swarm { 1u64..100 } else { 1u64..2000 }),
-    );
-    (base, extra)
-        .prop_map(|(b, e)| ClientParams {
-            at_ms: b.0,
-            follow_ms: b.1,
-            messages: b.2,
-            gap_ms: b.3,
-            retries: b.4,
-            storm: e.0,
-            user: e.1,
-            invalid_token: e.2,
-            hold_ms: e.3,
-            reconnects: e.4,
-            reconnect_gap_ms: e.5,
-            rtt_ms: e.6,
+                uniform(r, 0, 39_999)
+            }
         })
-        .boxed()
+    } else {
+        g.range(0, 399_999)
+    };
+    let follow_ms = g.maybe(0.5, |g| {
+        if swarm {
+            serve_offset(g, 2000)
+        } else {
+            g.range(0, 24_999)
+        }
+    });
+    let messages = g.range(0, u64::from(MAX_MESSAGES)) as u32;
+    let gap_ms = g.maybe(0.25, |g| g.range(1, 1999));
+    let retries = g.range(0, 2) as u32;
+    let storm = g.maybe(if swarm { 0.3 } else { 0.5 }, |g| {
+        let n = if swarm {
+            g.range(u64::from(*STORM.start()), u64::from(*STORM.end()))
+        } else {
+            g.range(1, 60)
+        } as u32;
+        let every = if swarm {
+            g.either(
+                0,
+                (2, 1),
+                |r| pick(r, &STORM_EVERY),
+                |r| uniform(r, 0, 19_999),
+            )
+        } else {
+            g.range(0, 19_999)
+        };
+        (n, every, g.chance(0.5))
+    });
+    let user = g.range(0, USER_IDS.len() as u64 - 1) as u8;
+    let invalid_token = g.chance(if swarm { 0.3 } else { 0.5 });
+    let hold_ms = g.maybe(0.3, |g| {
+        if swarm {
+            length(g, 1, 60_000)
+        } else {
+            g.range(1, 60_000)
+        }
+    });
+    let reconnects = g.range(0, 3) as u32;
+    let reconnect_gap_ms = g.maybe(0.3, |g| g.range(0, 2999));
+    let rtt_ms = g.maybe(0.3, |g| g.range(1, if swarm { 99 } else { 1999 }));
+    ClientParams {
+        at_ms,
+        follow_ms,
+        messages,
+        gap_ms,
+        retries,
+        storm,
+        user,
+        invalid_token,
+        hold_ms,
+        reconnects,
+        reconnect_gap_ms,
+        rtt_ms,
+    }
+}
+
+/// The whole layout: every gene of a case, in order, turned into its [`Params`].
+fn layout(g: &mut Genes, kind: Kind) -> Params {
+    let swarm = kind == Kind::Swarm;
+    let p_knob = if swarm { SWARM_KNOB_P } else { 0.5 };
+    let env = g.range(0, 19) as u8;
+    let regime = g.range(0, Regime::ALL.len() as u64 - 1) as u8;
+    let r = Regime::ALL[usize::from(regime)];
+    let slow = matches!(r, Regime::Slow | Regime::Flapping);
+    let flapping = r == Regime::Flapping;
+    let when = |g: &mut Genes, hi: u64| {
+        if swarm {
+            instant(g, hi)
+        } else {
+            g.range(0, hi - 1)
+        }
+    };
+    let long = |g: &mut Genes, hi: u64| {
+        if swarm {
+            length(g, 1, hi)
+        } else {
+            g.range(1, hi - 1)
+        }
+    };
+    // Numbers a case does not use are drawn all the same (the layout stays fixed) and kept as
+    // zeros, so equal parameters mean equal scenarios.
+    let only = |g: &mut Genes, on: bool, f: &dyn Fn(&mut Genes) -> (u64, u64)| {
+        if on {
+            f(g)
+        } else {
+            g.unused(f);
+            (0, 0)
+        }
+    };
+    let up_from_ms = only(g, slow, &|g| (when(g, 20_000), 0)).0;
+    let outage = only(g, flapping, &|g| (when(g, 40_000), long(g, 20_000)));
+    let spike = only(g, flapping, &|g| (when(g, 40_000), long(g, 6_000)));
+    let client_spike = only(g, r == Regime::Spiky, &|g| {
+        let offset = if swarm {
+            serve_offset(g, 2000)
+        } else {
+            g.range(0, 1999)
+        };
+        let extra = if swarm {
+            g.either(
+                1,
+                (3, 1),
+                |r| pick(r, &SPIKE_LENGTHS),
+                |r| uniform(r, 1, 5999),
+            )
+        } else {
+            g.range(1, 5999)
+        };
+        (offset, extra)
+    });
+    let auth_kind = g.range(0, 2) as u8;
+    let (start, len) = only(g, auth_kind != 0, &|g| (when(g, 40_000), long(g, 20_000)));
+    let density = if swarm {
+        g.num(0, |r| pick(r, &SWARM_DENSITIES.map(u64::from))) as u8
+    } else {
+        100
+    };
+    let mut knobs = Vec::with_capacity(64);
+    let mut ranks = Vec::with_capacity(64);
+    for f in drawn_rows() {
+        // A rank at or above the density leaves the knob unset: simpler is higher.
+        let rank = 99 - g.range(0, 99).min(99) as u8;
+        ranks.push(rank);
+        let set = rank < density;
+        let knob = |g: &mut Genes| g.maybe(p_knob, |g| row_draw(g, f.draw, f.ty, kind));
+        knobs.push(if set {
+            knob(g)
+        } else {
+            g.unused(knob);
+            None
+        });
+    }
+    let n_clients = g.range(0, MAX_CLIENTS as u64) as usize;
+    let mut clients = Vec::with_capacity(n_clients);
+    for i in 0..MAX_CLIENTS {
+        if i < n_clients {
+            clients.push(client(g, kind));
+        } else {
+            g.unused(|g| client(g, kind));
+        }
+    }
+    let n_decisions = g.range(0, MAX_DECISIONS as u64) as usize;
+    let mut decisions = Vec::with_capacity(n_decisions);
+    for i in 0..MAX_DECISIONS {
+        if i < n_decisions {
+            decisions.push(g.range(0, 3) as u32);
+        } else {
+            g.unused(|g| g.range(0, 3));
+        }
+    }
+    Params {
+        env,
+        regime,
+        up_from_ms,
+        outage,
+        spike,
+        client_spike,
+        auth: (auth_kind, start, len),
+        knobs,
+        density,
+        ranks,
+        clients,
+        decisions,
+    }
+}
+
+/// Case draws from `rng`: the parameters and their genes (values and simplest values).
+pub fn sample(rng: &mut TestRng, kind: Kind) -> (Params, Vec<u64>, Vec<u64>) {
+    let mut g = Genes::fresh(rng);
+    let p = layout(&mut g, kind);
+    (p, g.values, g.lows)
+}
+
+/// The parameters of `genes`, and which genes matter to them.
+pub fn decode(genes: Vec<u64>, kind: Kind) -> (Params, Vec<bool>) {
+    let mut g = Genes::replay(genes);
+    let p = layout(&mut g, kind);
+    (p, g.matters)
+}
+
+/// The strategy of one case's draws: [`sample`] on the runner's RNG, shrunk gene by gene.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamsStrategy(pub Kind);
+
+impl Strategy for ParamsStrategy {
+    type Tree = ParamsTree;
+    type Value = Params;
+
+    fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
+        let (_, values, lows) = sample(runner.rng(), self.0);
+        Ok(ParamsTree {
+            kind: self.0,
+            genes: values
+                .iter()
+                .zip(&lows)
+                .map(|(&v, &lo)| Bisect::new(lo, v))
+                .collect(),
+            shrinker: 0,
+            prev: None,
+        })
+    }
 }
 
 /// The strategy of one case's draws.
-pub fn params(kind: Kind) -> impl Strategy<Value = Params> {
-    let swarm = kind == Kind::Swarm;
-    let p_knob = if swarm { SWARM_KNOB_P } else { 0.5 };
-    let knobs: Vec<BoxedStrategy<Option<u64>>> = drawn_rows()
-        .map(|f| weighted(p_knob, row_draw(f.draw, f.ty, kind)).boxed())
-        .collect();
-    let n = drawn_rows().count();
-    let density = if swarm {
-        select(&SWARM_DENSITIES[..]).boxed()
-    } else {
-        Just(100u8).boxed()
-    };
-    let ranks = vec(0u8..100, n);
-    let redis = (
-        0u8..20,
-        0u8..5,
-        if swarm {
-            instant(20_000)
+pub fn params(kind: Kind) -> ParamsStrategy {
+    ParamsStrategy(kind)
+}
+
+/// proptest's integer shrinking of one gene: bisection between its simplest value and the
+/// last value known to fail (`hi`), `lo` the smallest value not yet known to pass.
+#[derive(Clone, Copy, Debug)]
+struct Bisect {
+    lo: u64,
+    curr: u64,
+    hi: u64,
+}
+
+impl Bisect {
+    fn new(lo: u64, start: u64) -> Bisect {
+        Bisect {
+            lo,
+            curr: start,
+            hi: start,
+        }
+    }
+
+    fn reposition(&mut self) -> bool {
+        let mid = self.lo + (self.hi - self.lo) / 2;
+        if mid == self.curr {
+            false
         } else {
-            (0u64..20_000).boxed()
-        },
-        (
-            if swarm {
-                instant(40_000)
-            } else {
-                (0u64..40_000).boxed()
-            },
-            if swarm {
-                length(1, 20_000)
-            } else {
-                (1u64..20_000).boxed()
-            },
-        ),
-        (
-            if swarm {
-                instant(40_000)
-            } else {
-                (0u64..40_000).boxed()
-            },
-            if swarm {
-                length(1, 6_000)
-            } else {
-                (1u64..6_000).boxed()
-            },
-        ),
-        (
-            if swarm {
-                serve_offset(2000)
-            } else {
-                (0u64..2000).boxed()
-            },
-            if swarm {
-                prop_oneof![3 => select(&SPIKE_LENGTHS[..]), 1 => 1u64..6000].boxed()
-            } else {
-                (1u64..6000).boxed()
-            },
-        ),
-    );
-    let auth = (
-        0u8..3,
-        if swarm {
-            instant(40_000)
-        } else {
-            (0u64..40_000).boxed()
-        },
-        if swarm {
-            length(1, 20_000)
-        } else {
-            (1u64..20_000).boxed()
-        },
-    );
-    let rest = (
-        vec(client(kind), 0..=MAX_CLIENTS),
-        vec(0u32..4, 0..=MAX_DECISIONS),
-    );
-    // Boxed groups: proptest's value trees of nested tuples are large and moved by value
-    // several times per case; behind a box each move is a pointer (same draws, same shrinks).
-    (
-        redis.boxed(),
-        auth.boxed(),
-        (knobs, density, ranks),
-        rest.boxed(),
-    )
-        .prop_map(|(r, auth, (knobs, density, ranks), rest)| Params {
-            env: r.0,
-            regime: r.1,
-            up_from_ms: r.2,
-            outage: r.3,
-            spike: r.4,
-            client_spike: r.5,
-            auth,
-            knobs,
-            density,
-            ranks,
-            clients: rest.0,
-            decisions: rest.1,
-        })
+            self.curr = mid;
+            true
+        }
+    }
+
+    fn simplify(&mut self) -> bool {
+        if self.hi <= self.lo {
+            return false;
+        }
+        self.hi = self.curr;
+        self.reposition()
+    }
+
+    fn complicate(&mut self) -> bool {
+        if self.hi <= self.lo {
+            return false;
+        }
+        self.lo = self.curr + 1;
+        self.reposition()
+    }
+}
+
+/// The value tree of one case: its genes, shrunk one at a time in layout order (like a
+/// proptest tuple), skipping genes that do not matter to the current case.
+#[derive(Clone, Debug)]
+pub struct ParamsTree {
+    kind: Kind,
+    genes: Vec<Bisect>,
+    shrinker: usize,
+    prev: Option<usize>,
+}
+
+impl ParamsTree {
+    fn values(&self) -> Vec<u64> {
+        self.genes.iter().map(|b| b.curr).collect()
+    }
+}
+
+impl ValueTree for ParamsTree {
+    type Value = Params;
+
+    fn current(&self) -> Params {
+        decode(self.values(), self.kind).0
+    }
+
+    fn simplify(&mut self) -> bool {
+        let (_, matters) = decode(self.values(), self.kind);
+        while self.shrinker < self.genes.len() {
+            let i = self.shrinker;
+            if matters.get(i).copied().unwrap_or(false) && self.genes[i].simplify() {
+                self.prev = Some(i);
+                return true;
+            }
+            self.shrinker += 1;
+        }
+        false
+    }
+
+    fn complicate(&mut self) -> bool {
+        if let Some(i) = self.prev {
+            if self.genes[i].complicate() {
+                return true;
+            }
+            self.prev = None;
+        }
+        false
+    }
 }
 
 /// Whether a case of `preset` varies group `g`. The reference design's own knobs are its
@@ -640,6 +931,51 @@ mod tests {
     use super::*;
     use crate::search::runner::case_seed;
     use crate::search::shrink::{generate_one, valid};
+
+    /// The layout is fixed: every case of a strategy has as many genes, decoding a case's
+    /// genes gives back its draws, and a gene marked as not mattering changes nothing.
+    #[test]
+    fn genes_decode_to_their_draws_and_unused_genes_do_not_matter() {
+        use proptest::test_runner::{RngAlgorithm, TestRng};
+        for kind in [Kind::Swarm, Kind::Uniform] {
+            let mut len = None;
+            for i in 0..300u64 {
+                let mut seed = [0u8; 32];
+                seed[..8].copy_from_slice(&i.to_le_bytes());
+                let mut rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed);
+                let (p, values, lows) = sample(&mut rng, kind);
+                assert_eq!(*len.get_or_insert(values.len()), values.len(), "{kind:?}");
+                assert_eq!(values.len(), lows.len());
+                assert!(values.iter().zip(&lows).all(|(v, lo)| v >= lo));
+                let (q, matters) = decode(values.clone(), kind);
+                assert_eq!(p, q, "{kind:?} case {i}");
+                for (j, m) in matters.iter().enumerate() {
+                    if !m {
+                        let mut changed = values.clone();
+                        changed[j] = lows[j];
+                        assert_eq!(decode(changed, kind).0, p, "{kind:?} case {i} gene {j}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The tree shrinks toward each gene's simplest value: simplifying while every step
+    /// "fails" ends at the simplest case, which has no clients, knobs or decisions.
+    #[test]
+    fn the_tree_simplifies_to_the_simplest_case() {
+        let mut runner = TestRunner::new(crate::search::runner::case_config(5, 0));
+        let mut tree = params(Kind::Swarm).new_tree(&mut runner).expect("tree");
+        let mut steps = 0;
+        while tree.simplify() {
+            steps += 1;
+            assert!(steps < 100_000, "shrinking must end");
+        }
+        let p = tree.current();
+        assert!(p.clients.is_empty() && p.decisions.is_empty());
+        assert!(p.knobs.iter().all(Option::is_none));
+        assert_eq!((p.env, p.regime, p.density), (0, 0, 0));
+    }
 
     /// Every generated case loads, under both strategies, and the draws aimed at rare shapes
     /// do occur: spiky regimes, followers, late arrivals, storms, odd ids, knob overrides.
