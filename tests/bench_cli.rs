@@ -48,6 +48,39 @@ fn bench_json_has_six_rows_and_the_ratios() {
         "{text}"
     );
     assert!(v["mixed_ratio"].as_f64().is_some_and(|r| r > 0.0), "{text}");
+    // The binary counts heap bytes: every memory row has a peak, and the mixed set's largest
+    // run needs more than the incident's.
+    let mem = v["memory"].as_array().expect("memory rows");
+    assert_eq!(mem.len(), 3, "{text}");
+    let peak = |i: usize| mem[i]["peak_heap_kib"].as_f64().expect("counted");
+    assert!(peak(0) > 0.0 && peak(1) > peak(0), "{text}");
+    // Cost curves: four points per axis; more clients, more events.
+    let sc = v["scaling"].as_array().expect("scaling rows");
+    assert_eq!(sc.len(), 12, "{text}");
+    let clients: Vec<u64> = sc
+        .iter()
+        .filter(|r| r["axis"] == "clients")
+        .map(|r| r["events"].as_u64().expect("events"))
+        .collect();
+    assert!(clients.windows(2).all(|w| w[0] < w[1]), "{clients:?}");
+    assert!(v["virtual_ms_per_cpu_ms"].as_f64().is_some_and(|r| r > 0.0));
+    // With no budget the two whole searches are skipped.
+    assert!(v["explore_jobs"].is_null(), "{text}");
+}
+
+/// The scaling scenarios pass the loader's validation and each runs to its end inside the step
+/// budget.
+#[test]
+fn scaling_scenarios_are_valid_and_end() {
+    for (axis, value, sc) in readysim::bench::scaling_scenarios() {
+        readysim::scenario::validate(&sc).unwrap_or_else(|e| panic!("{axis} {value}: {e:?}"));
+        let ev = readysim::replay::evaluate(&sc, readysim::EngineKind::Fast);
+        assert_ne!(
+            ev.output.engine.end,
+            readysim::engine::EndReason::StepBudget,
+            "{axis} {value}"
+        );
+    }
 }
 
 #[test]

@@ -14,11 +14,13 @@ use crate::replay;
 use crate::scenario::{self, Scenario};
 use crate::trace;
 
+pub mod heap;
+
 /// The incident's name (its file is `scenarios/<name>.toml`).
 pub const INCIDENT: &str = "incident-2025-09-09";
 
 /// The incident file as shipped, compiled in: used when the scenarios folder lacks it.
-const INCIDENT_TOML: &str = include_str!("../scenarios/incident-2025-09-09.toml");
+const INCIDENT_TOML: &str = include_str!("../../scenarios/incident-2025-09-09.toml");
 
 /// Whether a measured run renders and hashes the text trace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -88,13 +90,149 @@ pub struct BenchReport {
     pub explore_cost_ratio: f64,
     /// `explore` with shrinking, classifying and recording, on one job and on two.
     pub explore_jobs: Option<JobsRow>,
+    /// Virtual milliseconds simulated per wall-clock (CPU) millisecond on the incident, fast
+    /// engine, no text: the incident's verdict time times its runs per CPU second / 1000.
+    pub virtual_ms_per_cpu_ms: f64,
+    /// The peak memory of one run of each workload.
+    pub memory: Vec<MemoryRow>,
+    /// How the cost of one run grows with clients, horizon and decisions.
+    pub scaling: Vec<ScalingRow>,
     /// Peak resident memory of the whole process after every row (Linux `VmHWM`), in KiB.
     pub peak_rss_kib: Option<u64>,
 }
 
+/// The peak heap memory of one run of a workload (bytes allocated and not yet freed, counted
+/// by [`heap::Counting`], which the binary installs).
+#[derive(Clone, Debug, Serialize)]
+pub struct MemoryRow {
+    /// `incident`, `mixed` (its largest run) or `largest` (the shipped scenario with the
+    /// most trace events).
+    pub workload: String,
+    /// The scenario whose run peaked highest.
+    pub scenario: String,
+    /// Trace events of that run.
+    pub events: usize,
+    /// Its peak heap use, in KiB (None when the counting allocator is not installed).
+    pub peak_heap_kib: Option<f64>,
+}
+
+/// One point of a cost curve: a generated scenario varied along one axis.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScalingRow {
+    /// `clients`, `horizon_ms` or `decisions`.
+    pub axis: &'static str,
+    /// The axis's value.
+    pub value: u64,
+    /// Trace events of one run.
+    pub events: usize,
+    /// Engine steps (task polls) of one run.
+    pub steps: u64,
+    /// Same-instant choices among several ready tasks.
+    pub choices: usize,
+    /// CPU µs per run (fast engine, oracles, no text).
+    pub us_per_run: f64,
+    /// `us_per_run / events`, in ns.
+    pub ns_per_event: f64,
+}
+
+/// The heap peak of one run of each scenario of `set`: the highest, with its scenario.
+fn memory_of(workload: &str, set: &[Scenario]) -> MemoryRow {
+    let mut best = MemoryRow {
+        workload: workload.to_string(),
+        scenario: String::new(),
+        events: 0,
+        peak_heap_kib: None,
+    };
+    for sc in set {
+        let (events, peak) = heap::peak_of(|| {
+            let ev = replay::evaluate(black_box(sc), EngineKind::Fast);
+            ev.output.trace.len()
+        });
+        let kib = peak.map(|b| b as f64 / 1024.0);
+        if best.scenario.is_empty() || kib > best.peak_heap_kib {
+            best.scenario = sc.name.clone();
+            best.events = events;
+            best.peak_heap_kib = kib;
+        }
+    }
+    best
+}
+
+/// Scenarios varied along one axis each: clients (reference preset, each client served and
+/// sending 3 messages), horizon (one client connected to 5 s before the horizon: keepalive
+/// pings and the manager's health checks run all along), decisions (a storm of 50 connections arriving at one instant, so
+/// every step picks among many ready tasks, with decision lists of growing length).
+pub fn scaling_scenarios() -> Vec<(&'static str, u64, Scenario)> {
+    use crate::scenario::Client;
+    let mut out = Vec::new();
+    for n in [1u64, 10, 100, 1000] {
+        let mut sc = Scenario::new("scaling-clients", "clients");
+        sc.policy.preset = crate::Preset::Reference;
+        sc.clients = (0..n)
+            .map(|i| Client {
+                at_ms: 3000 + i * 10,
+                messages: 3,
+                ..Client::default()
+            })
+            .collect();
+        out.push(("clients", n, sc));
+    }
+    for h in [10_000u64, 100_000, 1_000_000, 10_000_000] {
+        let mut sc = Scenario::new("scaling-horizon", "horizon");
+        sc.policy.preset = crate::Preset::Reference;
+        sc.clients = vec![Client {
+            at_ms: 3000,
+            hold_ms: h - 5000,
+            ..Client::default()
+        }];
+        sc.run.horizon_ms = h;
+        out.push(("horizon_ms", h, sc));
+    }
+    for d in [0u64, 16, 256, 4096] {
+        let mut sc = Scenario::new("scaling-decisions", "decisions");
+        sc.policy.preset = crate::Preset::Reference;
+        sc.clients = vec![Client {
+            at_ms: 3000,
+            messages: 1,
+            count: 50,
+            every_ms: 0,
+            ..Client::default()
+        }];
+        sc.run.decisions = (0..d).map(|i| (i % 7) as u32).collect();
+        out.push(("decisions", d, sc));
+    }
+    out
+}
+
+fn scaling(budget: Duration) -> Vec<ScalingRow> {
+    scaling_scenarios()
+        .into_iter()
+        .map(|(axis, value, sc)| {
+            let ev = replay::evaluate(&sc, EngineKind::Fast);
+            let row = measure(
+                axis,
+                std::slice::from_ref(&sc),
+                EngineKind::Fast,
+                Trace::None,
+                budget,
+            );
+            let events = ev.output.trace.len();
+            ScalingRow {
+                axis,
+                value,
+                events,
+                steps: ev.output.engine.steps,
+                choices: ev.output.engine.choices.len(),
+                us_per_run: row.us_per_run,
+                ns_per_event: row.us_per_run * 1000.0 / events.max(1) as f64,
+            }
+        })
+        .collect()
+}
+
 /// One whole `explore --seed 3 --all-presets` (shrinking, classifying and recording into a
 /// temporary folder) on one job and then on two: wall-clock seconds, since a speed-up across
-/// threads is what the user waits for. None on a machine with one core.
+/// threads is what the user waits for. None on a machine with one core or with no budget.
 #[derive(Clone, Debug, Serialize)]
 pub struct JobsRow {
     /// Cases per preset.
@@ -251,7 +389,11 @@ fn explore_jobs(budget: Duration) -> Option<JobsRow> {
     if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         return None;
     }
-    let cases = ((budget.as_secs_f64() * 500.0) as u64).max(50);
+    // No budget, no row: two whole searches are the slowest part of a bench.
+    let cases = (budget.as_secs_f64() * 500.0) as u64;
+    if cases == 0 {
+        return None;
+    }
     let mut secs = [0.0; 2];
     let mut found = 0;
     for (i, jobs) in [1usize, 2].into_iter().enumerate() {
@@ -302,7 +444,23 @@ pub fn run(root: &Path, budget: Duration) -> BenchReport {
     let ratio = |fast: usize, tokio: usize| rows[fast].per_cpu_second / rows[tokio].per_cpu_second;
     let (explore, replays) = explore_cost(budget);
     let explore_jobs = explore_jobs(budget);
+    let scaling = scaling(budget / 8);
+    let verdict_ms = replay::evaluate(&inc[0], EngineKind::Fast)
+        .output
+        .engine
+        .end_ms as f64;
+    let largest = set
+        .iter()
+        .max_by_key(|sc| replay::evaluate(sc, EngineKind::Fast).output.trace.len())
+        .cloned();
+    let mut memory = vec![memory_of("incident", inc), memory_of("mixed", &set)];
+    if let Some(sc) = largest {
+        memory.push(memory_of("largest", std::slice::from_ref(&sc)));
+    }
     BenchReport {
+        virtual_ms_per_cpu_ms: verdict_ms * rows[0].per_cpu_second / 1000.0,
+        memory,
+        scaling,
         explore_jobs,
         explore_cases_per_cpu_second: explore,
         explore_replays_per_cpu_second: replays,
@@ -383,6 +541,34 @@ pub fn table(r: &BenchReport) -> String {
             "explore --seed 3 --all-presets --cases {} (shrinking and recording {} failures): \
              {:.2} s on 1 job, {:.2} s on 2: {:.2}x",
             j.cases, j.found, j.jobs1_seconds, j.jobs2_seconds, j.speedup
+        );
+    }
+    let _ = writeln!(
+        o,
+        "simulated time: {:.0} virtual ms per CPU ms on the incident (fast engine, no text)",
+        r.virtual_ms_per_cpu_ms
+    );
+    for m in &r.memory {
+        let _ = writeln!(
+            o,
+            "heap peak of one run, {} ({}, {} events): {}",
+            m.workload,
+            m.scenario,
+            m.events,
+            m.peak_heap_kib
+                .map_or("not counted".to_string(), |k| format!("{k:.1} KiB"))
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n{:<11} {:>9} {:>8} {:>8} {:>8} {:>11} {:>9}",
+        "scaling", "value", "events", "steps", "choices", "cpu µs/run", "ns/event"
+    );
+    for s in &r.scaling {
+        let _ = writeln!(
+            o,
+            "{:<11} {:>9} {:>8} {:>8} {:>8} {:>11.1} {:>9.0}",
+            s.axis, s.value, s.events, s.steps, s.choices, s.us_per_run, s.ns_per_event
         );
     }
     if let Some(k) = r.peak_rss_kib {
