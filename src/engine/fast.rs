@@ -172,6 +172,7 @@ impl Core {
         }
     }
 
+    #[inline]
     pub(super) fn now(&self) -> u64 {
         self.now.get()
     }

@@ -112,6 +112,7 @@ pub enum Rt {
 
 impl Rt {
     /// Virtual now, in ms.
+    #[inline]
     pub fn now(&self) -> u64 {
         match self {
             Rt::Fast(c) => c.now(),
