@@ -135,33 +135,52 @@ pub struct ScalingRow {
     pub ns_per_event: f64,
 }
 
-/// The heap peak of one run of each scenario of `set`: the highest, with its scenario.
-fn memory_of(workload: &str, set: &[Scenario]) -> MemoryRow {
-    let mut best = MemoryRow {
+/// One run of each scenario of `set`: its name, trace events and heap peak in KiB (None
+/// when the counting allocator is not installed).
+fn heap_peaks(set: &[Scenario]) -> Vec<(String, usize, Option<f64>)> {
+    set.iter()
+        .map(|sc| {
+            let (events, peak) = heap::peak_of(|| {
+                replay::evaluate(black_box(sc), EngineKind::Fast)
+                    .output
+                    .trace
+                    .len()
+            });
+            (sc.name.clone(), events, peak.map(|b| b as f64 / 1024.0))
+        })
+        .collect()
+}
+
+/// The memory rows: the incident; of the mixed set, the run with the highest heap peak (the
+/// first of equals) and the run with the most events (the last of equals).
+fn memory_rows(incident: &Scenario, set: &[Scenario]) -> Vec<MemoryRow> {
+    let row = |workload: &str, (name, events, kib): &(String, usize, Option<f64>)| MemoryRow {
         workload: workload.to_string(),
-        scenario: String::new(),
-        events: 0,
-        peak_heap_kib: None,
+        scenario: name.clone(),
+        events: *events,
+        peak_heap_kib: *kib,
     };
-    for sc in set {
-        let (events, peak) = heap::peak_of(|| {
-            let ev = replay::evaluate(black_box(sc), EngineKind::Fast);
-            ev.output.trace.len()
-        });
-        let kib = peak.map(|b| b as f64 / 1024.0);
-        if best.scenario.is_empty() || kib > best.peak_heap_kib {
-            best.scenario = sc.name.clone();
-            best.events = events;
-            best.peak_heap_kib = kib;
+    let mut rows: Vec<MemoryRow> = heap_peaks(std::slice::from_ref(incident))
+        .iter()
+        .map(|r| row("incident", r))
+        .collect();
+    let mixed = heap_peaks(set);
+    let mut highest: Option<&(String, usize, Option<f64>)> = None;
+    for r in &mixed {
+        if highest.is_none_or(|h| r.2 > h.2) {
+            highest = Some(r);
         }
     }
-    best
+    rows.extend(highest.map(|r| row("mixed", r)));
+    rows.extend(mixed.iter().max_by_key(|r| r.1).map(|r| row("largest", r)));
+    rows
 }
 
 /// Scenarios varied along one axis each: clients (reference preset, each client served and
 /// sending 3 messages), horizon (one client connected to 5 s before the horizon: keepalive
-/// pings and the manager's health checks run all along), decisions (a storm of 50 connections arriving at one instant, so
-/// every step picks among many ready tasks, with decision lists of growing length).
+/// pings and the manager's health checks run all along), decisions (a storm of 50
+/// connections arriving at one instant, so every step picks among many ready tasks, with
+/// decision lists of growing length).
 pub fn scaling_scenarios() -> Vec<(&'static str, u64, Scenario)> {
     use crate::scenario::Client;
     let mut out = Vec::new();
@@ -449,14 +468,7 @@ pub fn run(root: &Path, budget: Duration) -> BenchReport {
         .output
         .engine
         .end_ms as f64;
-    let largest = set
-        .iter()
-        .max_by_key(|sc| replay::evaluate(sc, EngineKind::Fast).output.trace.len())
-        .cloned();
-    let mut memory = vec![memory_of("incident", inc), memory_of("mixed", &set)];
-    if let Some(sc) = largest {
-        memory.push(memory_of("largest", std::slice::from_ref(&sc)));
-    }
+    let memory = memory_rows(&inc[0], &set);
     BenchReport {
         virtual_ms_per_cpu_ms: verdict_ms * rows[0].per_cpu_second / 1000.0,
         memory,

@@ -189,6 +189,21 @@ impl<'a> InOrder<'a> {
     }
 }
 
+/// What preset k's pass tells the caller: cases at once, failures through [`InOrder`].
+struct PresetObserver<'o, 'a> {
+    order: &'o InOrder<'a>,
+    k: usize,
+}
+
+impl Observer for PresetObserver<'_, '_> {
+    fn cases(&self, n: u64) {
+        self.order.inner.cases(n);
+    }
+    fn found(&self, f: &Found) {
+        self.order.found(self.k, f);
+    }
+}
+
 struct PropState {
     stats: PropertyStats,
     shrinks: usize,
@@ -217,14 +232,8 @@ pub fn explore(
     let record = record.map(std::sync::Mutex::new);
     let order = InOrder::new(observer, opts.presets.len());
     let one = |k: usize| {
-        let pass = preset_pass(
-            opts,
-            &properties,
-            opts.presets[k],
-            record.as_ref(),
-            &|f| order.found(k, f),
-            observer,
-        );
+        let seen = PresetObserver { order: &order, k };
+        let pass = preset_pass(opts, &properties, opts.presets[k], record.as_ref(), &seen);
         order.ended(k);
         pass
     };
@@ -277,7 +286,6 @@ fn preset_pass(
     properties: &BTreeSet<Violation>,
     preset: Preset,
     record: Option<&std::sync::Mutex<&mut RecordDir>>,
-    found_out: &(dyn Fn(&Found) + Sync),
     observer: &dyn Observer,
 ) -> Option<Pass> {
     let (k, n) = opts.shard;
@@ -302,141 +310,139 @@ fn preset_pass(
     }
     let mut found_here = Vec::new();
     let mut was_interrupted = false;
-    {
-        let mut state: BTreeMap<Violation, PropState> = properties
-            .iter()
-            .map(|&p| {
-                (
-                    p,
-                    PropState {
-                        stats: PropertyStats {
-                            property: p,
-                            failures: 0,
-                            distinct: 0,
-                            first_failure: None,
-                            first_by_reason: BTreeMap::new(),
-                            upper_rate: None,
-                        },
-                        shrinks: 0,
-                        seen: BTreeSet::new(),
+    let mut state: BTreeMap<Violation, PropState> = properties
+        .iter()
+        .map(|&p| {
+            (
+                p,
+                PropState {
+                    stats: PropertyStats {
+                        property: p,
+                        failures: 0,
+                        distinct: 0,
+                        first_failure: None,
+                        first_by_reason: BTreeMap::new(),
+                        upper_rate: None,
                     },
-                )
-            })
-            .collect();
-        let k_max = opts.max_failures.max(1);
-        // Without shrinking a property is done at its first failure (what `bench search`
-        // measures); with it, once it has `k_max` distinct shrunk failures or used its budget.
-        let need = |s: &PropState| {
-            if !opts.shrink {
-                // Counting runs the whole budget: every reason's first case is counted.
-                return true;
-            }
-            (s.stats.distinct as usize) < k_max && s.shrinks < SHRINKS_PER_FAILURE * k_max
-        };
-        let mut counted = 0u64;
-        let mut counts = Counts::default();
-        let mut cache: BTreeMap<(u64, Violation), crate::scenario::Scenario> = BTreeMap::new();
-        'chunks: for chunk in chunks() {
-            let chunk = chunk.as_slice();
-            if interrupted() {
-                was_interrupted = true;
-                break;
-            }
-            let results = par_map(chunk, opts.jobs, |&i| {
-                run_case(opts.seed, preset, i, properties, opts.kind, opts.strategy)
-            });
-            observer.cases(results.len() as u64);
-            for (pos, r) in results.iter().enumerate() {
-                counted += 1;
-                counts.add(r.reached);
-                for &p in &r.violated {
-                    let s = state.get_mut(&p).expect("a targeted property");
-                    s.stats.failures += 1;
-                    s.stats.first_failure.get_or_insert(r.index);
-                    if p == Violation::Ws1011 {
-                        for reason in &r.reasons {
-                            s.stats.first_by_reason.entry(*reason).or_insert(r.index);
-                        }
+                    shrinks: 0,
+                    seen: BTreeSet::new(),
+                },
+            )
+        })
+        .collect();
+    let k_max = opts.max_failures.max(1);
+    // Without shrinking a property is done at its first failure (what `bench search`
+    // measures); with it, once it has `k_max` distinct shrunk failures or used its budget.
+    let need = |s: &PropState| {
+        if !opts.shrink {
+            // Counting runs the whole budget: every reason's first case is counted.
+            return true;
+        }
+        (s.stats.distinct as usize) < k_max && s.shrinks < SHRINKS_PER_FAILURE * k_max
+    };
+    let mut counted = 0u64;
+    let mut counts = Counts::default();
+    let mut cache: BTreeMap<(u64, Violation), crate::scenario::Scenario> = BTreeMap::new();
+    'chunks: for chunk in chunks() {
+        let chunk = chunk.as_slice();
+        if interrupted() {
+            was_interrupted = true;
+            break;
+        }
+        let results = par_map(chunk, opts.jobs, |&i| {
+            run_case(opts.seed, preset, i, properties, opts.kind, opts.strategy)
+        });
+        observer.cases(results.len() as u64);
+        for (pos, r) in results.iter().enumerate() {
+            counted += 1;
+            counts.add(r.reached);
+            for &p in &r.violated {
+                let s = state.get_mut(&p).expect("a targeted property");
+                s.stats.failures += 1;
+                s.stats.first_failure.get_or_insert(r.index);
+                if p == Violation::Ws1011 {
+                    for reason in &r.reasons {
+                        s.stats.first_by_reason.entry(*reason).or_insert(r.index);
                     }
-                    if !need(s) || !opts.shrink {
-                        continue;
-                    }
-                    if !cache.contains_key(&(r.index, p)) {
-                        // Shrink this failure and, at once, every later one of this chunk that
-                        // will be shrunk: per property as many as it still needs if each turns
-                        // out new. Each of those is used (a property stops only on its own new
-                        // failures), so the shrinks run in parallel and none is wasted.
-                        let mut jobs = Vec::new();
-                        let mut planned: BTreeMap<Violation, usize> = BTreeMap::new();
-                        for r2 in &results[pos..] {
-                            for &p2 in &r2.violated {
-                                if (r2.index == r.index && p2 < p)
-                                    || cache.contains_key(&(r2.index, p2))
-                                {
-                                    continue;
-                                }
-                                let s2 = &state[&p2];
-                                let pl = planned.entry(p2).or_insert(0);
-                                if need(s2)
-                                    && s2.shrinks + *pl < SHRINKS_PER_FAILURE * k_max
-                                    && *pl < k_max - s2.stats.distinct as usize
-                                {
-                                    *pl += 1;
-                                    jobs.push((r2.index, p2));
-                                }
+                }
+                if !need(s) || !opts.shrink {
+                    continue;
+                }
+                if !cache.contains_key(&(r.index, p)) {
+                    // Shrink this failure and, at once, every later one of this chunk that
+                    // will be shrunk: per property as many as it still needs if each turns
+                    // out new. Each of those is used (a property stops only on its own new
+                    // failures), so the shrinks run in parallel and none is wasted.
+                    let mut jobs = Vec::new();
+                    let mut planned: BTreeMap<Violation, usize> = BTreeMap::new();
+                    for r2 in &results[pos..] {
+                        for &p2 in &r2.violated {
+                            if (r2.index == r.index && p2 < p)
+                                || cache.contains_key(&(r2.index, p2))
+                            {
+                                continue;
+                            }
+                            let s2 = &state[&p2];
+                            let pl = planned.entry(p2).or_insert(0);
+                            if need(s2)
+                                && s2.shrinks + *pl < SHRINKS_PER_FAILURE * k_max
+                                && *pl < k_max - s2.stats.distinct as usize
+                            {
+                                *pl += 1;
+                                jobs.push((r2.index, p2));
                             }
                         }
-                        let shrunk = par_map(&jobs, opts.jobs, |&(i, p2)| {
-                            shrink::shrink(
-                                preset,
-                                case_seed(opts.seed, preset, i),
-                                p2,
-                                opts.kind,
-                                opts.strategy,
-                            )
-                        });
-                        for (j, sc) in jobs.into_iter().zip(shrunk) {
-                            cache.insert(j, sc);
-                        }
                     }
-                    let sc = cache.remove(&(r.index, p)).expect("shrunk above");
-                    let s = state.get_mut(&p).expect("a targeted property");
-                    s.shrinks += 1;
-                    let found = settle(opts, preset, p, r.index, sc, record);
-                    if s.seen.insert(found.trace_hash.clone()) {
-                        s.stats.distinct += 1;
-                        found_out(&found);
-                        found_here.push(found);
+                    let shrunk = par_map(&jobs, opts.jobs, |&(i, p2)| {
+                        shrink::shrink(
+                            preset,
+                            case_seed(opts.seed, preset, i),
+                            p2,
+                            opts.kind,
+                            opts.strategy,
+                        )
+                    });
+                    for (j, sc) in jobs.into_iter().zip(shrunk) {
+                        cache.insert(j, sc);
                     }
                 }
-                if state.values().all(|s| !need(s)) {
-                    break 'chunks;
+                let sc = cache.remove(&(r.index, p)).expect("shrunk above");
+                let s = state.get_mut(&p).expect("a targeted property");
+                s.shrinks += 1;
+                let found = settle(opts, preset, p, r.index, sc, record);
+                if s.seen.insert(found.trace_hash.clone()) {
+                    s.stats.distinct += 1;
+                    observer.found(&found);
+                    found_here.push(found);
                 }
             }
+            if state.values().all(|s| !need(s)) {
+                break 'chunks;
+            }
         }
-        let summary = PresetSummary {
-            preset,
-            cases: counted,
-            properties: state
-                .into_values()
-                .map(|s| {
-                    let mut st = s.stats;
-                    // The "rule of three": no failure in N cases bounds the rate below 3/N
-                    // with 95 % confidence.
-                    if st.failures == 0 && counted > 0 {
-                        st.upper_rate = Some(3.0 / counted as f64);
-                    }
-                    st
-                })
-                .collect(),
-            coverage: counts,
-        };
-        Some(Pass {
-            summary,
-            found: found_here,
-            interrupted: was_interrupted,
-        })
     }
+    let summary = PresetSummary {
+        preset,
+        cases: counted,
+        properties: state
+            .into_values()
+            .map(|s| {
+                let mut st = s.stats;
+                // The "rule of three": no failure in N cases bounds the rate below 3/N
+                // with 95 % confidence.
+                if st.failures == 0 && counted > 0 {
+                    st.upper_rate = Some(3.0 / counted as f64);
+                }
+                st
+            })
+            .collect(),
+        coverage: counts,
+    };
+    Some(Pass {
+        summary,
+        found: found_here,
+        interrupted: was_interrupted,
+    })
 }
 
 fn lock<'m, 'd>(

@@ -381,14 +381,14 @@ fn pick(r: &mut TestRng, xs: &[u64]) -> u64 {
     xs[uniform(r, 0, xs.len() as u64 - 1) as usize]
 }
 
+/// One of [`TIME_ANCHORS`], +-2 ms.
+fn near_anchor(r: &mut TestRng) -> u64 {
+    (pick(r, &TIME_ANCHORS) + uniform(r, 0, 4)).saturating_sub(2)
+}
+
 /// A time near an anchor (+-2 ms, 2:1) or anywhere in `0..hi`.
 fn instant(g: &mut Genes, hi: u64) -> u64 {
-    g.either(
-        0,
-        (2, 1),
-        |r| (pick(r, &TIME_ANCHORS) + uniform(r, 0, 4)).saturating_sub(2),
-        |r| uniform(r, 0, hi.max(1) - 1),
-    )
+    g.either(0, (2, 1), near_anchor, |r| uniform(r, 0, hi.max(1) - 1))
 }
 
 /// A length near an anchor within `lo..=hi` (+-1 ms, 1:1) or anywhere in it.
@@ -460,7 +460,8 @@ fn client(g: &mut Genes, kind: Kind) -> ClientParams {
             if uniform(r, 0, 63) == 0 {
                 uniform(r, LATE_ARRIVAL.start, LATE_ARRIVAL.end - 1)
             } else if uniform(r, 0, 2) < 2 {
-                (pick(r, &TIME_ANCHORS) + uniform(r, 0, 4)).saturating_sub(2)
+                // What `instant(40_000)` draws, inside the same gene.
+                near_anchor(r)
             } else {
                 uniform(r, 0, 39_999)
             }
