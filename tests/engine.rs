@@ -1,5 +1,6 @@
 //! Unit tests of the engines through the public `Rt` handle: timer order, ties, decisions,
-//! draws, cancellation, freeze, the budgets, quiescence and `first_of`'s bias.
+//! draws, cancellation, freeze, the budgets, quiescence, `first_of`'s bias, and the fast
+//! engine's reuse of task slots and boxes from one run to the next.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -320,5 +321,118 @@ fn first_of_is_biased_to_the_left() {
         let (_, log) = run_tasks(kind, &config(&[]), tasks);
         assert_eq!(log.len(), 20, "{kind:?}");
         assert!(log.iter().all(|e| e.0 == 0), "{kind:?}: {log:?}");
+    }
+}
+
+/// A future that counts its polls and never completes: a task waiting for a wake that must
+/// never come.
+fn counted_pending(polls: Rc<Cell<u32>>) -> impl Future<Output = ()> {
+    std::future::poll_fn(move |_| {
+        polls.set(polls.get() + 1);
+        std::task::Poll::<()>::Pending
+    })
+}
+
+/// Run 1 leaves a waker of its task 0 outside the engine; run 2's task 0 (same slot index)
+/// waits forever. Waking the stale waker during run 2, on this thread or another, must not
+/// poll run 2's task again.
+fn stale_waker_case(from_another_thread: bool) {
+    let kept: Rc<RefCell<Option<std::task::Waker>>> = Rc::new(RefCell::new(None));
+    let k = kept.clone();
+    let first = engine::run(EngineKind::Fast, &config(&[]), move |rt| {
+        let rt2 = rt.clone();
+        rt.spawn(std::future::poll_fn(move |cx| {
+            *k.borrow_mut() = Some(cx.waker().clone());
+            rt2.stop();
+            std::task::Poll::Ready(())
+        }));
+    });
+    assert_eq!(first.end, EndReason::Stopped);
+    let stale = kept.borrow_mut().take().expect("run 1 kept its waker");
+    let polls = Rc::new(Cell::new(0));
+    let p = polls.clone();
+    let second = engine::run(EngineKind::Fast, &config(&[]), move |rt| {
+        rt.spawn(counted_pending(p));
+        let rt2 = rt.clone();
+        rt.spawn(async move {
+            rt2.sleep(10).await;
+            if from_another_thread {
+                std::thread::scope(|s| {
+                    s.spawn(|| stale.wake_by_ref());
+                });
+            } else {
+                stale.wake_by_ref();
+            }
+            rt2.sleep(10).await;
+        });
+    });
+    assert_eq!(second.end, EndReason::Quiescent, "{second:?}");
+    assert_eq!(polls.get(), 1, "the stale waker woke a later run's task");
+}
+
+#[test]
+fn a_waker_kept_from_an_earlier_run_wakes_nothing_in_a_later_one() {
+    stale_waker_case(false);
+}
+
+#[test]
+fn a_waker_kept_from_an_earlier_run_wakes_nothing_even_from_another_thread() {
+    stale_waker_case(true);
+}
+
+/// Drops counted: each task future owns one, so a future dropped twice or never shows.
+struct DropCount(Rc<Cell<u32>>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+#[test]
+fn reused_task_boxes_run_each_runs_own_futures_and_drop_each_once() {
+    // Runs alternate between two future types and between few and many tasks (more than the
+    // engine keeps between runs), and some runs end with tasks still waiting (their futures
+    // are dropped by the engine, not completed).
+    for round in 0..12u32 {
+        let n = [1usize, 3, 150, 2][round as usize % 4];
+        let sum = Rc::new(Cell::new(0u64));
+        let drops = Rc::new(Cell::new(0u32));
+        let (s, d) = (sum.clone(), drops.clone());
+        let unfinished = round % 3 == 2;
+        let report = engine::run(EngineKind::Fast, &config(&[]), move |rt| {
+            for i in 0..n {
+                let (rt2, s, guard) = (rt.clone(), s.clone(), DropCount(d.clone()));
+                let value = u64::from(round) * 1000 + i as u64;
+                if round % 2 == 0 {
+                    rt.spawn(async move {
+                        let _guard = guard;
+                        rt2.sleep(1 + i as u64 % 7).await;
+                        s.set(s.get() + value);
+                        if unfinished {
+                            std::future::pending::<()>().await;
+                        }
+                    });
+                } else {
+                    let pad = [value; 16];
+                    rt.spawn(async move {
+                        let _guard = guard;
+                        rt2.yield_now().await;
+                        s.set(s.get() + pad[15]);
+                        if unfinished {
+                            std::future::pending::<()>().await;
+                        }
+                    });
+                }
+            }
+        });
+        let want: u64 = (0..n as u64).map(|i| u64::from(round) * 1000 + i).sum();
+        assert_eq!(sum.get(), want, "round {round}: {report:?}");
+        assert_eq!(
+            drops.get(),
+            n as u32,
+            "round {round}: every future dropped once"
+        );
+        assert_eq!(report.end, EndReason::Quiescent, "round {round}");
     }
 }

@@ -9,8 +9,13 @@
 //! - Wakers reach the ready queue through a thread-local pointer to the running core, so the
 //!   queue needs no lock; a waker fired from another thread (impossible in model code, but
 //!   allowed by `Waker: Send`) goes through a mutex-guarded side queue instead.
-//! - The run's buffers are kept in a thread-local pool and reused by the next run.
+//! - The run's buffers are kept in a thread-local pool and reused by the next run, and so are
+//!   its task slots (with their wakers) and the boxes its futures lived in: a world spawns the
+//!   same actors every run, so after the first run a spawn allocates nothing. A slot whose
+//!   waker is still held outside the engine is never reused, so a stale waker cannot wake a
+//!   later run's task.
 
+use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -23,7 +28,78 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use super::{EndReason, EngineReport, Rt, RunConfig};
 
-type Task = Pin<Box<dyn Future<Output = ()>>>;
+type Task = Pin<Box<dyn TaskCell>>;
+
+/// A spawned future in a box that outlives it: `Option<F>`, emptied in place when the future
+/// is done, so the box can go back to the pool and take the next future of the same type.
+trait TaskCell {
+    /// Polls the future (ready at once once it has been emptied).
+    fn poll_cell(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
+    /// Drops the future in place.
+    fn clear(self: Pin<&mut Self>);
+    /// The emptied box, for the pool.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+impl<F: Future<Output = ()> + 'static> TaskCell for Option<F> {
+    fn poll_cell(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.as_pin_mut() {
+            Some(f) => f.poll(cx),
+            None => Poll::Ready(()),
+        }
+    }
+    fn clear(mut self: Pin<&mut Self>) {
+        self.set(None);
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// Emptied task boxes kept between runs, at most this many of each future type: enough for
+/// the actors of any shipped world, bounded for a world of thousands of clients.
+const POOLED_PER_TYPE: usize = 64;
+
+/// Task slots kept between runs, at most.
+const POOLED_SLOTS: usize = 256;
+
+/// Emptied task boxes by the type of `Option<F>` they hold (a handful of types: a linear scan
+/// beats hashing).
+struct BoxPool {
+    by_type: Vec<(TypeId, Vec<Box<dyn Any>>)>,
+}
+
+impl BoxPool {
+    /// An emptied box of `Option<F>`'s type, if the pool has one.
+    fn take<F: 'static>(&mut self) -> Option<Box<Option<F>>> {
+        let id = TypeId::of::<Option<F>>();
+        self.by_type
+            .iter_mut()
+            .find(|(t, _)| *t == id)
+            .and_then(|(_, boxes)| boxes.pop())
+            .and_then(|b| b.downcast::<Option<F>>().ok())
+    }
+
+    /// Takes back an emptied box (dropped instead when its type's pool is full).
+    fn give(&mut self, mut task: Task) {
+        task.as_mut().clear();
+        // SAFETY: `clear` dropped the future in place, so the box holds `None` and nothing in
+        // it is pinned any more: moving the (empty) box out of its `Pin` breaks no promise.
+        let b = unsafe { Pin::into_inner_unchecked(task) }.into_any();
+        let id = (*b).type_id();
+        let i = match self.by_type.iter().position(|(t, _)| *t == id) {
+            Some(i) => i,
+            None => {
+                self.by_type.push((id, Vec::new()));
+                self.by_type.len() - 1
+            }
+        };
+        let boxes = &mut self.by_type[i].1;
+        if boxes.len() < POOLED_PER_TYPE {
+            boxes.push(b);
+        }
+    }
+}
 
 /// One same-instant choice: `ready` tasks could run at `at_ms`; `chosen` (0-based, in FIFO
 /// order) did, because of decision value `value` (or 0 when the list was exhausted).
@@ -48,19 +124,23 @@ thread_local! {
     static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
     /// Buffers of finished runs, reused by the next one.
     static POOL: RefCell<Option<Buffers>> = const { RefCell::new(None) };
+    /// Emptied task boxes of finished runs.
+    static BOXES: RefCell<BoxPool> = const { RefCell::new(BoxPool { by_type: Vec::new() }) };
 }
 
-/// Wakes that did not come from the run's own thread.
+/// Wakes that did not come from the run's own thread, as (run, task id): shared by the runs of
+/// a thread, so each run takes only its own.
 #[derive(Default)]
 struct Foreign {
     pending: AtomicBool,
-    ids: Mutex<Vec<usize>>,
+    ids: Mutex<Vec<(u64, usize)>>,
 }
 
-/// A task's waker: queues the task id once until the task runs again.
+/// A task's waker: queues the task id once until the task runs again. `run` changes only
+/// when the slot is reused, which happens only when no clone of this waker is left outside.
 struct TaskWaker {
     id: usize,
-    run: u64,
+    run: AtomicU64,
     queued: AtomicBool,
     foreign: Arc<Foreign>,
 }
@@ -76,9 +156,10 @@ impl Wake for TaskWaker {
             return;
         }
         self.queued.store(true, Ordering::Relaxed);
+        let run = self.run.load(Ordering::Relaxed);
         let local = CURRENT
             .try_with(|c| match &*c.borrow() {
-                Some(core) if core.run == self.run => {
+                Some(core) if core.run == run => {
                     core.ready.borrow_mut().push_back(self.id);
                     true
                 }
@@ -90,13 +171,14 @@ impl Wake for TaskWaker {
                 .ids
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(self.id);
+                .push((run, self.id));
             self.foreign.pending.store(true, Ordering::Release);
         }
     }
 }
 
-/// One spawned task: its future (None once done) and its waker, built once.
+/// One spawned task: its future (None once done) and its waker, built once and reused by
+/// later runs' tasks of the same index.
 struct Slot {
     task: RefCell<Option<Task>>,
     flag: Arc<TaskWaker>,
@@ -119,14 +201,70 @@ struct TimerSlot {
     waiter: Waiter,
 }
 
-/// The reusable buffers of a run.
+/// The run's timers: a heap of `(deadline, seq, slab index)` over a slab of waiters, behind one
+/// borrow. `seq` counts registrations: the order among timers of one deadline, and what tells
+/// a live registration from a reused slot.
 #[derive(Default)]
-struct Buffers {
+struct Timers {
     heap: BinaryHeap<Reverse<(u64, u64, u64)>>,
     slab: Vec<TimerSlot>,
     free: Vec<u32>,
+    seq: u64,
+}
+
+impl Timers {
+    /// Registers a timer; returns its (slab index, seq).
+    fn register(&mut self, deadline: u64, waiter: Waiter) -> (u32, u64) {
+        let seq = self.seq;
+        self.seq += 1;
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = TimerSlot { seq, waiter };
+                i
+            }
+            None => {
+                self.slab.push(TimerSlot { seq, waiter });
+                (self.slab.len() - 1) as u32
+            }
+        };
+        // All-u64 entries: mixed widths defeat store-to-load forwarding in the sift.
+        self.heap.push(Reverse((deadline, seq, u64::from(idx))));
+        (idx, seq)
+    }
+
+    /// The live registration's slot, if `(idx, seq)` is still one.
+    fn live(&mut self, (idx, seq): (u32, u64)) -> Option<&mut TimerSlot> {
+        self.slab.get_mut(idx as usize).filter(|t| t.seq == seq)
+    }
+
+    /// Frees the slab slot of the heap entry just popped: returns its waiter if the
+    /// registration was current.
+    fn release(&mut self, seq: u64, idx: u64) -> Waiter {
+        let t = &mut self.slab[idx as usize];
+        if t.seq != seq {
+            return Waiter::Nobody;
+        }
+        t.seq = u64::MAX;
+        self.free.push(idx as u32);
+        std::mem::replace(&mut t.waiter, Waiter::Nobody)
+    }
+
+    /// Empties the timers, keeping their memory.
+    fn clear(&mut self) {
+        self.heap.clear();
+        self.slab.clear();
+        self.free.clear();
+        self.seq = 0;
+    }
+}
+
+/// The reusable buffers of a run.
+#[derive(Default)]
+struct Buffers {
+    timers: Timers,
     slots: Vec<Rc<Slot>>,
     ready: VecDeque<usize>,
+    foreign: Arc<Foreign>,
 }
 
 /// The executor's state, shared by the run loop and the [`Rt`] handles.
@@ -135,11 +273,10 @@ pub struct Core {
     now: Cell<u64>,
     /// The run's horizon: the clock never moves past it.
     horizon: u64,
-    seq: Cell<u64>,
-    heap: RefCell<BinaryHeap<Reverse<(u64, u64, u64)>>>,
-    slab: RefCell<Vec<TimerSlot>>,
-    free: RefCell<Vec<u32>>,
+    timers: RefCell<Timers>,
+    /// Task slots by id: the first `spawned` belong to this run, the rest wait for reuse.
     slots: RefCell<Vec<Rc<Slot>>>,
+    spawned: Cell<usize>,
     ready: RefCell<VecDeque<usize>>,
     foreign: Arc<Foreign>,
     /// The task being polled (`usize::MAX` between polls).
@@ -157,13 +294,11 @@ impl Core {
             run: NEXT_RUN.fetch_add(1, Ordering::Relaxed),
             now: Cell::new(0),
             horizon,
-            seq: Cell::new(0),
-            heap: RefCell::new(b.heap),
-            slab: RefCell::new(b.slab),
-            free: RefCell::new(b.free),
+            timers: RefCell::new(b.timers),
             slots: RefCell::new(b.slots),
+            spawned: Cell::new(0),
             ready: RefCell::new(b.ready),
-            foreign: Arc::new(Foreign::default()),
+            foreign: b.foreign,
             current: Cell::new(usize::MAX),
             decisions,
             cursor: Cell::new(0),
@@ -185,21 +320,53 @@ impl Core {
         }
     }
 
-    pub(super) fn spawn(&self, task: Task) {
+    #[inline(always)]
+    pub(super) fn spawn<F: Future<Output = ()> + 'static>(&self, fut: F) {
+        // The future is written straight into its box: futures are large (startup's is
+        // nearly 2 KiB) and every move is a copy.
+        let task: Task = match BOXES.with(|p| p.borrow_mut().take::<F>()) {
+            Some(mut b) => {
+                *b = Some(fut);
+                Box::into_pin(b)
+            }
+            None => Box::pin(Some(fut)),
+        };
+        self.install(task);
+    }
+
+    /// Gives `task` a slot (a pooled one when it can be reused) and queues it.
+    fn install(&self, task: Task) {
         let mut slots = self.slots.borrow_mut();
-        let id = slots.len();
-        let flag = Arc::new(TaskWaker {
-            id,
-            run: self.run,
-            queued: AtomicBool::new(false),
-            foreign: self.foreign.clone(),
-        });
-        let waker = Waker::from(flag.clone());
-        slots.push(Rc::new(Slot {
-            task: RefCell::new(Some(task)),
-            flag,
-            waker,
-        }));
+        let id = self.spawned.get();
+        self.spawned.set(id + 1);
+        // A pooled slot is reused only when nothing outside holds it or a clone of its waker
+        // (the slot's own `flag` and `waker` are the two references left).
+        let reusable = slots
+            .get(id)
+            .is_some_and(|s| Rc::strong_count(s) == 1 && Arc::strong_count(&s.flag) == 2);
+        if reusable {
+            let slot = &slots[id];
+            slot.flag.run.store(self.run, Ordering::Relaxed);
+            slot.flag.queued.store(false, Ordering::Relaxed);
+            *slot.task.borrow_mut() = Some(task);
+        } else {
+            let flag = Arc::new(TaskWaker {
+                id,
+                run: AtomicU64::new(self.run),
+                queued: AtomicBool::new(false),
+                foreign: self.foreign.clone(),
+            });
+            let waker = Waker::from(flag.clone());
+            let slot = Rc::new(Slot {
+                task: RefCell::new(Some(task)),
+                flag,
+                waker,
+            });
+            match slots.get_mut(id) {
+                Some(old) => *old = slot,
+                None => slots.push(slot),
+            }
+        }
         drop(slots);
         self.enqueue(id);
     }
@@ -250,37 +417,12 @@ impl Core {
         Waiter::Waker(cx.waker().clone())
     }
 
-    /// Registers a timer; returns its (slab index, seq).
-    fn register(&self, deadline: u64, waiter: Waiter) -> (u32, u64) {
-        let seq = self.seq.get();
-        self.seq.set(seq + 1);
-        let mut slab = self.slab.borrow_mut();
-        let idx = match self.free.borrow_mut().pop() {
-            Some(i) => {
-                slab[i as usize] = TimerSlot { seq, waiter };
-                i
-            }
-            None => {
-                slab.push(TimerSlot { seq, waiter });
-                (slab.len() - 1) as u32
-            }
-        };
-        // All-u64 entries: mixed widths defeat store-to-load forwarding in the sift.
-        self.heap
-            .borrow_mut()
-            .push(Reverse((deadline, seq, u64::from(idx))));
-        (idx, seq)
-    }
-
     /// Points a live timer at a new waiter (a sleep re-polled, possibly by another waker).
-    fn rewait(&self, (idx, seq): (u32, u64), cx: &Context<'_>) {
+    fn rewait(&self, t: (u32, u64), cx: &Context<'_>) {
         let keep = {
-            let slab = self.slab.borrow();
-            let t = &slab[idx as usize];
-            if t.seq != seq {
-                return;
-            }
-            match &t.waiter {
+            let mut timers = self.timers.borrow_mut();
+            let Some(slot) = timers.live(t) else { return };
+            match &slot.waiter {
                 Waiter::Task(id) => {
                     *id == self.current.get() && {
                         let slots = self.slots.borrow();
@@ -293,39 +435,21 @@ impl Core {
         };
         if !keep {
             let w = self.waiter_for(cx);
-            self.slab.borrow_mut()[idx as usize].waiter = w;
+            if let Some(slot) = self.timers.borrow_mut().live(t) {
+                slot.waiter = w;
+            }
         }
     }
 
     /// Forgets a timer's waiter (its sleep completed or was dropped); the heap entry is
     /// discarded when it reaches the top.
-    fn cancel(&self, (idx, seq): (u32, u64)) {
-        let old = {
-            let mut slab = self.slab.borrow_mut();
-            match slab.get_mut(idx as usize) {
-                Some(t) if t.seq == seq => std::mem::replace(&mut t.waiter, Waiter::Nobody),
-                _ => Waiter::Nobody,
-            }
+    fn cancel(&self, t: (u32, u64)) {
+        let old = match self.timers.borrow_mut().live(t) {
+            Some(slot) => std::mem::replace(&mut slot.waiter, Waiter::Nobody),
+            None => Waiter::Nobody,
         };
+        // A foreign waker is dropped outside the borrow: its drop is not ours to predict.
         drop(old);
-    }
-
-    /// Pops the heap top's slab slot: returns its waiter if the registration is current.
-    fn take_slot(&self, seq: u64, idx: u64) -> Waiter {
-        let mut slab = self.slab.borrow_mut();
-        let t = &mut slab[idx as usize];
-        if t.seq != seq {
-            return Waiter::Nobody;
-        }
-        t.seq = u64::MAX;
-        self.free.borrow_mut().push(idx as u32);
-        std::mem::replace(&mut t.waiter, Waiter::Nobody)
-    }
-
-    fn is_live(&self, seq: u64, idx: u64) -> bool {
-        let slab = self.slab.borrow();
-        let t = &slab[idx as usize];
-        t.seq == seq && !matches!(t.waiter, Waiter::Nobody)
     }
 
     /// Picks which of `n` ready tasks runs; a decision when `n >= 2`.
@@ -348,9 +472,17 @@ impl Core {
     fn next_ready(&self) -> Option<usize> {
         if self.foreign.pending.load(Ordering::Acquire) {
             self.foreign.pending.store(false, Ordering::Relaxed);
-            let ids =
-                std::mem::take(&mut *self.foreign.ids.lock().unwrap_or_else(|e| e.into_inner()));
-            self.ready.borrow_mut().extend(ids);
+            let mut all = self.foreign.ids.lock().unwrap_or_else(|e| e.into_inner());
+            // Wakes of other runs (a waker that outlived its run) stay for their run, or for
+            // nobody: a finished run's ids are dropped when the list is next read.
+            let mine: Vec<usize> = all
+                .iter()
+                .filter(|(run, _)| *run == self.run)
+                .map(|&(_, id)| id)
+                .collect();
+            all.retain(|(run, _)| *run > self.run);
+            drop(all);
+            self.ready.borrow_mut().extend(mine);
         }
         let mut ready = self.ready.borrow_mut();
         match ready.len() {
@@ -370,26 +502,35 @@ impl Core {
         let Some(fut) = task.as_mut() else { return };
         self.current.set(id);
         let mut cx = Context::from_waker(&slot.waker);
-        let done = fut.as_mut().poll(&mut cx).is_ready();
+        let done = fut.as_mut().poll_cell(&mut cx).is_ready();
         self.current.set(usize::MAX);
         if done {
             let finished = task.take();
             drop(task);
-            drop(finished);
+            if let Some(t) = finished {
+                // Dropping the future may run model code (drop glue); the pool is not borrowed
+                // meanwhile, since `clear` runs before `give` borrows it.
+                let mut t = t;
+                t.as_mut().clear();
+                BOXES.with(|p| p.borrow_mut().give(t));
+            }
         }
     }
 
     /// Moves the clock to the earliest live timer and wakes every timer due by then.
     /// Fails when no timer is pending, or the next one lies past the horizon.
     fn advance(&self, horizon: u64) -> Result<(), EndReason> {
+        let mut timers = self.timers.borrow_mut();
         loop {
-            let top = self.heap.borrow().peek().map(|Reverse(e)| *e);
-            let Some((deadline, seq, idx)) = top else {
+            let Some(&Reverse((deadline, seq, idx))) = timers.heap.peek() else {
                 return Err(EndReason::Quiescent);
             };
-            if !self.is_live(seq, idx) {
-                self.heap.borrow_mut().pop();
-                drop(self.take_slot(seq, idx));
+            let live = timers
+                .live((idx as u32, seq))
+                .is_some_and(|t| !matches!(t.waiter, Waiter::Nobody));
+            if !live {
+                timers.heap.pop();
+                drop(timers.release(seq, idx));
                 continue;
             }
             if deadline > horizon {
@@ -403,20 +544,22 @@ impl Core {
         }
         let now = self.now.get();
         loop {
-            let due = {
-                let mut heap = self.heap.borrow_mut();
-                match heap.peek() {
-                    Some(Reverse((deadline, _, _))) if *deadline <= now => heap.pop(),
-                    _ => None,
-                }
-            };
-            let Some(Reverse((_, seq, idx))) = due else {
+            match timers.heap.peek() {
+                Some(Reverse((deadline, _, _))) if *deadline <= now => {}
+                _ => break,
+            }
+            let Some(Reverse((_, seq, idx))) = timers.heap.pop() else {
                 break;
             };
-            match self.take_slot(seq, idx) {
+            match timers.release(seq, idx) {
                 Waiter::Nobody => {}
                 Waiter::Task(id) => self.enqueue(id),
-                Waiter::Waker(w) => w.wake(),
+                Waiter::Waker(w) => {
+                    // A foreign waker runs code we do not know: not inside our borrow.
+                    drop(timers);
+                    w.wake();
+                    timers = self.timers.borrow_mut();
+                }
             }
         }
         Ok(())
@@ -425,24 +568,25 @@ impl Core {
     /// Empties the run's state and gives its buffers back to the pool.
     fn recycle(&self) {
         let mut slots = self.slots.take();
-        // Tasks hold Rt handles (and so the core): break the cycle before dropping.
-        let tasks: Vec<Option<Task>> = slots.iter().map(|s| s.task.take()).collect();
-        drop(tasks);
-        slots.clear();
-        let mut slab = self.slab.take();
-        slab.clear();
-        let mut heap = self.heap.take();
-        heap.clear();
-        let mut free = self.free.take();
-        free.clear();
+        // Tasks hold Rt handles (and so the core): break the cycle before dropping. Each
+        // future is dropped before its box goes back to the pool, outside any borrow.
+        for s in &slots[..self.spawned.get()] {
+            let task = s.task.take();
+            if let Some(mut t) = task {
+                t.as_mut().clear();
+                let _ = BOXES.try_with(|p| p.borrow_mut().give(t));
+            }
+        }
+        slots.truncate(POOLED_SLOTS);
+        let mut timers = self.timers.take();
+        timers.clear();
         let mut ready = self.ready.take();
         ready.clear();
         let b = Buffers {
-            heap,
-            slab,
-            free,
+            timers,
             slots,
             ready,
+            foreign: self.foreign.clone(),
         };
         let _ = POOL.try_with(|p| *p.borrow_mut() = Some(b));
     }
@@ -485,7 +629,7 @@ impl Future for Sleep {
             Some(t) => self.core.rewait(t, cx),
             None => {
                 let w = self.core.waiter_for(cx);
-                let t = self.core.register(self.deadline, w);
+                let t = self.core.timers.borrow_mut().register(self.deadline, w);
                 self.timer = Some(t);
             }
         }

@@ -136,9 +136,10 @@ impl Rt {
     }
 
     /// Runs a task concurrently; its order among same-instant ready tasks is a decision.
+    #[inline(always)]
     pub fn spawn(&self, fut: impl Future<Output = ()> + 'static) {
         match self {
-            Rt::Fast(c) => c.spawn(Box::pin(fut)),
+            Rt::Fast(c) => c.spawn(fut),
             Rt::Tokio(c) => c.spawn(fut),
             Rt::Real(c) => c.spawn(fut),
         }
