@@ -100,6 +100,13 @@ impl BoxPool {
     }
 }
 
+/// Drops a finished or abandoned task's future and gives its box back to the pool. The
+/// future is dropped before the pool is borrowed: its drop glue is model code.
+fn retire(mut task: Task) {
+    task.as_mut().clear();
+    let _ = BOXES.try_with(|p| p.borrow_mut().give(task));
+}
+
 /// One same-instant choice: `ready` tasks could run at `at_ms`; `chosen` (0-based, in FIFO
 /// order) did, because of decision value `value` (or 0 when the list was exhausted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,8 +134,8 @@ thread_local! {
     static BOXES: RefCell<BoxPool> = const { RefCell::new(BoxPool { by_type: Vec::new() }) };
 }
 
-/// Wakes that did not come from the run's own thread, as (run, task id): shared by the runs of
-/// a thread, so each run takes only its own.
+/// Wakes that did not come from the run's own thread, as (run, task id): the queue passes from
+/// run to run with the other buffers, so each run takes only its own.
 #[derive(Default)]
 struct Foreign {
     pending: AtomicBool,
@@ -531,17 +538,12 @@ impl Core {
     fn next_ready(&self) -> Option<usize> {
         if self.foreign.pending.load(Ordering::Acquire) {
             self.foreign.pending.store(false, Ordering::Relaxed);
-            let mut all = self.foreign.ids.lock().unwrap_or_else(|e| e.into_inner());
-            // Wakes of other runs (a waker that outlived its run) stay for their run, or for
-            // nobody: a finished run's ids are dropped when the list is next read.
-            let mine: Vec<usize> = all
-                .iter()
-                .filter(|(run, _)| *run == self.run)
-                .map(|&(_, id)| id)
-                .collect();
-            all.retain(|(run, _)| *run > self.run);
-            drop(all);
-            self.ready.borrow_mut().extend(mine);
+            let all =
+                std::mem::take(&mut *self.foreign.ids.lock().unwrap_or_else(|e| e.into_inner()));
+            // One run at a time uses a thread's side queue, so a wake of another run comes
+            // from a waker that outlived its run: it wakes nobody.
+            let mine = all.into_iter().filter(|(run, _)| *run == self.run);
+            self.ready.borrow_mut().extend(mine.map(|(_, id)| id));
         }
         let mut ready = self.ready.borrow_mut();
         match ready.len() {
@@ -567,11 +569,7 @@ impl Core {
             let finished = task.take();
             drop(task);
             if let Some(t) = finished {
-                // Dropping the future may run model code (drop glue); the pool is not borrowed
-                // meanwhile, since `clear` runs before `give` borrows it.
-                let mut t = t;
-                t.as_mut().clear();
-                BOXES.with(|p| p.borrow_mut().give(t));
+                retire(t);
             }
         }
     }
@@ -627,13 +625,11 @@ impl Core {
     /// Empties the run's state and gives its buffers back to the pool.
     fn recycle(&self) {
         let mut slots = self.slots.take();
-        // Tasks hold Rt handles (and so the core): break the cycle before dropping. Each
-        // future is dropped before its box goes back to the pool, outside any borrow.
+        // Tasks hold Rt handles (and so the core): break the cycle before dropping.
         for s in &slots[..self.spawned.get()] {
             let task = s.task.take();
-            if let Some(mut t) = task {
-                t.as_mut().clear();
-                let _ = BOXES.try_with(|p| p.borrow_mut().give(t));
+            if let Some(t) = task {
+                retire(t);
             }
         }
         slots.truncate(POOLED_SLOTS);
