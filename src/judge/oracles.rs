@@ -42,11 +42,12 @@ pub struct Finding {
 }
 
 /// The findings of one judgement, each with the instant it first happened, and each
-/// client's current attempt.
+/// client's current attempt. Small keyed lists, not maps: a run has a handful of findings and
+/// actors, and the judge runs once per search case, so a map's allocations would dominate.
 #[derive(Default)]
 struct Found {
-    set: BTreeMap<Finding, u64>,
-    attempts: BTreeMap<u32, u32>,
+    set: Vec<(Finding, u64)>,
+    attempts: Keyed<u32, u32>,
 }
 
 impl Found {
@@ -54,11 +55,42 @@ impl Found {
         let site = match e.actor {
             Actor::Client(index) => Site::Client {
                 index,
-                attempt: self.attempts.get(&index).copied().unwrap_or(0),
+                attempt: self.attempts.get(index).unwrap_or(0),
             },
             a => Site::Actor(a),
         };
-        self.set.entry(Finding { violation, site }).or_insert(e.t);
+        let f = Finding { violation, site };
+        // The first instant wins, as with a map's `or_insert`.
+        if !self.set.iter().any(|(g, _)| *g == f) {
+            self.set.push((f, e.t));
+        }
+    }
+
+    /// The findings keyed and ordered as callers see them.
+    fn into_map(self) -> BTreeMap<Finding, u64> {
+        self.set.into_iter().collect()
+    }
+}
+
+/// A map with few keys kept as a list in insertion order: lookups scan, inserts replace.
+struct Keyed<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for Keyed<K, V> {
+    fn default() -> Self {
+        Keyed(Vec::new())
+    }
+}
+
+impl<K: PartialEq, V: Copy> Keyed<K, V> {
+    fn get(&self, k: K) -> Option<V> {
+        self.0.iter().find(|(key, _)| *key == k).map(|(_, v)| *v)
+    }
+
+    fn insert(&mut self, k: K, v: V) {
+        match self.0.iter_mut().find(|(key, _)| *key == k) {
+            Some(slot) => slot.1 = v,
+            None => self.0.push((k, v)),
+        }
     }
 }
 
@@ -73,9 +105,9 @@ pub fn findings(
 ) -> BTreeMap<Finding, u64> {
     let mut g = Ground::new(env);
     let mut v = Found::default();
-    let mut open: BTreeMap<Actor, OpenCheck> = BTreeMap::new();
+    let mut open: Keyed<Actor, OpenCheck> = Keyed::default();
     // Whether each actor's latest probe raised: masking it into ready hides the error.
-    let mut raised_last: BTreeMap<Actor, bool> = BTreeMap::new();
+    let mut raised_last: Keyed<Actor, bool> = Keyed::default();
     let mut verdict_ready = None;
     for e in trace {
         g.apply(e);
@@ -106,7 +138,7 @@ pub fn findings(
                 if !g.operational(t) {
                     v.insert(Violation::FalseReady, e);
                 }
-                if *via == PassVia::Masked && raised_last.get(&e.actor) == Some(&true) {
+                if *via == PassVia::Masked && raised_last.get(e.actor) == Some(true) {
                     v.insert(Violation::MaskedProbeError, e);
                 }
                 if let PassVia::Probe { probed_at } = via {
@@ -121,7 +153,7 @@ pub fn findings(
                 circular,
                 ..
             } => {
-                if let Some(c) = open.get(&e.actor) {
+                if let Some(c) = open.get(e.actor) {
                     if elapsed_ms.abs_diff(c.declared_ms) > c.delay_ms {
                         v.insert(Violation::DeadConfig, e);
                     }
@@ -204,8 +236,9 @@ pub fn findings(
             _ => {}
         }
     }
+    let mut set = v.into_map();
     if hung {
-        v.set.insert(
+        set.insert(
             Finding {
                 violation: Violation::Hang,
                 site: Site::Run,
@@ -213,5 +246,52 @@ pub fn findings(
             trace.last().map_or(0, |e| e.t),
         );
     }
-    v.set
+    set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::RedisServer;
+
+    fn at(t: u64, actor: Actor, ev: Ev) -> Event {
+        Event { t, actor, ev }
+    }
+
+    /// A finding keeps the instant it first happened, and a client's findings are filed
+    /// under the attempt that was current when they happened.
+    #[test]
+    fn findings_keep_their_first_instant_and_the_attempt_they_happened_in() {
+        let server = RedisServer::default();
+        let env = Env {
+            server: &server,
+            stabilize_ms: 0,
+            ping_timeout_ms: 100,
+        };
+        let c = Actor::Client(1);
+        let trace = [
+            at(10, c, Ev::RouteReturned),
+            at(20, c, Ev::RouteReturned),
+            at(30, c, Ev::Reconnect { attempt: 1 }),
+            at(40, c, Ev::RouteReturned),
+            at(50, c, Ev::MessageLost),
+            at(60, c, Ev::Reconnect { attempt: 2 }),
+            at(65, c, Ev::RouteReturned),
+            at(70, c, Ev::Reconnect { attempt: 1 }),
+            at(80, c, Ev::MessageLost),
+        ];
+        let got: Vec<_> = findings(&env, &trace, Contract::default(), false)
+            .into_iter()
+            .map(|(f, t)| (f.violation, f.site, t))
+            .collect();
+        let site = |attempt| Site::Client { index: 1, attempt };
+        let mut want = vec![
+            (Violation::LostConnection, site(0), 10),
+            (Violation::LostConnection, site(1), 40),
+            (Violation::LostMessage, site(1), 50),
+            (Violation::LostConnection, site(2), 65),
+        ];
+        want.sort();
+        assert_eq!(got, want);
+    }
 }
