@@ -102,3 +102,33 @@ fn bench_rejects_a_bad_budget() {
         .expect("run readysim");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// With a budget, and two cores, the `--jobs 1` / `--jobs 2` row reports the fastest of its
+/// rounds: the same searches found the same failures, and the ratio is of the two times shown.
+#[test]
+fn bench_json_times_both_job_counts_over_several_rounds() {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_readysim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["bench", "--json", "--seconds", "0.002"])
+        .output()
+        .expect("run readysim");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let j = &v["explore_jobs"];
+    assert_eq!(j["rounds"].as_u64(), Some(3), "{text}");
+    assert_eq!(j["cases"].as_u64(), Some(1), "{text}");
+    let (one, two) = (
+        j["jobs1_seconds"].as_f64().expect("jobs1"),
+        j["jobs2_seconds"].as_f64().expect("jobs2"),
+    );
+    assert!(one > 0.0 && two > 0.0, "{text}");
+    let speedup = j["speedup"].as_f64().expect("speedup");
+    assert!(
+        (speedup - one / two).abs() < 1e-9 * speedup.max(1.0),
+        "{text}"
+    );
+}

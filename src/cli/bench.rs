@@ -20,7 +20,7 @@ pub fn run(cli: &Cli, seconds: f64) -> Result<Exit, BadInput> {
     // The rows take `seconds` each: say so before the wait.
     errln!(
         "bench: timing the incident and every scenario on both engines, {seconds} s per row (about {:.0} s)...",
-        seconds * 12.0
+        seconds * 20.0
     );
     let report = bench::run(&cli.scenarios, Duration::from_secs_f64(seconds));
     if cli.json {
