@@ -103,8 +103,8 @@ fn bench_rejects_a_bad_budget() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// With a budget, and two cores, the `--jobs 1` / `--jobs 2` row reports the fastest of its
-/// rounds: the same searches found the same failures, and the ratio is of the two times shown.
+/// With a budget, and two cores, the `--jobs 1` / `--jobs 2` row says how many rounds it
+/// timed, and its ratio is of the two times it shows.
 #[test]
 fn bench_json_times_both_job_counts_over_several_rounds() {
     if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {

@@ -46,7 +46,7 @@ pub struct Finding {
 /// actors, and the judge runs once per search case, so a map's allocations would dominate.
 #[derive(Default)]
 struct Found {
-    set: Vec<(Finding, u64)>,
+    set: Keyed<Finding, u64>,
     attempts: Keyed<u32, u32>,
 }
 
@@ -59,20 +59,17 @@ impl Found {
             },
             a => Site::Actor(a),
         };
-        let f = Finding { violation, site };
-        // The first instant wins, as with a map's `or_insert`.
-        if !self.set.iter().any(|(g, _)| *g == f) {
-            self.set.push((f, e.t));
-        }
+        // The first instant wins.
+        self.set.insert_absent(Finding { violation, site }, e.t);
     }
 
     /// The findings keyed and ordered as callers see them.
     fn into_map(self) -> BTreeMap<Finding, u64> {
-        self.set.into_iter().collect()
+        self.set.0.into_iter().collect()
     }
 }
 
-/// A map with few keys kept as a list in insertion order: lookups scan, inserts replace.
+/// A map with few keys kept as a list in insertion order: lookups scan.
 struct Keyed<K, V>(Vec<(K, V)>);
 
 impl<K, V> Default for Keyed<K, V> {
@@ -86,10 +83,18 @@ impl<K: PartialEq, V: Copy> Keyed<K, V> {
         self.0.iter().find(|(key, _)| *key == k).map(|(_, v)| *v)
     }
 
+    /// Sets `k` to `v`, replacing an earlier value.
     fn insert(&mut self, k: K, v: V) {
         match self.0.iter_mut().find(|(key, _)| *key == k) {
             Some(slot) => slot.1 = v,
             None => self.0.push((k, v)),
+        }
+    }
+
+    /// Sets `k` to `v` unless `k` already has a value.
+    fn insert_absent(&mut self, k: K, v: V) {
+        if !self.0.iter().any(|(key, _)| *key == k) {
+            self.0.push((k, v));
         }
     }
 }
