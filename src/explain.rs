@@ -309,12 +309,16 @@ fn default_of(f: &fields::Field) -> String {
 
 /// The field reference of `docs/format.md`: one row per field of the table.
 pub fn fields_markdown() -> String {
-    let mut o = String::from("| field | allowed | when absent | meaning |\n|---|---|---|---|\n");
+    let mut o = String::from(
+        "| field | role (group) | allowed | when absent | meaning |\n|---|---|---|---|---|\n",
+    );
     for f in fields::FIELDS {
         let _ = writeln!(
             o,
-            "| `{}` | {} | {} | {} |",
+            "| `{}` | {} ({}) | {} | {} | {} |",
             f.path,
+            f.role().name(),
+            f.group.name(),
             f.allowed().replace('|', "\\|"),
             default_of(f),
             f.doc.replace('|', "\\|")

@@ -19,6 +19,7 @@ fn config(decisions: &[u32]) -> RunConfig {
         horizon_ms: 1_000_000,
         max_steps: 100_000,
         decisions: decisions.to_vec(),
+        decisions_from_ms: 0,
     }
 }
 

@@ -594,6 +594,9 @@ fn explore_html_links_every_recorded_failure() {
     let dir = tempfile::tempdir().expect("temp");
     let rec = dir.path().join("rec");
     let html = dir.path().join("report");
+    // An empty scenarios folder: every signature met is new, so recorded.
+    let none = dir.path().join("scenarios");
+    std::fs::create_dir_all(&none).unwrap();
     let (code, _, err) = run(&[
         "explore",
         "--seed",
@@ -606,6 +609,8 @@ fn explore_html_links_every_recorded_failure() {
         rec.to_str().unwrap(),
         "--html",
         html.to_str().unwrap(),
+        "--scenarios",
+        none.to_str().unwrap(),
     ]);
     assert!(code == 0 || code == 1, "{err}");
     let index = std::fs::read_to_string(html.join("index.html")).expect("index");

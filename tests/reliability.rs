@@ -301,12 +301,11 @@ fn failures_that_cannot_be_written_are_reported_as_such() {
     // Library level, runnable anywhere: the record folder vanishes after it was opened.
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("rec");
-    let mut rec = readysim::search::record::RecordDir::open(&dir).unwrap();
+    let mut rec = readysim::search::record::RecordDir::open(&dir, &[]).unwrap();
     fs::remove_dir_all(&dir).unwrap();
     fs::write(&dir, "a file where the folder was").unwrap();
-    let mut opts = readysim::search::ExploreOptions::new(1);
+    let mut opts = readysim::search::ExploreOptions::new(1).presets(&[readysim::Preset::P2]);
     opts.cases = 200;
-    opts.presets = vec![readysim::Preset::P2];
     let s = readysim::search::explore(&opts, Some(&mut rec), &readysim::search::Quiet);
     assert!(!s.found.is_empty());
     assert!(s

@@ -64,6 +64,18 @@ fn thread_cpu_ns() -> Option<u64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
+/// CPU time this process has run (every thread), in seconds (Linux only; None elsewhere):
+/// `utime + stime` of `/proc/self/stat`, in clock ticks of 1/100 s.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which may hold spaces) start after its ')'.
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 /// The whole benchmark.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
@@ -384,24 +396,22 @@ fn rate<T>(items: &[T], budget: Duration, f: impl FnMut(&T)) -> f64 {
 /// What a search case costs next to a bare replay of the scenario it generates: the first
 /// 200 cases of seed 1 under every preset, measured both ways in this run.
 fn explore_cost(budget: Duration) -> (f64, f64) {
-    use crate::search::{runner, shrink, strategy};
+    use crate::search::{runner, Code};
     let props: std::collections::BTreeSet<crate::Violation> =
         crate::search::DEFAULT_PROPERTIES.iter().copied().collect();
-    let cases: Vec<(crate::Preset, u64)> = crate::Preset::ALL
+    let codes: Vec<Code> = crate::Preset::ALL.into_iter().map(Code::preset).collect();
+    let cases: Vec<(&Code, u64)> = codes
         .iter()
-        .flat_map(|&p| (0..200).map(move |i| (p, i)))
+        .flat_map(|c| (0..200).map(move |i| (c, i)))
         .collect();
-    let kind = strategy::Kind::Swarm;
-    let built: Vec<Scenario> = cases
-        .iter()
-        .map(|&(p, i)| strategy::build(p, &shrink::generate_one(runner::case_seed(1, p, i), kind)))
-        .collect();
+    let draws = runner::Draws::new(1);
+    let built: Vec<Scenario> = cases.iter().map(|&(c, i)| draws.case(c, i)).collect();
     // Warm up once each, untimed.
     for sc in &built {
         black_box(replay::evaluate(sc, EngineKind::Fast));
     }
-    let explore = rate(&cases, budget, |&(p, i)| {
-        black_box(runner::run_case(1, p, i, &props, EngineKind::Fast, kind));
+    let explore = rate(&cases, budget, |&(c, i)| {
+        black_box(runner::run_case(&draws, c, i, &props));
     });
     let replays = rate(&built, budget, |sc| {
         black_box(replay::evaluate(sc, EngineKind::Fast));
@@ -428,9 +438,8 @@ fn explore_jobs(budget: Duration) -> Option<JobsRow> {
             let dir =
                 std::env::temp_dir().join(format!("readysim-bench-{}-{jobs}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
-            let mut rec = RecordDir::open(&dir).ok()?;
+            let mut rec = RecordDir::open(&dir, &[]).ok()?;
             let mut o = ExploreOptions::new(3);
-            o.presets = crate::Preset::ALL.to_vec();
             o.cases = cases;
             o.jobs = jobs;
             #[allow(clippy::disallowed_methods)]

@@ -5,8 +5,7 @@ use std::time::Duration;
 use std::fmt::Write as _;
 
 use readysim::bench;
-use readysim::search::{self, classify};
-use readysim::{scenario, Violation};
+use readysim::search;
 
 use super::{BadInput, Cli, Exit};
 
@@ -31,54 +30,83 @@ pub fn run(cli: &Cli, seconds: f64) -> Result<Exit, BadInput> {
     Ok(Exit::Ok)
 }
 
-/// The failure classes the shipped scenarios show: their preset, each default property they
-/// violate (every violation when none is a default one), and for `ws-1011` its reasons.
-fn shipped_classes(
-    cli: &Cli,
-) -> Vec<(
-    String,
-    readysim::Preset,
-    Violation,
-    Option<readysim::Reason>,
-)> {
-    let mut out = Vec::new();
-    for p in scenario::files_under(&cli.scenarios) {
-        let Ok(sc) = scenario::load(&p) else { continue };
-        let rep = readysim::replay(&sc, readysim::EngineKind::Fast);
-        for v in classify::target_of(&sc, readysim::EngineKind::Fast) {
-            if v == Violation::Ws1011 {
-                let mut reasons: Vec<_> = rep.client_reasons.iter().flatten().copied().collect();
-                reasons.sort();
-                reasons.dedup();
-                for r in reasons {
-                    out.push((sc.name.clone(), sc.policy.preset, v, Some(r)));
-                }
-            } else {
-                out.push((sc.name.clone(), sc.policy.preset, v, None));
-            }
-        }
+/// `readysim bench search`'s options, as given.
+pub struct SearchArgs<'a> {
+    /// Seeds, comma-separated.
+    pub seeds: &'a str,
+    /// Cases per seed and code.
+    pub cases: u64,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Cases of the reference run.
+    pub reference_cases: u64,
+    /// The workflow's seeds, comma-separated.
+    pub workflow_seeds: &'a str,
+    /// Record every new signature.
+    pub record: bool,
+}
+
+fn seed_list(flag: &str, s: &str) -> Result<Vec<u64>, BadInput> {
+    if s.trim().is_empty() {
+        return Ok(Vec::new());
     }
-    out
+    s.split(',')
+        .map(|x| x.trim().parse())
+        .collect::<Result<_, _>>()
+        .map_err(|_| BadInput::msg(format!("{flag} {s}: expected numbers like 1,2,3")))
 }
 
 /// Runs `readysim bench search`.
-pub fn search(cli: &Cli, seeds: &str, cases: u64, jobs: usize) -> Result<Exit, BadInput> {
-    let seeds: Vec<u64> = seeds
-        .split(',')
-        .map(|s| s.trim().parse())
-        .collect::<Result<_, _>>()
-        .map_err(|_| BadInput::msg(format!("--seeds {seeds}: expected numbers like 1,2,3")))?;
-    if seeds.is_empty() || cases == 0 || jobs == 0 {
+pub fn search(cli: &Cli, a: SearchArgs<'_>) -> Result<Exit, BadInput> {
+    let seeds = seed_list("--seeds", a.seeds)?;
+    if seeds.is_empty() || a.cases == 0 || a.jobs == 0 {
         return Err(BadInput::msg(
             "--seeds, --cases and --jobs must each be at least 1".into(),
         ));
     }
-    let classes = shipped_classes(cli);
-    let r = search::bench::run(&seeds, cases, jobs, &classes);
+    let scratch = tempfile::Builder::new()
+        .prefix("readysim-bench-search-")
+        .tempdir()
+        .map_err(|e| BadInput::msg(format!("cannot make a temporary folder: {e}")))?;
+    let mut o = search::bench::BenchOptions::new(scratch.path());
+    o.seeds = seeds;
+    o.cases = a.cases;
+    o.jobs = a.jobs;
+    o.reference_cases = a.reference_cases;
+    o.workflow_seeds = seed_list("--workflow-seeds", a.workflow_seeds)?;
+    o.record = a.record;
+    errln!(
+        "bench search: {} seed(s) x {} code(s) x {} cases, twice (swarm, uniform){}{}{}...",
+        o.seeds.len(),
+        o.codes.len(),
+        o.cases,
+        if o.record {
+            ", then recording every new signature per seed"
+        } else {
+            ""
+        },
+        if o.reference_cases > 0 {
+            format!(", {} reference cases", o.reference_cases)
+        } else {
+            String::new()
+        },
+        if o.workflow_seeds.is_empty() {
+            String::new()
+        } else {
+            format!(", the workflow on seeds {:?}", o.workflow_seeds)
+        }
+    );
+    let r = search::bench::run(&o);
     if cli.json {
         outln!("{}", serde_json::to_string_pretty(&r).expect("json"));
         return Ok(Exit::Ok);
     }
+    out!("{}", search_table(&r));
+    Ok(Exit::Ok)
+}
+
+/// `bench search` as text.
+fn search_table(r: &search::bench::SearchBench) -> String {
     let mut o = String::new();
     let show = |v: &[Option<u64>]| {
         v.iter()
@@ -86,22 +114,29 @@ pub fn search(cli: &Cli, seeds: &str, cases: u64, jobs: usize) -> Result<Exit, B
             .collect::<Vec<_>>()
             .join(" ")
     };
+    let secs = |v: &[Option<f64>]| {
+        v.iter()
+            .map(|c| c.map_or("-".to_string(), |c| format!("{c:.2}")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let _ = writeln!(
         o,
-        "cases to first failure per seed ({cases} cases per seed and preset; - = none)\n"
+        "cases to first failure per seed ({} cases per seed and code, the code as it ships, the environment varied; - = none)\n",
+        r.cases
     );
     let _ = writeln!(
         o,
-        "{:<10} {:<19} {:<15} {:>22} {:>22} {:>8}",
-        "preset", "property", "reason", "swarm", "uniform", "ratio"
+        "{:<12} {:<17} {:<28} {:>36} {:>36} {:>7}",
+        "code", "property", "place", "swarm", "uniform", "ratio"
     );
     for c in &r.cells {
         let _ = writeln!(
             o,
-            "{:<10} {:<19} {:<15} {:>22} {:>22} {:>8.2}",
-            c.preset.name(),
+            "{:<12} {:<17} {:<28} {:>36} {:>36} {:>7.2}",
+            c.code.as_str(),
             c.property.name(),
-            c.reason.map_or("-", |r| r.name()),
+            c.place.map_or("(any)".to_string(), |p| p.slug()),
             show(&c.swarm),
             show(&c.uniform),
             c.ratio
@@ -114,28 +149,85 @@ pub fn search(cli: &Cli, seeds: &str, cases: u64, jobs: usize) -> Result<Exit, B
         r.cells.len(),
         r.worst
     );
-    let _ = writeln!(o, "\nshipped failure classes, swarm's first case per seed:");
-    let mut missed = 0;
-    for c in &r.classes {
-        let all = c.found.iter().all(Option::is_some);
-        missed += usize::from(!all);
+    let _ = writeln!(o, "\n1011 reasons: swarm's first case, its CPU seconds, uniform's first case, recorded with the reason (per seed)");
+    let mut short = 0;
+    for t in &r.reasons {
+        let met = t.found.iter().filter(|x| x.is_some()).count();
+        let rec = t.recorded.iter().filter(|x| **x == Some(true)).count();
+        let need = r.seeds.len().saturating_sub(1).max(1);
+        let ok = met >= need && (t.recorded.iter().all(Option::is_none) || rec >= need);
+        short += usize::from(!ok);
         let _ = writeln!(
             o,
-            "  {:<32} {:<10} {:<19} {:<15} {:>22} {}",
-            c.scenario,
-            c.preset.name(),
-            c.property.name(),
-            c.reason.map_or("-", |r| r.name()),
-            show(&c.found),
-            if all { "ok" } else { "MISSED" }
+            "  {:<12} {:<15} swarm {:>36}  cpu s {:>36}  uniform {:>36}  recorded {}/{} {}",
+            t.code.as_str(),
+            t.reason.name(),
+            show(&t.found),
+            secs(&t.cpu_s),
+            show(&t.uniform),
+            rec,
+            t.recorded.len(),
+            if ok { "ok" } else { "SHORT" }
         );
     }
     let _ = writeln!(
         o,
-        "{} of {} classes rediscovered in every seed",
-        r.classes.len() - missed,
-        r.classes.len()
+        "  {} of {} (code, reason) targets met in at least {} of {} seeds",
+        r.reasons.len() - short,
+        r.reasons.len(),
+        r.seeds.len().saturating_sub(1).max(1),
+        r.seeds.len()
     );
-    out!("{o}");
-    Ok(Exit::Ok)
+    let partial: Vec<String> = r
+        .pairs
+        .iter()
+        .filter(|p| p.seeds < r.seeds.len())
+        .map(|p| format!("{} {} ({}/{})", p.code, p.property, p.seeds, r.seeds.len()))
+        .collect();
+    let _ = writeln!(
+        o,
+        "\n(code, property) pairs met by some seed: {}; met in every seed: {}{}",
+        r.pairs.len(),
+        r.pairs.len() - partial.len(),
+        if partial.is_empty() {
+            String::new()
+        } else {
+            format!("; not in every seed: {}", partial.join(", "))
+        }
+    );
+    if r.recorded.0 > 0 {
+        let _ = writeln!(
+            o,
+            "recorded files that replay with their own signature: {} of {} ({:.1} %)",
+            r.recorded.1,
+            r.recorded.0,
+            100.0 * r.recorded.1 as f64 / r.recorded.0 as f64
+        );
+    }
+    if let Some(x) = &r.reference {
+        let _ = writeln!(
+            o,
+            "reference, seed {}: {} failing case(s) in {} cases{}",
+            x.seed,
+            x.failures,
+            x.cases,
+            if x.signatures.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", x.signatures.join(", "))
+            }
+        );
+    }
+    for w in &r.workflow {
+        let gated: Vec<&str> = w.gated.iter().map(|c| c.as_str()).collect();
+        let _ = writeln!(
+            o,
+            "workflow night, seed {}: {} new signature(s) for the gated code ({}); {} new over every preset (study, not gated)",
+            w.seed,
+            w.new_gated,
+            gated.join(", "),
+            w.new_all
+        );
+    }
+    o
 }

@@ -10,9 +10,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use readysim::engine::EngineKind;
-use readysim::scenario::{self, Preset};
+use readysim::scenario;
 use readysim::search::{
-    self, classify, record::RecordDir, strategy, ExploreOptions, Found, Observer, Summary,
+    self, classify, record::RecordDir, strategy, Code, ExploreOptions, Found, Observer, Summary,
 };
 use readysim::{unknown_name, Violation};
 
@@ -24,15 +24,21 @@ pub struct ExploreArgs {
     /// The seed: the same seed gives the same cases, failures and recorded files.
     #[arg(long, env = "READYSIM_SEED")]
     pub seed: u64,
-    /// Cases per preset.
+    /// Cases per code under test, in all: `--shard k/n` runs its share of them.
     #[arg(long, default_value_t = 1000)]
     pub cases: u64,
-    /// Presets to explore (repeatable; default: every preset).
-    #[arg(long = "preset", value_name = "P", num_args = 1..)]
+    /// Codes under test (repeatable; default: every preset): a preset, optionally with the
+    /// code knobs you run it with, e.g. `p6+route=f3`. Search holds the code still and varies
+    /// the environment.
+    #[arg(long = "preset", value_name = "CODE", num_args = 1..)]
     pub presets: Vec<String>,
-    /// Explore every preset.
+    /// Explore every preset as it ships.
     #[arg(long, conflicts_with = "presets")]
     pub all_presets: bool,
+    /// Vary the code's own knobs too (what-ifs): every recorded file that needs a knob changed
+    /// says so (`what_if`, its header, the reports) and has its own signatures.
+    #[arg(long)]
+    pub vary_code: bool,
     /// Properties that count as failures (default: ws-1011, false-ready, spurious-failure,
     /// lost-message, lost-connection, hang).
     #[arg(long = "property", value_name = "NAME", num_args = 1..)]
@@ -40,9 +46,10 @@ pub struct ExploreArgs {
     /// Where shrunk failures are written (default: <scenarios>/found).
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
-    /// Distinct failures per preset and property before that property stops being shrunk.
-    #[arg(long, default_value_t = 1, value_name = "K")]
-    pub max_failures: usize,
+    /// New signatures per code and property to shrink and record (the first K in case order;
+    /// default: every new signature the budget finds).
+    #[arg(long, value_name = "K")]
+    pub max_failures: Option<usize>,
     /// Worker threads (default: every core); the result does not depend on it.
     #[arg(long, value_name = "J")]
     pub jobs: Option<usize>,
@@ -82,8 +89,8 @@ fn parse_property(s: &str) -> Result<Violation, BadInput> {
         .ok_or_else(|| BadInput::msg(unknown_name("property", s, &Violation::NAMES)))
 }
 
-fn parse_preset(s: &str) -> Result<Preset, BadInput> {
-    Preset::from_name(s).ok_or_else(|| BadInput::msg(unknown_name("preset", s, &Preset::NAMES)))
+fn parse_code(s: &str) -> Result<Code, BadInput> {
+    Code::parse(s).map_err(|e| BadInput::msg(format!("--preset {s}: {e}")))
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), BadInput> {
@@ -135,14 +142,15 @@ pub fn options(a: &ExploreArgs, kind: EngineKind) -> Result<ExploreOptions, BadI
     o.kind = kind;
     if !a.presets.is_empty() {
         let mut seen = BTreeSet::new();
-        o.presets = Vec::new();
+        o.codes = Vec::new();
         for p in &a.presets {
-            let p = parse_preset(p)?;
-            if seen.insert(p) {
-                o.presets.push(p);
+            let c = parse_code(p)?;
+            if seen.insert(c.id().clone()) {
+                o.codes.push(c);
             }
         }
     }
+    o.vary_code = a.vary_code;
     if !a.properties.is_empty() {
         let set: BTreeSet<Violation> = a
             .properties
@@ -151,7 +159,7 @@ pub fn options(a: &ExploreArgs, kind: EngineKind) -> Result<ExploreOptions, BadI
             .collect::<Result<_, _>>()?;
         o.properties = set.into_iter().collect();
     }
-    if a.max_failures == 0 {
+    if a.max_failures == Some(0) {
         return Err(BadInput::msg("--max-failures must be at least 1".into()));
     }
     let jobs = a.jobs.unwrap_or_else(default_jobs);
@@ -172,8 +180,8 @@ pub fn options(a: &ExploreArgs, kind: EngineKind) -> Result<ExploreOptions, BadI
     if a.presets.is_empty() {
         cmd.push_str(" --all-presets");
     } else {
-        for p in &o.presets {
-            let _ = write!(cmd, " --preset {}", p.name());
+        for c in &o.codes {
+            let _ = write!(cmd, " --preset {}", c.id());
         }
     }
     if !a.properties.is_empty() {
@@ -181,8 +189,11 @@ pub fn options(a: &ExploreArgs, kind: EngineKind) -> Result<ExploreOptions, BadI
             let _ = write!(cmd, " --property {}", p.name());
         }
     }
-    if o.max_failures != 1 {
-        let _ = write!(cmd, " --max-failures {}", o.max_failures);
+    if let Some(k) = o.max_failures {
+        let _ = write!(cmd, " --max-failures {k}");
+    }
+    if o.vary_code {
+        cmd.push_str(" --vary-code");
     }
     if kind != EngineKind::Fast {
         let _ = write!(cmd, " --engine {}", kind.name());
@@ -228,9 +239,22 @@ pub fn found_text(f: &Found, default_dir: &std::path::Path) -> String {
     };
     let _ = writeln!(
         o,
-        "found {} under {} at case {}: {}; {state}",
-        f.property, f.preset, f.case, f.name
+        "found {} at {} under {}{} at case {}: {}; {state}",
+        f.property,
+        f.signature.place,
+        f.signature.code,
+        if f.signature.what_if {
+            format!(" (what-if: {})", f.what_if.join(", "))
+        } else {
+            String::new()
+        },
+        f.case,
+        f.name
     );
+    if f.known {
+        let _ = writeln!(o, "  reproduce: {}", reproduce(f, default_dir));
+        return o;
+    }
     let _ = writeln!(
         o,
         "  shrunk to {} non-default parameter(s){}",
@@ -268,33 +292,27 @@ fn reproduce(f: &Found, default_dir: &std::path::Path) -> String {
     }
 }
 
-/// The summary table and the coverage counts.
+/// The summary table (per code and property, then each signature class met or known), the
+/// searched space and the coverage counts.
 pub fn summary_text(s: &Summary, command: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{command}");
+    let _ = writeln!(o, "{}", s.space.describe());
     let _ = writeln!(
         o,
-        "{:<10} {:<18} {:>7} {:>9} {:>9} {:>14}  notes",
-        "preset", "property", "cases", "failures", "distinct", "first failure"
+        "{:<14} {:<18} {:>7} {:>9} {:>10} {:>14}  notes",
+        "code", "property", "cases", "failures", "signatures", "first failure"
     );
-    for p in &s.presets {
+    for p in &s.codes {
         for st in &p.properties {
             let mut notes = String::new();
             if let Some(r) = st.upper_rate {
                 let _ = write!(notes, "rate < {r:.2e} per case (95 %)");
             }
-            if !st.first_by_reason.is_empty() {
-                let by: Vec<String> = st
-                    .first_by_reason
-                    .iter()
-                    .map(|(r, c)| format!("{r} at {c}"))
-                    .collect();
-                let _ = write!(notes, "{}", by.join(", "));
-            }
             let _ = writeln!(
                 o,
-                "{:<10} {:<18} {:>7} {:>9} {:>9} {:>14}  {notes}",
-                p.preset,
+                "{:<14} {:<18} {:>7} {:>9} {:>10} {:>14}  {notes}",
+                p.code.as_str(),
                 st.property,
                 p.cases,
                 st.failures,
@@ -302,6 +320,35 @@ pub fn summary_text(s: &Summary, command: &str) -> String {
                 st.first_failure
                     .map_or("-".to_string(), |c| format!("case {c}"))
             );
+            for pl in &st.places {
+                let what = format!(
+                    "{}{}{}",
+                    pl.place,
+                    if pl.what_if { " (what-if)" } else { "" },
+                    if pl.known { ", recorded before" } else { "" }
+                );
+                match (pl.first_failure, pl.upper_rate) {
+                    (Some(c), _) => {
+                        let _ = writeln!(o, "    at {what}: {} case(s) from case {c}", pl.failures);
+                    }
+                    (None, Some(u)) => {
+                        let _ = writeln!(o, "    at {what}: none, rate < {u:.2e} per case (95 %)");
+                    }
+                    (None, None) => {}
+                }
+            }
+            if !st.reason_upper_rate.is_empty() {
+                let none: Vec<String> = st
+                    .reason_upper_rate
+                    .iter()
+                    .map(|(r, u)| format!("{r} < {u:.2e}"))
+                    .collect();
+                let _ = writeln!(
+                    o,
+                    "    1011 reasons never met (rate per case, 95 %): {}",
+                    none.join(", ")
+                );
+            }
         }
     }
     let cov = s.coverage();
@@ -315,10 +362,10 @@ pub fn summary_text(s: &Summary, command: &str) -> String {
     } else {
         let _ = writeln!(o, "never reached: {}", never.join(", "));
     }
-    let total: u64 = s.presets.iter().map(|p| p.cases).sum();
+    let total: u64 = s.codes.iter().map(|p| p.cases).sum();
     let _ = writeln!(
         o,
-        "\n{} case(s), {} distinct failure(s) ({} new, {} already recorded)",
+        "\n{} case(s), {} signature(s) met ({} new, {} already recorded)",
         total,
         s.found.len(),
         s.found.iter().filter(|f| f.path.is_some()).count(),
@@ -358,15 +405,16 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
         .record
         .clone()
         .unwrap_or_else(|| cli.scenarios.join("found"));
-    let mut rec = RecordDir::open(&dir).map_err(|e| BadInput::msg(format!("--record {e}")))?;
+    let mut rec = RecordDir::open(&dir, std::slice::from_ref(&cli.scenarios))
+        .map_err(|e| BadInput::msg(format!("--record {e}")))?;
     if let Some(h) = &a.html {
         std::fs::create_dir_all(h)
             .map_err(|e| BadInput::msg(format!("--html {}: cannot create: {e}", h.display())))?;
     }
     let (k, n) = opts.shard;
-    let per_preset = readysim::search::shard_cases(opts.cases, k, n);
+    let per_code = readysim::search::shard_cases(opts.cases, k, n);
     let bar = ProgressBar::with_draw_target(
-        Some(per_preset * opts.presets.len() as u64),
+        Some(per_code * opts.codes.len() as u64),
         ProgressDrawTarget::stderr(),
     );
     bar.set_style(
@@ -393,7 +441,7 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
     let summary = search::explore(&opts, Some(&mut rec), &progress);
     progress.bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    let total: u64 = summary.presets.iter().map(|p| p.cases).sum();
+    let total: u64 = summary.codes.iter().map(|p| p.cases).sum();
     if cli.json {
         outln!(
             "{}",
@@ -482,10 +530,10 @@ fn html_report(
     super::pictures::write_out(&out.join("index.html"), "html", &index)
 }
 
-/// Runs `readysim classify`.
+/// Runs `readysim classify`: per violation and per client attempt, race or deterministic.
 pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exit, BadInput> {
     let (path, text, sc) = super::resolve_text(&cli.scenarios, &a.name)?;
-    let target: BTreeSet<Violation> = if a.properties.is_empty() {
+    let props: BTreeSet<Violation> = if a.properties.is_empty() {
         classify::target_of(&sc, kind)
     } else {
         a.properties
@@ -493,21 +541,47 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
             .map(|s| parse_property(s))
             .collect::<Result<_, _>>()?
     };
-    if target.is_empty() {
+    let ev = readysim::evaluate(&sc, kind);
+    let shown: BTreeSet<Violation> = props.intersection(&ev.violations).copied().collect();
+    if shown.is_empty() {
         return Err(BadInput::msg(format!(
-            "{}: the run violates nothing, so there is no failure to classify",
-            sc.name
+            "{}: the run violates {}, so there is no failure to classify",
+            sc.name,
+            if props.len() == ev.violations.len() || a.properties.is_empty() {
+                "nothing".to_string()
+            } else {
+                format!(
+                    "none of {}",
+                    super::output::list(&props.iter().collect::<Vec<_>>())
+                )
+            }
         )));
     }
-    let c = classify::classify(&sc, &target, kind);
+    // The file's own failure first (what `--write` records): its signature when search
+    // recorded it, else its violations together; then each violation and each attempt.
+    let main = search::record::signatures_of(&sc)
+        .into_iter()
+        .filter(|s| shown.contains(&s.property))
+        .find(|s| sc.name.starts_with(&format!("{}-", s.stem())))
+        .map(classify::Target::Signature)
+        .unwrap_or(classify::Target::AnyOf {
+            violations: shown.iter().copied().collect(),
+        });
+    let mut targets = vec![main];
+    targets.extend(classify::targets_of(&ev, &shown));
+    let all = classify::classify_all(&sc, &targets, kind);
     if a.write {
-        let new = scenario::edit::set_table(&text, "classification", &c.block())
+        let new = scenario::edit::set_table(&text, "classification", &all[0].block())
             .map_err(|e| BadInput::msg(format!("{}: {e}", path.display())))?;
         scenario::edit::write_back(&path, &text, &new).map_err(|e| BadInput::msg(e.to_string()))?;
     }
     if cli.json {
-        let mut v = serde_json::to_value(&c).expect("json");
-        v["name"] = serde_json::json!(sc.name);
+        let v = serde_json::json!({
+            "name": sc.name,
+            "failure": all[0],
+            "violations": all.iter().filter(|c| matches!(c.target, classify::Target::Violation { .. })).collect::<Vec<_>>(),
+            "attempts": all.iter().filter(|c| matches!(c.target, classify::Target::Attempt { .. })).collect::<Vec<_>>(),
+        });
         outln!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(Exit::Ok);
     }
@@ -515,70 +589,49 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
     let _ = writeln!(o, "scenario    {}", sc.name);
     let _ = writeln!(
         o,
-        "failure     {} (each at its site, with the same outcome there)",
-        super::output::list(&c.target)
+        "roles       {} timings shifted",
+        if sc.what_if.is_empty() {
+            "the environment's"
+        } else {
+            "the environment's and the code's (a what-if)"
+        }
     );
+    let describe = |o: &mut String, c: &classify::Classified| {
+        let _ = writeln!(
+            o,
+            "  {:<40} {}{}",
+            c.target.to_string(),
+            c.class,
+            if c.depends_on.is_empty() {
+                " (gone for no small shift of timing or order tried)".to_string()
+            } else {
+                format!(": {}", c.depends_on.join("; "))
+            }
+        );
+    };
+    let _ = writeln!(o, "failure (what --write records):");
+    describe(&mut o, &all[0]);
     let _ = writeln!(
         o,
-        "class       {}{}",
-        c.class,
-        if c.depends_on.is_empty() {
-            " (fails for every small shift of timing and every order tried)".to_string()
-        } else {
-            String::new()
-        }
+        "per violation (gone only when the run no longer shows it anywhere):"
     );
-    for (i, d) in c.depends_on.iter().enumerate() {
-        let _ = writeln!(
-            o,
-            "{}{d}",
-            if i == 0 {
-                "depends on  "
-            } else {
-                "            "
-            }
-        );
+    for c in all
+        .iter()
+        .filter(|c| matches!(c.target, classify::Target::Violation { .. }))
+    {
+        describe(&mut o, c);
     }
-    let _ = writeln!(o, "tried       {} perturbed runs", c.trials.len());
-    let mut names: Vec<&str> = Vec::new();
-    for t in &c.trials {
-        if !names.contains(&t.parameter.as_str()) {
-            names.push(&t.parameter);
+    let attempts: Vec<_> = all
+        .iter()
+        .filter(|c| matches!(c.target, classify::Target::Attempt { .. }))
+        .collect();
+    if !attempts.is_empty() {
+        let _ = writeln!(o, "per client attempt:");
+        for c in attempts {
+            describe(&mut o, c);
         }
     }
-    let mut quiet = 0;
-    for n in names {
-        let ts: Vec<_> = c.trials.iter().filter(|t| t.parameter == n).collect();
-        let passing: Vec<&str> = ts
-            .iter()
-            .filter(|t| !t.still_fails)
-            .map(|t| t.value.as_str())
-            .collect();
-        let other = ts.iter().filter(|t| t.other_class).count();
-        if passing.is_empty() && other == 0 {
-            quiet += 1;
-            continue;
-        }
-        let _ = writeln!(
-            o,
-            "  {n:<42} {}/{} still fail{}{}",
-            ts.len() - passing.len(),
-            ts.len(),
-            if passing.is_empty() {
-                String::new()
-            } else {
-                format!("; passes with {}", passing.join(" | "))
-            },
-            if other == 0 {
-                String::new()
-            } else {
-                format!("; {other} change Redis's or auth's availability (not counted)")
-            }
-        );
-    }
-    if quiet > 0 {
-        let _ = writeln!(o, "  {quiet} other parameter(s): every shift still fails");
-    }
+    let _ = writeln!(o, "tried       {} perturbed runs", all[0].trials.len());
     if a.write {
         let _ = writeln!(o, "wrote [classification] to {}", path.display());
     }
@@ -589,30 +642,20 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
 /// Runs `readysim merge`.
 pub fn merge_cmd(cli: &Cli, into: &std::path::Path, sources: &[PathBuf]) -> Result<Exit, BadInput> {
     let merged = search::merge::merge(sources, into).map_err(|e| BadInput::msg(e.to_string()))?;
-    // New means: not recorded under the scenarios folder yet (what CI should report).
-    let mut known = std::collections::BTreeSet::new();
-    for p in scenario::files_under(&cli.scenarios) {
-        if let Some(k) = scenario::load(&p)
-            .ok()
-            .and_then(|sc| search::record::key_of(&sc))
-        {
-            known.insert(k);
-        }
-    }
+    // New means: no file under the scenarios folder shows the signature yet (what CI should
+    // report).
+    let known = search::record::known_under(std::slice::from_ref(&cli.scenarios));
     let mut new = 0;
     let mut rows = Vec::new();
     for m in &merged {
-        let key = scenario::load(&m.path)
-            .ok()
-            .and_then(|sc| search::record::key_of(&sc));
-        let is_new = key.is_none_or(|k| !known.contains(&k));
+        let is_new = !known.contains_key(&m.signature);
         new += usize::from(is_new);
         rows.push((m, is_new));
     }
     if cli.json {
         let v: Vec<_> = rows
             .iter()
-            .map(|(m, n)| serde_json::json!({"name": m.name, "path": m.path, "from": m.from, "new": n}))
+            .map(|(m, n)| serde_json::json!({"name": m.name, "path": m.path, "from": m.from, "new": n, "signature": m.signature}))
             .collect();
         outln!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {

@@ -211,18 +211,29 @@ pub enum Command {
 /// What `readysim bench` measures besides the engines.
 #[derive(Subcommand, Debug)]
 pub enum BenchWhat {
-    /// Cases to first failure per (preset, property) for swarm and uniform search, their
-    /// geometric-mean ratio, and whether every shipped failure class is rediscovered.
+    /// What search promises, measured: cases and CPU seconds to each signature class for
+    /// swarm and uniform (the code as it ships, the environment varied), every 1011 reason
+    /// recorded with its reason, shrunk files keeping their signatures, the reference design's
+    /// long run, and the CI workflow night after night.
     Search {
         /// Seeds, comma-separated.
-        #[arg(long, default_value = "1,2,3")]
+        #[arg(long, default_value = "1,2,3,4,5,6,7")]
         seeds: String,
-        /// Cases per seed and preset.
+        /// Cases per seed and code.
         #[arg(long, default_value_t = 20_000)]
         cases: u64,
         /// Worker threads (default: every core; the result does not depend on it).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Cases of the reference design's long run (0 skips it).
+        #[arg(long, default_value_t = 200_000)]
+        reference_cases: u64,
+        /// Seeds of the workflow's nights, comma-separated (empty skips them).
+        #[arg(long, default_value = "101,102,103")]
+        workflow_seeds: String,
+        /// Only count (skip recording every new signature of every seed).
+        #[arg(long)]
+        no_record: bool,
     },
 }
 
@@ -294,11 +305,23 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Merge { into, sources }) => explore::merge_cmd(&cli, into, sources),
         Some(Command::Bench { seconds, what }) => match what {
             None => bench::run(&cli, *seconds),
-            Some(BenchWhat::Search { seeds, cases, jobs }) => bench::search(
-                &cli,
+            Some(BenchWhat::Search {
                 seeds,
-                *cases,
-                jobs.unwrap_or_else(explore::default_jobs),
+                cases,
+                jobs,
+                reference_cases,
+                workflow_seeds,
+                no_record,
+            }) => bench::search(
+                &cli,
+                bench::SearchArgs {
+                    seeds,
+                    cases: *cases,
+                    jobs: jobs.unwrap_or_else(explore::default_jobs),
+                    reference_cases: *reference_cases,
+                    workflow_seeds,
+                    record: !*no_record,
+                },
             ),
         },
     };

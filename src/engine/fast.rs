@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
+use super::decide::Decisions;
 use super::{EndReason, EngineReport, Rt, RunConfig};
 
 type Task = Pin<Box<dyn TaskCell>>;
@@ -346,14 +347,13 @@ pub struct Core {
     foreign: Arc<Foreign>,
     /// The task being polled (`usize::MAX` between polls).
     current: Cell<usize>,
-    decisions: Vec<u32>,
-    cursor: Cell<usize>,
+    decisions: Decisions,
     choices: RefCell<Vec<Choice>>,
     stopped: Cell<bool>,
 }
 
 impl Core {
-    fn new(decisions: Vec<u32>, horizon: u64) -> Core {
+    fn new(decisions: Decisions, horizon: u64) -> Core {
         let b = POOL.with(|p| p.borrow_mut().take()).unwrap_or_default();
         Core {
             run: NEXT_RUN.fetch_add(1, Ordering::Relaxed),
@@ -366,7 +366,6 @@ impl Core {
             foreign: b.foreign,
             current: Cell::new(usize::MAX),
             decisions,
-            cursor: Cell::new(0),
             choices: RefCell::new(Vec::new()),
             stopped: Cell::new(false),
         }
@@ -458,12 +457,7 @@ impl Core {
     }
 
     pub(super) fn draw(&self) -> Option<u32> {
-        let i = self.cursor.get();
-        let v = self.decisions.get(i).copied();
-        if v.is_some() {
-            self.cursor.set(i + 1);
-        }
-        v
+        self.decisions.next(self.now.get())
     }
 
     pub(super) fn stop(&self) {
@@ -701,7 +695,7 @@ impl Drop for Sleep {
 }
 
 pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
-    let core = Rc::new(Core::new(config.decisions.clone(), config.horizon_ms));
+    let core = Rc::new(Core::new(config.decisions(), config.horizon_ms));
     let guard = CurrentGuard::enter(&core);
     root(Rt::Fast(core.clone()));
     let mut steps = 0u64;
@@ -729,7 +723,7 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
         end_ms: core.now.get(),
         steps,
         choices: core.choices.take(),
-        decisions_used: core.cursor.get(),
+        decisions_used: core.decisions.used(),
     };
     core.recycle();
     drop(guard);

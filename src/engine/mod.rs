@@ -28,6 +28,7 @@
 //! assert_eq!(report.end, EndReason::Stopped);
 //! ```
 
+mod decide;
 mod fast;
 mod real;
 mod tokio_rt;
@@ -69,6 +70,16 @@ pub struct RunConfig {
     pub max_steps: u64,
     /// Same-instant choices and drawn values, consumed in order.
     pub decisions: Vec<u32>,
+    /// The decisions apply from this virtual instant on; before it every choice is the first
+    /// (FIFO) and every drawn value absent, and nothing is consumed.
+    pub decisions_from_ms: u64,
+}
+
+impl RunConfig {
+    /// The decisions cursor of one run.
+    fn decisions(&self) -> decide::Decisions {
+        decide::Decisions::new(self.decisions.clone(), self.decisions_from_ms)
+    }
 }
 
 /// Why a run ended.
@@ -241,6 +252,7 @@ impl Builder {
                 horizon_ms: 120_000,
                 max_steps: 1_000_000,
                 decisions: Vec::new(),
+                decisions_from_ms: 0,
             },
         }
     }
@@ -266,6 +278,12 @@ impl Builder {
     /// Same-instant choices and drawn values, consumed in order.
     pub fn decisions(mut self, decisions: Vec<u32>) -> Builder {
         self.config.decisions = decisions;
+        self
+    }
+
+    /// The decisions apply from virtual time `ms` on (FIFO before it).
+    pub fn decisions_from_ms(mut self, ms: u64) -> Builder {
+        self.config.decisions_from_ms = ms;
         self
     }
 

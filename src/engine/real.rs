@@ -14,6 +14,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use super::decide::Decisions;
 use super::{first_of, Either, EndReason, EngineReport, Rt, RunConfig};
 
 /// The real clock of a run: when scenario time 0 is, and how fast scenario time runs.
@@ -49,8 +50,7 @@ impl RealClock {
 /// State of a real-time run.
 pub struct Core {
     clock: RealClock,
-    decisions: Vec<u32>,
-    cursor: Cell<usize>,
+    decisions: Decisions,
     stopped: Cell<bool>,
     stop: tokio::sync::Notify,
     steps: Cell<u64>,
@@ -87,12 +87,7 @@ impl Core {
     }
 
     pub(super) fn draw(&self) -> Option<u32> {
-        let i = self.cursor.get();
-        let v = self.decisions.get(i).copied();
-        if v.is_some() {
-            self.cursor.set(i + 1);
-        }
-        v
+        self.decisions.next(self.now())
     }
 
     pub(super) fn stop(&self) {
@@ -162,8 +157,7 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, clock: RealClock, root: F) 
     let horizon = config.horizon_ms;
     let core = Rc::new(Core {
         clock,
-        decisions: config.decisions.clone(),
-        cursor: Cell::new(0),
+        decisions: config.decisions(),
         stopped: Cell::new(false),
         stop: tokio::sync::Notify::new(),
         steps: Cell::new(0),
@@ -188,6 +182,6 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, clock: RealClock, root: F) 
         end_ms,
         steps: core.steps.get(),
         choices: Vec::new(),
-        decisions_used: core.cursor.get(),
+        decisions_used: core.decisions.used(),
     }
 }

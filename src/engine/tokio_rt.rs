@@ -21,13 +21,13 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::time::{Duration, Instant};
 
+use super::decide::Decisions;
 use super::{first_of, Either, EndReason, EngineReport, Rt, RunConfig};
 
 /// State of a tokio-engine run.
 pub struct Core {
     start: Instant,
-    decisions: Vec<u32>,
-    cursor: Cell<usize>,
+    decisions: Decisions,
     stopped: Cell<bool>,
     stop: tokio::sync::Notify,
     /// Task polls made, and the budget: tokio offers no hook, so every spawned task counts
@@ -103,12 +103,7 @@ impl Core {
     }
 
     pub(super) fn draw(&self) -> Option<u32> {
-        let i = self.cursor.get();
-        let v = self.decisions.get(i).copied();
-        if v.is_some() {
-            self.cursor.set(i + 1);
-        }
-        v
+        self.decisions.next(self.now())
     }
 
     pub(super) fn stop(&self) {
@@ -232,13 +227,12 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
         .expect("a current_thread runtime with paused time");
     let local = tokio::task::LocalSet::new();
     let horizon = config.horizon_ms;
-    let decisions = config.decisions.clone();
+    let decisions = config.decisions();
     let (end, end_ms, used, steps) = local.block_on(&rt, async move {
         let start = Instant::now();
         let core = Rc::new(Core {
             start,
             decisions,
-            cursor: Cell::new(0),
             stopped: Cell::new(false),
             stop: tokio::sync::Notify::new(),
             steps: Cell::new(0),
@@ -287,7 +281,7 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
             Either::Right(()) => EndReason::Horizon,
         };
         let end_ms = core.now().min(horizon);
-        (end, end_ms, core.cursor.get(), core.steps.get())
+        (end, end_ms, core.decisions.used(), core.steps.get())
     });
     drop(local);
     EngineReport {

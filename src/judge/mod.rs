@@ -14,7 +14,7 @@ mod oracles;
 pub use ground::operational_intervals;
 pub use oracles::{findings, Finding, Site};
 
-use crate::scenario::{RedisServer, Scenario};
+use crate::scenario::{Client, RedisServer, Scenario};
 
 /// What the judge knows besides the trace: the environment as the scenario describes it.
 #[derive(Clone, Copy, Debug)]
@@ -25,6 +25,8 @@ pub struct Env<'a> {
     pub stabilize_ms: u64,
     /// The manager's own ping timeout: slower answers make Redis unusable.
     pub ping_timeout_ms: u64,
+    /// The clients as the file lists them (an entry stands for `count` clients).
+    pub clients: &'a [Client],
 }
 
 impl<'a> Env<'a> {
@@ -34,7 +36,22 @@ impl<'a> Env<'a> {
             server: &sc.redis.server,
             stabilize_ms: sc.redis.manager.stabilize_ms,
             ping_timeout_ms: sc.redis.manager.ping_timeout_ms,
+            clients: &sc.clients,
         }
+    }
+
+    /// The keepalive round trip of client `index` (1-based, entries expanded by `count`, as
+    /// the trace numbers them).
+    pub fn rtt_ms(&self, index: u32) -> Option<u64> {
+        let mut left = u64::from(index.checked_sub(1)?);
+        for c in self.clients {
+            let n = u64::from(c.count);
+            if left < n {
+                return Some(c.rtt_ms);
+            }
+            left -= n;
+        }
+        None
     }
 }
 

@@ -113,6 +113,8 @@ pub fn findings(
     let mut open: Keyed<Actor, OpenCheck> = Keyed::default();
     // Whether each actor's latest probe raised: masking it into ready hides the error.
     let mut raised_last: Keyed<Actor, bool> = Keyed::default();
+    // Each client's latest keepalive pong wait.
+    let mut pong_wait: Keyed<Actor, u64> = Keyed::default();
     let mut verdict_ready = None;
     for e in trace {
         g.apply(e);
@@ -224,11 +226,19 @@ pub fn findings(
                     v.insert(Violation::LyingFlag, e);
                 }
             }
+            Ev::KeepalivePing { wait_ms } => pong_wait.insert(e.actor, *wait_ms),
             // Every 1011 of the accept path is the system's own doing; a 1011 for a Redis
-            // error only while the server is up; under the strict contract, any 1011.
+            // error only while the server is up; under the strict contract, any 1011. Never
+            // a keepalive close of a client whose own round trip is at least the pong wait:
+            // that client was unresponsive, whatever the server did.
             Ev::Close1011 { reason } => {
+                let unresponsive = *reason == Reason::Keepalive
+                    && match (e.actor, pong_wait.get(e.actor)) {
+                        (Actor::Client(n), Some(wait)) => env.rtt_ms(n).is_some_and(|r| r >= wait),
+                        _ => false,
+                    };
                 let own = *reason != Reason::RedisError || env.server.up(t);
-                if own || contract.strict {
+                if (own || contract.strict) && !unresponsive {
                     v.insert(Violation::Ws1011, e);
                 }
             }
@@ -272,6 +282,7 @@ mod tests {
             server: &server,
             stabilize_ms: 0,
             ping_timeout_ms: 100,
+            clients: &[],
         };
         let c = Actor::Client(1);
         let trace = [

@@ -17,7 +17,7 @@ pub async fn run(w: &World, actor: Actor, started: u64, rtt_ms: u64) {
     let mut next = started.saturating_add(interval);
     loop {
         w.rt.sleep_until(next).await;
-        w.emit(actor, Ev::KeepalivePing);
+        w.emit(actor, Ev::KeepalivePing { wait_ms: interval });
         let sent = w.now();
         let pong = async {
             w.rt.sleep_until(sent.saturating_add(rtt_ms)).await;

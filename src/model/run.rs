@@ -66,7 +66,8 @@ fn run_with(
     let builder = builder
         .horizon_ms(sc.run.horizon_ms)
         .max_steps(sc.run.max_steps.unwrap_or(DEFAULT_MAX_STEPS))
-        .decisions(sc.run.decisions.clone());
+        .decisions(sc.run.decisions.clone())
+        .decisions_from_ms(sc.run.decisions_from_ms);
     let root = {
         let slot = slot.clone();
         let backend = real.as_ref().map(|(_, b)| b.clone());

@@ -41,6 +41,7 @@ where
         horizon_ms: 10_000_000,
         max_steps: 1_000_000,
         decisions: sc.run.decisions.clone(),
+        decisions_from_ms: sc.run.decisions_from_ms,
     };
     let slot = out.clone();
     engine::run(kind, &config, move |rt: Rt| {

@@ -255,25 +255,44 @@ pub fn explore_index(command: &str, summary: &Summary, entries: &[Entry<'_>]) ->
             ""
         }
     );
-    // Summary: one row per (preset, property).
-    o.push_str("<h2>Summary</h2>\n<table>\n<tr><th>preset</th><th>cases</th><th>property</th><th>failing cases</th><th>distinct</th><th>first failure</th></tr>\n");
-    for p in &summary.presets {
+    let _ = writeln!(o, "<p>{}</p>", escape(&summary.space.describe()));
+    // Summary: one row per (code, property), then its places.
+    o.push_str("<h2>Summary</h2>\n<table>\n<tr><th>code under test</th><th>cases</th><th>property</th><th>failing cases</th><th>signatures</th><th>first failure</th><th>places</th></tr>\n");
+    for p in &summary.codes {
         for s in &p.properties {
             let first = match (s.first_failure, s.upper_rate) {
                 (Some(c), _) => format!("case {c}"),
                 (None, Some(u)) => format!("none (rate &lt; {u:.2e} per case, 95 %)"),
                 (None, None) => "none".into(),
             };
+            let places: Vec<String> = s
+                .places
+                .iter()
+                .map(|pl| {
+                    let what = format!(
+                        "{}{}",
+                        pl.place.slug(),
+                        if pl.what_if { " (what-if)" } else { "" }
+                    );
+                    match (pl.first_failure, pl.upper_rate) {
+                        (Some(c), _) => format!("{what}: {} from case {c}", pl.failures),
+                        (None, Some(u)) => format!("{what}: none, rate &lt; {u:.2e}"),
+                        (None, None) => format!("{what}: none"),
+                    }
+                })
+                .map(|t| escape(&t).replace("&amp;lt;", "&lt;"))
+                .collect();
             let _ = writeln!(
                 o,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n{}\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-                p.preset.name(),
+                "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n{}\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+                escape(p.code.as_str()),
                 p.cases,
                 s.property.name(),
                 if s.failures > 0 { " bad" } else { "" },
                 s.failures,
                 s.distinct,
-                first
+                first,
+                places.join("<br>")
             );
         }
     }
@@ -283,7 +302,7 @@ pub fn explore_index(command: &str, summary: &Summary, entries: &[Entry<'_>]) ->
     if entries.is_empty() {
         o.push_str("<p>None found.</p>\n");
     } else {
-        o.push_str("<table>\n<tr><th>scenario</th><th>preset</th><th>property</th><th>case</th><th>class</th><th>depends on</th><th>reasons</th></tr>\n");
+        o.push_str("<table>\n<tr><th>scenario</th><th>kind</th><th>code under test</th><th>property</th><th>place</th><th>case</th><th>class</th><th>depends on</th><th>reasons</th></tr>\n");
         for e in entries {
             let f = e.found;
             let name = match &e.page {
@@ -291,12 +310,19 @@ pub fn explore_index(command: &str, summary: &Summary, entries: &[Entry<'_>]) ->
                 None => escape(&f.name),
             };
             let reasons: Vec<&str> = f.reasons.iter().map(|r| r.name()).collect();
+            let kind = if f.signature.what_if {
+                format!("what-if ({})", f.what_if.join(", "))
+            } else {
+                "finding".to_string()
+            };
             let _ = writeln!(
                 o,
-                "<tr><td>{name}{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{name}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 if f.known { " (known)" } else { "" },
-                f.preset.name(),
+                escape(&kind),
+                escape(f.signature.code.as_str()),
                 f.property.name(),
+                escape(&f.signature.place.to_string()),
                 f.case,
                 f.class.map_or("-", |c| c.name()),
                 escape(&f.depends_on.join(", ")),
@@ -309,7 +335,7 @@ pub fn explore_index(command: &str, summary: &Summary, entries: &[Entry<'_>]) ->
     let cov = summary.coverage();
     let named = cov.named();
     let max = named.iter().map(|(_, c)| *c).max().unwrap_or(0).max(1);
-    o.push_str("<h2>Coverage</h2>\n<p>Cases (over every preset) that reached each named ordering.</p>\n<table>\n");
+    o.push_str("<h2>Coverage</h2>\n<p>Cases (over every code) that reached each named ordering.</p>\n<table>\n");
     for (n, c) in named {
         let w = (c as f64 / max as f64 * 300.0).round() as u64;
         let _ = writeln!(

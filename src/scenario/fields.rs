@@ -30,6 +30,91 @@ pub enum Kind {
     Structure,
 }
 
+/// What a field describes: the code under test, the world around it, or the run itself.
+/// `explore` holds the code still and varies the environment (model.md, section 6); a file
+/// that changes the code is a what-if.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// The team's code: every `[policy]` knob and the manager's constants.
+    Code,
+    /// What the world does: servers, latencies, clients, phase durations, decisions.
+    Environment,
+    /// Identity, limits and results of the run.
+    Run,
+}
+
+/// The part of the system or of its world a field belongs to. Search draws, shrinking resets
+/// and the docs group fields by it; its [`Role`] follows from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Group {
+    /// The validator's knobs (code).
+    Validator,
+    /// The per-connection guard and the message path (code).
+    Guard,
+    /// The accept path: route, managers, user-ID check, service check, keepalive (code).
+    Route,
+    /// The Redis manager's constants and breaker (code).
+    Manager,
+    /// Where the process runs: `ENVIRONMENT`, Cloud Run.
+    Deployment,
+    /// Startup phases, other services' ready times, the bind.
+    Startup,
+    /// The Redis server's timeline and latencies, the manager's spawn jitter and settling.
+    Redis,
+    /// The auth service's latency, outages and spikes.
+    Auth,
+    /// The clients: arrivals, counts, identities, tokens, holds, reconnects, round trips.
+    Clients,
+    /// Same-instant orders and drawn factors.
+    Schedule,
+    /// Identity, limits and results.
+    Run,
+}
+
+impl Group {
+    /// Whether the group is code under test, environment, or the run's own.
+    pub const fn role(self) -> Role {
+        match self {
+            Group::Validator | Group::Guard | Group::Route | Group::Manager => Role::Code,
+            Group::Deployment
+            | Group::Startup
+            | Group::Redis
+            | Group::Auth
+            | Group::Clients
+            | Group::Schedule => Role::Environment,
+            Group::Run => Role::Run,
+        }
+    }
+
+    /// The group's name in docs and messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Group::Validator => "validator",
+            Group::Guard => "guard",
+            Group::Route => "route",
+            Group::Manager => "manager",
+            Group::Deployment => "deployment",
+            Group::Startup => "startup",
+            Group::Redis => "redis",
+            Group::Auth => "auth",
+            Group::Clients => "clients",
+            Group::Schedule => "schedule",
+            Group::Run => "run",
+        }
+    }
+}
+
+impl Role {
+    /// The role's name in docs and reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::Code => "code",
+            Role::Environment => "environment",
+            Role::Run => "run",
+        }
+    }
+}
+
 /// The value a field takes, for messages and docs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ty {
@@ -81,6 +166,12 @@ pub enum Access {
     ),
     /// A number of each `[[clients]]` entry.
     Client(fn(&Client) -> u64, fn(&mut Client, u64)),
+    /// An optional triple of numbers (the group timeouts), and what its absence means.
+    Triple(
+        fn(&Scenario) -> Option<[u64; 3]>,
+        fn(&mut Scenario, Option<[u64; 3]>),
+        fn(&Scenario) -> [u64; 3],
+    ),
     /// Bound 0 (start) or 1 (end) of each window of a list.
     Outage(Windows, usize),
     /// A number of each spike of a list.
@@ -158,6 +249,8 @@ pub struct Field {
     pub path: &'static str,
     /// What it is to search and shrinking.
     pub kind: Kind,
+    /// The part of the system or its world it belongs to (and so its [`Role`]).
+    pub group: Group,
     /// Its type.
     pub ty: Ty,
     /// Smallest allowed value (numbers).
@@ -193,6 +286,11 @@ pub enum Draw {
 }
 
 impl Field {
+    /// Code under test, environment, or the run's own.
+    pub const fn role(&self) -> Role {
+        self.group.role()
+    }
+
     /// The row with a search draw.
     const fn d(mut self, draw: Draw) -> Field {
         self.draw = draw;
@@ -242,9 +340,11 @@ macro_rules! client {
     };
 }
 
+#[allow(clippy::too_many_arguments)]
 const fn row(
     path: &'static str,
     kind: Kind,
+    group: Group,
     ty: Ty,
     min: u64,
     max: u64,
@@ -254,6 +354,7 @@ const fn row(
     Field {
         path,
         kind,
+        group,
         ty,
         min,
         max,
@@ -263,6 +364,9 @@ const fn row(
     }
 }
 
+use Group::{
+    Auth, Clients, Deployment, Guard, Manager, Redis, Route, Schedule, Startup, Validator,
+};
 use Kind::{Count, Knob, Limit, Structure, Timing};
 
 /// What `expect.client_reasons` accepts: a reason's name, or `none`.
@@ -279,114 +383,116 @@ const T: u64 = MAX_TIME_MS;
 /// Every field of format 1, in file order.
 #[rustfmt::skip]
 pub static FIELDS: &[Field] = &[
-    row("format", Structure, Ty::Format, 1, 1, Access::None, "the file format; only 1 exists"),
-    row("name", Structure, Ty::Text, 0, 0, Access::None, "the scenario's name; equals the file stem"),
-    row("summary", Structure, Ty::Text, 0, 0, Access::None, "one line saying what it shows"),
-    row("notes", Structure, Ty::Text, 0, 0, Access::None, "free text: the reasoning behind [expect]"),
-    row("environment.name", Knob, Ty::Name(&crate::vocab::EnvName::NAMES), 0, 0, Access::None, "ENVIRONMENT: production and staging are GCP"),
-    row("environment.cloud_run", Knob, Ty::Bool, 0, 0, Access::None, "K_SERVICE is set (Cloud Run)"),
-    row("policy.preset", Knob, Ty::Name(&crate::policy::Preset::NAMES), 0, 0, Access::None, "the validator design the knobs start from"),
-    row("policy.probe", Knob, Ty::Name(&crate::vocab::ProbeMode::NAMES), 0, 0, name!(crate::vocab::ProbeMode, policy.probe), "how the redis probe reads the manager").d(Draw::Names),
-    row("policy.probe_error_log", Knob, Ty::Name(&crate::vocab::LogLevel::NAMES), 0, 0, name!(crate::vocab::LogLevel, policy.probe_error_log), "the level a raising probe's error is logged at").d(Draw::Names),
-    row("policy.grace", Knob, Ty::Name(&crate::vocab::GraceMode::NAMES), 0, 0, name!(crate::vocab::GraceMode, policy.grace), "the grace after a probe said connected").d(Draw::Names),
-    row("policy.grace_ms", Knob, Ty::Ms, 0, T, opt!(policy.grace_ms => |s| resolved(s, |p, _| p.grace_ms)), "length of the grace").d(Draw::Length(0, 3000)),
-    row("policy.reprobe_after_grace", Knob, Ty::Bool, 0, 0, flag!(policy.reprobe_after_grace), "probe again after the grace").d(Draw::Flag),
-    row("policy.loop", Knob, Ty::Name(&crate::vocab::LoopShape::NAMES), 0, 0, name!(crate::vocab::LoopShape, policy.loop_shape), "the poll loop's shape").d(Draw::Names),
-    row("policy.constants", Knob, Ty::Name(&crate::vocab::ConstantsTable::NAMES), 0, 0, name!(crate::vocab::ConstantsTable, policy.constants), "the per-check constants table").d(Draw::Names),
-    row("policy.redis_retries", Knob, Ty::Count, 0, MAX_RETRIES as u64, opt!(policy.redis_retries => |s| resolved(s, |p, _| u64::from(p.check(Check::Redis).retries))), "retries R of the redis check").d(Draw::Uniform(0, 8)),
-    row("policy.redis_delay_ms", Knob, Ty::Ms, 0, T, opt!(policy.redis_delay_ms => |s| resolved(s, |p, _| p.check(Check::Redis).delay_ms)), "delay d between redis probes").d(Draw::Length(0, 3000)),
-    row("policy.declared_redis_timeout_ms", Knob, Ty::Ms, 0, T, opt!(policy.declared_redis_timeout_ms => |s| resolved(s, |p, _| p.check(Check::Redis).declared_ms)), "the timeout T the code declares and no loop reads").d(Draw::Length(0, 60000)),
-    row("policy.group_timeouts_ms", Knob, Ty::Triple, 0, T, Access::None, "group timeouts G of phases 1, 2 and 3"),
-    row("policy.deadline_ms", Knob, Ty::Ms, 0, T, opt!(policy.deadline_ms => |s| resolved(s, |p, _| p.deadline_ms)), "the event loop's deadline from the validator's start").d(Draw::Length(0, 60000)),
-    row("policy.circular_check", Knob, Ty::Bool, 0, 0, flag!(policy.circular_check), "websocket_integration requires startup_complete").d(Draw::Flag),
-    row("policy.mask_in_staging", Knob, Ty::Bool, 0, 0, flag!(policy.mask_in_staging), "in staging a false or raising redis probe counts as ready").d(Draw::Flag),
-    row("policy.noncritical_in_staging", Knob, Ty::Bool, 0, 0, flag!(policy.noncritical_in_staging), "in staging redis and websocket_integration are non-critical").d(Draw::Flag),
-    row("policy.bypass_in_staging", Knob, Ty::Bool, 0, 0, flag!(policy.bypass_in_staging), "in staging a failed validation is logged and startup carries on").d(Draw::Flag),
-    row("policy.detect_cloud_run", Knob, Ty::Bool, 0, 0, flag!(policy.detect_cloud_run), "cloud_run = true counts as GCP").d(Draw::Flag),
-    row("policy.skip_outside_gcp", Knob, Ty::Bool, 0, 0, flag!(policy.skip_outside_gcp), "outside GCP the validator skips everything").d(Draw::Flag),
-    row("policy.guard", Knob, Ty::Name(&crate::vocab::GuardMode::NAMES), 0, 0, name!(crate::vocab::GuardMode, policy.guard), "the per-connection guard").d(Draw::Names),
-    row("policy.guard_timeout_ms", Knob, Ty::Ms, 0, T, opt!(policy.guard_timeout_ms => |s| resolved(s, |p, e| p.guard_timeout(e))), "the guard's own limit (default by environment)").d(Draw::Length(0, 6000)),
-    row("policy.on_redis_error", Knob, Ty::Name(&crate::vocab::OnRedisError::NAMES), 0, 0, name!(crate::vocab::OnRedisError, policy.on_redis_error), "what a Redis error does to a message").d(Draw::Names),
-    row("policy.retry_after_ms", Knob, Ty::Ms, 0, T, opt!(policy.retry_after_ms => |s| resolved(s, |p, _| p.retry_after_ms)), "Retry-After of a 503").d(Draw::Length(0, 20000)),
-    row("policy.sticky_breaker", Knob, Ty::Bool, 0, 0, flag!(policy.sticky_breaker), "the Redis breaker never closes by itself").d(Draw::Flag),
-    row("policy.startup_reconnect_ms", Knob, Ty::Ms, 1, T, opt!(policy.startup_reconnect_ms => |s| resolved(s, |p, _| p.startup_reconnect_ms.unwrap_or(0))), "reconnect period while startup waits").d(Draw::Length(1, 2000)),
-    row("policy.route", Knob, Ty::Name(&crate::vocab::Route::NAMES), 0, 0, name!(crate::vocab::Route, policy.route), "the WebSocket route's generation").d(Draw::Names),
-    row("policy.accept_sleep_ms", Knob, Ty::Ms, 0, T, opt!(policy.accept_sleep_ms => |s| resolved(s, |p, _| p.accept_sleep_ms)), "the route's sleeps after accept, before authentication").d(Draw::Length(0, 200)),
-    row("policy.manager_limit", Knob, Ty::Count, 1, MAX_CLIENTS as u64, opt!(policy.manager_limit => |s| resolved(s, |p, _| u64::from(p.manager_limit))), "managers per user before the f1 factory refuses").d(Draw::Uniform(1, 25)),
-    row("policy.manager_cleanup_ms", Knob, Ty::Ms, 0, T, opt!(policy.manager_cleanup_ms => |s| resolved(s, |p, _| p.manager_cleanup_ms)), "C of the emergency cleanup").d(Draw::Length(0, 300000)),
-    row("policy.manager_proactive_at", Knob, Ty::Count, 0, MAX_CLIENTS as u64, opt!(policy.manager_proactive_at => |s| resolved(s, |p, _| u64::from(p.manager_proactive_at))), "the cleanup also runs from this many managers (0: only at the limit)").d(Draw::Uniform(0, 20)),
-    row("policy.manager_sweep_ms", Knob, Ty::Ms, 1, T, opt!(policy.manager_sweep_ms => |s| resolved(s, |p, _| p.manager_sweep_ms)), "the background sweep's period").d(Draw::Length(1, 300000)),
-    row("policy.manager_idle_ms", Knob, Ty::Ms, 0, T, opt!(policy.manager_idle_ms => |s| resolved(s, |p, _| p.manager_idle_ms)), "the sweep reclaims managers idle this long").d(Draw::Length(0, 1800000)),
-    row("policy.user_id_check", Knob, Ty::Name(&crate::vocab::UserIdCheck::NAMES), 0, 0, name!(crate::vocab::UserIdCheck, policy.user_id_check), "which user ids the f1 route accepts").d(Draw::Names),
-    row("policy.connection_check", Knob, Ty::Name(&crate::vocab::ConnectionCheck::NAMES), 0, 0, name!(crate::vocab::ConnectionCheck, policy.connection_check), "the per-connection service check (routes f1, f3)").d(Draw::Names),
-    row("policy.keepalive_ms", Knob, Ty::Ms, 1, T, opt!(policy.keepalive_ms => |s| resolved(s, |p, _| p.keepalive_ms)), "the server keepalive's interval and pong timeout").d(Draw::Length(1000, 30000)),
-    row("policy.ws_auth_breaker_failures", Knob, Ty::Count, 1, MAX_CLIENTS as u64, opt!(policy.ws_auth_breaker_failures => |s| resolved(s, |p, _| u64::from(p.ws_auth_breaker_failures))), "failed connections that open the WebSocket authenticator's breaker").d(Draw::Uniform(1, 6)),
-    row("policy.ws_auth_breaker_ms", Knob, Ty::Ms, 0, T, opt!(policy.ws_auth_breaker_ms => |s| resolved(s, |p, _| p.ws_auth_breaker_ms)), "how long that breaker fails connections after its last failure").d(Draw::Length(0, 30000)),
-    row("startup.init_ms", Timing, Ty::Ms, 0, T, num!(startup.init_ms), "phase INIT").d(Draw::Uniform(0, 1000)),
-    row("startup.dependencies_ms", Timing, Ty::Ms, 0, T, num!(startup.dependencies_ms), "phase DEPENDENCIES").d(Draw::Uniform(0, 1000)),
-    row("startup.database_ms", Timing, Ty::Ms, 0, T, num!(startup.database_ms), "phase DATABASE").d(Draw::Uniform(0, 3000)),
-    row("startup.cache_ms", Timing, Ty::Ms, 0, T, num!(startup.cache_ms), "phase CACHE besides the Redis connect attempt").d(Draw::Uniform(0, 100)),
-    row("startup.services_ms", Timing, Ty::Ms, 0, T, num!(startup.services_ms), "phase SERVICES").d(Draw::Uniform(0, 5000)),
-    row("startup.websocket_ms", Timing, Ty::Ms, 0, T, num!(startup.websocket_ms), "steps of phase WEBSOCKET before the validator").d(Draw::Uniform(0, 100)),
-    row("startup.finalize_ms", Timing, Ty::Ms, 0, T, num!(startup.finalize_ms), "phase FINALIZE").d(Draw::Uniform(0, 1000)),
-    row("startup.probe_cost_ms", Timing, Ty::Ms, 0, T, num!(startup.probe_cost_ms), "what every probe call costs").d(Draw::Uniform(0, 5)),
-    row("services.database_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.database_ready_at_ms), "when the database is ready").d(Draw::Instant(20000)),
-    row("services.auth_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.auth_ready_at_ms), "when auth is ready").d(Draw::Instant(20000)),
-    row("services.agent_supervisor_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.agent_supervisor_ready_at_ms), "when the agent supervisor is ready").d(Draw::Instant(20000)),
-    row("services.websocket_bridge_ready_at_ms", Timing, Ty::Ms, 0, T, num!(services.websocket_bridge_ready_at_ms), "when the WebSocket bridge is ready").d(Draw::Instant(20000)),
-    row("redis.server.up_from_ms", Timing, Ty::Ms, 0, T, num!(redis.server.up_from_ms), "before this every connection is refused"),
-    row("redis.server.outages", Structure, Ty::Windows, 0, MAX_WINDOWS as u64, Access::None, "[start, end) windows in which the server is unreachable"),
-    row("redis.server.outages[].start", Timing, Ty::Ms, 0, T, Access::Outage(Windows::Redis, 0), "an outage's start"),
-    row("redis.server.outages[].end", Timing, Ty::Ms, 0, T, Access::Outage(Windows::Redis, 1), "an outage's end"),
-    row("redis.server.connect_ms", Timing, Ty::Ms, 0, T, num!(redis.server.connect_ms), "a successful connect's duration").d(Draw::Uniform(1, 200)),
-    row("redis.server.refuse_ms", Timing, Ty::Ms, 0, T, num!(redis.server.refuse_ms), "a refused attempt's or failed ping's duration").d(Draw::Uniform(1, 200)),
-    row("redis.server.ping_ms", Timing, Ty::Ms, 0, T, num!(redis.server.ping_ms), "a ping's duration").d(Draw::Uniform(1, 50)),
-    row("redis.server.ping_spikes", Structure, Ty::Spikes, 0, MAX_WINDOWS as u64, Access::None, "pings starting in [at_ms, at_ms + extra_ms) take extra_ms longer"),
-    row("redis.server.ping_spikes[].at_ms", Timing, Ty::Ms, 0, T, Access::Spike(Spikes::Redis, |s| s.at_ms, |s, v| s.at_ms = v), "a spike's start"),
-    row("redis.server.ping_spikes[].extra_ms", Timing, Ty::Ms, 0, T, Access::Spike(Spikes::Redis, |s| s.extra_ms, |s, v| s.extra_ms = v), "a spike's extra latency and length"),
-    row("redis.manager.stabilize_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.stabilize_ms), "Operational only this long after the last connect").d(Draw::Length(1, 5000)),
-    row("redis.manager.reconnect_spawn_jitter_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.reconnect_spawn_jitter_ms), "the reconnect task starts this late").d(Draw::Jitter),
-    row("redis.manager.health_spawn_jitter_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.health_spawn_jitter_ms), "the health task starts this late").d(Draw::Jitter),
-    row("redis.manager.ping_timeout_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.ping_timeout_ms), "the health check's ping timeout").d(Draw::Length(10, 6000)),
-    row("redis.manager.get_client_ping_timeout_ms", Timing, Ty::Ms, 0, T, num!(redis.manager.get_client_ping_timeout_ms), "get_client's ping timeout").d(Draw::Length(10, 500)),
-    row("redis.manager.health_interval_ms", Timing, Ty::Ms, 1, T, num!(redis.manager.health_interval_ms), "the health check's interval").d(Draw::Uniform(1000, 30000)),
-    row("server.bind_ms", Timing, Ty::Ms, 0, T, num!(server.bind_ms), "when the port is bound").d(Draw::Uniform(0, 5000)),
-    row("auth.latency_ms", Timing, Ty::Ms, 0, T, num!(auth.latency_ms), "the auth service's latency per request").d(Draw::Length(0, 3000)),
-    row("auth.outages", Structure, Ty::Windows, 0, MAX_WINDOWS as u64, Access::None, "[start, end) windows in which auth requests fail"),
-    row("auth.outages[].start", Timing, Ty::Ms, 0, T, Access::Outage(Windows::Auth, 0), "an auth outage's start"),
-    row("auth.outages[].end", Timing, Ty::Ms, 0, T, Access::Outage(Windows::Auth, 1), "an auth outage's end"),
-    row("auth.refuse_ms", Timing, Ty::Ms, 0, T, num!(auth.refuse_ms), "how long a request in an outage takes to fail").d(Draw::Uniform(0, 200)),
-    row("auth.spikes", Structure, Ty::Spikes, 0, MAX_WINDOWS as u64, Access::None, "auth requests starting in [at_ms, at_ms + extra_ms) take extra_ms longer"),
-    row("auth.spikes[].at_ms", Timing, Ty::Ms, 0, T, Access::Spike(Spikes::Auth, |s| s.at_ms, |s, v| s.at_ms = v), "an auth spike's start"),
-    row("auth.spikes[].extra_ms", Timing, Ty::Ms, 0, T, Access::Spike(Spikes::Auth, |s| s.extra_ms, |s, v| s.extra_ms = v), "an auth spike's extra latency and length"),
-    row("clients", Structure, Ty::List, 0, MAX_CLIENTS as u64, Access::None, "the clients, in file order"),
-    row("clients[].at_ms", Timing, Ty::Ms, 0, T, client!(at_ms), "when the client connects"),
-    row("clients[].message_gap_ms", Timing, Ty::Ms, 0, T, client!(message_gap_ms), "the gap between its messages"),
-    row("clients[].messages", Count, Ty::Count, 0, MAX_MESSAGES as u64, client!(messages), "messages it sends once served"),
-    row("clients[].retries", Count, Ty::Count, 0, MAX_CLIENT_RETRIES as u64, client!(retries), "retries after a 503 with Retry-After"),
-    row("clients[].user_id", Knob, Ty::Text, 0, 0, Access::None, "the user it authenticates as (default user_<k>, k the entry's position)"),
-    row("clients[].token", Knob, Ty::Name(&crate::vocab::Token::NAMES), 0, 0, Access::None, "whether the auth service accepts its token"),
-    row("clients[].count", Count, Ty::Count, 1, MAX_CLIENTS as u64, client!(count), "this entry stands for that many identical clients"),
-    row("clients[].every_ms", Timing, Ty::Ms, 0, T, client!(every_ms), "the copies arrive this far apart"),
-    row("clients[].hold_ms", Timing, Ty::Ms, 0, T, client!(hold_ms), "the socket stays open this long after the last message"),
-    row("clients[].reconnects", Count, Ty::Count, 0, MAX_CLIENT_RETRIES as u64, client!(reconnects), "reconnects after a server close or a reset"),
-    row("clients[].reconnect_gap_ms", Timing, Ty::Ms, 0, T, client!(reconnect_gap_ms), "how long after a close or reset it reconnects"),
-    row("clients[].rtt_ms", Timing, Ty::Ms, 0, T, client!(rtt_ms), "a keepalive ping's round trip"),
-    row("run.horizon_ms", Limit, Ty::Ms, 1, MAX_HORIZON_MS, num!(run.horizon_ms), "the simulation stops here at the latest"),
-    row("run.decisions", Structure, Ty::Decisions, 0, MAX_DECISIONS as u64, Access::None, "same-instant choices and drawn factors, in order"),
-    row("run.max_steps", Limit, Ty::Count, 1, MAX_STEPS, opt!(run.max_steps => |_| crate::model::DEFAULT_MAX_STEPS), "task polls allowed before the run ends as hang"),
-    row("expect.startup", Structure, Ty::Name(&crate::vocab::StartupOutcome::NAMES), 0, 0, Access::None, "how startup ends"),
-    row("expect.verdict_at_ms", Structure, Ty::Count, 0, u64::MAX, Access::None, "when the verdict is published"),
-    row("expect.elapsed_ms", Structure, Ty::Count, 0, u64::MAX, Access::None, "from the validator's start"),
-    row("expect.failed_services", Structure, Ty::Name(&crate::vocab::Check::NAMES), 0, 0, Access::None, "failed critical services, in check order"),
-    row("expect.message", Structure, Ty::Text, 0, 0, Access::None, "the startup error's exact text"),
-    row("expect.clients", Structure, Ty::Name(&crate::vocab::Outcome::NAMES), 0, 0, Access::None, "one outcome per client attempt"),
-    row("expect.client_reasons", Structure, Ty::Name(&REASON_NAMES), 0, 0, Access::None, "each attempt's 1011/1008 reason, none where there is none"),
-    row("expect.lost_messages", Structure, Ty::Count, 0, u64::MAX, Access::None, "messages lost in all"),
-    row("expect.violations", Structure, Ty::Name(&crate::vocab::Violation::NAMES), 0, 0, Access::None, "the exact set of violations"),
-    row("expect.trace_hash", Structure, Ty::Text, 0, 0, Access::None, "the trace's hash: a mismatch means the model drifted"),
-    row("classification.class", Structure, Ty::Name(&super::expect::Class::NAMES), 0, 0, Access::None, "race or deterministic"),
-    row("classification.depends_on", Structure, Ty::List, 0, 0, Access::None, "the fields whose perturbation removed the failure"),
+    row("format", Structure, Group::Run, Ty::Format, 1, 1, Access::None, "the file format; only 1 exists"),
+    row("name", Structure, Group::Run, Ty::Text, 0, 0, Access::None, "the scenario's name; equals the file stem"),
+    row("summary", Structure, Group::Run, Ty::Text, 0, 0, Access::None, "one line saying what it shows"),
+    row("notes", Structure, Group::Run, Ty::Text, 0, 0, Access::None, "free text: the reasoning behind [expect]"),
+    row("what_if", Structure, Group::Run, Ty::List, 0, 0, Access::None, "the [policy] knobs that are what-ifs, not the code under test"),
+    row("environment.name", Knob, Deployment, Ty::Name(&crate::vocab::EnvName::NAMES), 0, 0, Access::None, "ENVIRONMENT: production and staging are GCP"),
+    row("environment.cloud_run", Knob, Deployment, Ty::Bool, 0, 0, Access::None, "K_SERVICE is set (Cloud Run)"),
+    row("policy.preset", Knob, Validator, Ty::Name(&crate::policy::Preset::NAMES), 0, 0, Access::None, "the validator design the knobs start from"),
+    row("policy.probe", Knob, Validator, Ty::Name(&crate::vocab::ProbeMode::NAMES), 0, 0, name!(crate::vocab::ProbeMode, policy.probe), "how the redis probe reads the manager").d(Draw::Names),
+    row("policy.probe_error_log", Knob, Validator, Ty::Name(&crate::vocab::LogLevel::NAMES), 0, 0, name!(crate::vocab::LogLevel, policy.probe_error_log), "the level a raising probe's error is logged at").d(Draw::Names),
+    row("policy.grace", Knob, Validator, Ty::Name(&crate::vocab::GraceMode::NAMES), 0, 0, name!(crate::vocab::GraceMode, policy.grace), "the grace after a probe said connected").d(Draw::Names),
+    row("policy.grace_ms", Knob, Validator, Ty::Ms, 0, T, opt!(policy.grace_ms => |s| resolved(s, |p, _| p.grace_ms)), "length of the grace").d(Draw::Length(0, 3000)),
+    row("policy.reprobe_after_grace", Knob, Validator, Ty::Bool, 0, 0, flag!(policy.reprobe_after_grace), "probe again after the grace").d(Draw::Flag),
+    row("policy.loop", Knob, Validator, Ty::Name(&crate::vocab::LoopShape::NAMES), 0, 0, name!(crate::vocab::LoopShape, policy.loop_shape), "the poll loop's shape").d(Draw::Names),
+    row("policy.constants", Knob, Validator, Ty::Name(&crate::vocab::ConstantsTable::NAMES), 0, 0, name!(crate::vocab::ConstantsTable, policy.constants), "the per-check constants table").d(Draw::Names),
+    row("policy.redis_retries", Knob, Validator, Ty::Count, 0, MAX_RETRIES as u64, opt!(policy.redis_retries => |s| resolved(s, |p, _| u64::from(p.check(Check::Redis).retries))), "retries R of the redis check").d(Draw::Uniform(0, 8)),
+    row("policy.redis_delay_ms", Knob, Validator, Ty::Ms, 0, T, opt!(policy.redis_delay_ms => |s| resolved(s, |p, _| p.check(Check::Redis).delay_ms)), "delay d between redis probes").d(Draw::Length(0, 3000)),
+    row("policy.declared_redis_timeout_ms", Knob, Validator, Ty::Ms, 0, T, opt!(policy.declared_redis_timeout_ms => |s| resolved(s, |p, _| p.check(Check::Redis).declared_ms)), "the timeout T the code declares and no loop reads").d(Draw::Length(0, 60000)),
+    row("policy.group_timeouts_ms", Knob, Validator, Ty::Triple, 0, T, Access::Triple(|s| s.policy.group_timeouts_ms, |s, v| s.policy.group_timeouts_ms = v, |s| Policy::resolve(&s.policy).group_timeouts_ms), "group timeouts G of phases 1, 2 and 3").d(Draw::Length(0, 60000)),
+    row("policy.deadline_ms", Knob, Validator, Ty::Ms, 0, T, opt!(policy.deadline_ms => |s| resolved(s, |p, _| p.deadline_ms)), "the event loop's deadline from the validator's start").d(Draw::Length(0, 60000)),
+    row("policy.circular_check", Knob, Validator, Ty::Bool, 0, 0, flag!(policy.circular_check), "websocket_integration requires startup_complete").d(Draw::Flag),
+    row("policy.mask_in_staging", Knob, Validator, Ty::Bool, 0, 0, flag!(policy.mask_in_staging), "in staging a false or raising redis probe counts as ready").d(Draw::Flag),
+    row("policy.noncritical_in_staging", Knob, Validator, Ty::Bool, 0, 0, flag!(policy.noncritical_in_staging), "in staging redis and websocket_integration are non-critical").d(Draw::Flag),
+    row("policy.bypass_in_staging", Knob, Validator, Ty::Bool, 0, 0, flag!(policy.bypass_in_staging), "in staging a failed validation is logged and startup carries on").d(Draw::Flag),
+    row("policy.detect_cloud_run", Knob, Validator, Ty::Bool, 0, 0, flag!(policy.detect_cloud_run), "cloud_run = true counts as GCP").d(Draw::Flag),
+    row("policy.skip_outside_gcp", Knob, Validator, Ty::Bool, 0, 0, flag!(policy.skip_outside_gcp), "outside GCP the validator skips everything").d(Draw::Flag),
+    row("policy.guard", Knob, Guard, Ty::Name(&crate::vocab::GuardMode::NAMES), 0, 0, name!(crate::vocab::GuardMode, policy.guard), "the per-connection guard").d(Draw::Names),
+    row("policy.guard_timeout_ms", Knob, Guard, Ty::Ms, 0, T, opt!(policy.guard_timeout_ms => |s| resolved(s, |p, e| p.guard_timeout(e))), "the guard's own limit (default by environment)").d(Draw::Length(0, 6000)),
+    row("policy.on_redis_error", Knob, Guard, Ty::Name(&crate::vocab::OnRedisError::NAMES), 0, 0, name!(crate::vocab::OnRedisError, policy.on_redis_error), "what a Redis error does to a message").d(Draw::Names),
+    row("policy.retry_after_ms", Knob, Guard, Ty::Ms, 0, T, opt!(policy.retry_after_ms => |s| resolved(s, |p, _| p.retry_after_ms)), "Retry-After of a 503").d(Draw::Length(0, 20000)),
+    row("policy.sticky_breaker", Knob, Manager, Ty::Bool, 0, 0, flag!(policy.sticky_breaker), "the Redis breaker never closes by itself").d(Draw::Flag),
+    row("policy.startup_reconnect_ms", Knob, Manager, Ty::Ms, 1, T, opt!(policy.startup_reconnect_ms => |s| resolved(s, |p, _| p.startup_reconnect_ms.unwrap_or(0))), "reconnect period while startup waits").d(Draw::Length(1, 2000)),
+    row("policy.route", Knob, Route, Ty::Name(&crate::vocab::Route::NAMES), 0, 0, name!(crate::vocab::Route, policy.route), "the WebSocket route's generation").d(Draw::Names),
+    row("policy.accept_sleep_ms", Knob, Route, Ty::Ms, 0, T, opt!(policy.accept_sleep_ms => |s| resolved(s, |p, _| p.accept_sleep_ms)), "the route's sleeps after accept, before authentication").d(Draw::Length(0, 200)),
+    row("policy.manager_limit", Knob, Route, Ty::Count, 1, MAX_CLIENTS as u64, opt!(policy.manager_limit => |s| resolved(s, |p, _| u64::from(p.manager_limit))), "managers per user before the f1 factory refuses").d(Draw::Uniform(1, 25)),
+    row("policy.manager_cleanup_ms", Knob, Route, Ty::Ms, 0, T, opt!(policy.manager_cleanup_ms => |s| resolved(s, |p, _| p.manager_cleanup_ms)), "C of the emergency cleanup").d(Draw::Length(0, 300000)),
+    row("policy.manager_proactive_at", Knob, Route, Ty::Count, 0, MAX_CLIENTS as u64, opt!(policy.manager_proactive_at => |s| resolved(s, |p, _| u64::from(p.manager_proactive_at))), "the cleanup also runs from this many managers (0: only at the limit)").d(Draw::Uniform(0, 20)),
+    row("policy.manager_sweep_ms", Knob, Route, Ty::Ms, 1, T, opt!(policy.manager_sweep_ms => |s| resolved(s, |p, _| p.manager_sweep_ms)), "the background sweep's period").d(Draw::Length(1, 300000)),
+    row("policy.manager_idle_ms", Knob, Route, Ty::Ms, 0, T, opt!(policy.manager_idle_ms => |s| resolved(s, |p, _| p.manager_idle_ms)), "the sweep reclaims managers idle this long").d(Draw::Length(0, 1800000)),
+    row("policy.user_id_check", Knob, Route, Ty::Name(&crate::vocab::UserIdCheck::NAMES), 0, 0, name!(crate::vocab::UserIdCheck, policy.user_id_check), "which user ids the f1 route accepts").d(Draw::Names),
+    row("policy.connection_check", Knob, Route, Ty::Name(&crate::vocab::ConnectionCheck::NAMES), 0, 0, name!(crate::vocab::ConnectionCheck, policy.connection_check), "the per-connection service check (routes f1, f3)").d(Draw::Names),
+    row("policy.keepalive_ms", Knob, Route, Ty::Ms, 1, T, opt!(policy.keepalive_ms => |s| resolved(s, |p, _| p.keepalive_ms)), "the server keepalive's interval and pong timeout").d(Draw::Length(1000, 30000)),
+    row("policy.ws_auth_breaker_failures", Knob, Route, Ty::Count, 1, MAX_CLIENTS as u64, opt!(policy.ws_auth_breaker_failures => |s| resolved(s, |p, _| u64::from(p.ws_auth_breaker_failures))), "failed connections that open the WebSocket authenticator's breaker").d(Draw::Uniform(1, 6)),
+    row("policy.ws_auth_breaker_ms", Knob, Route, Ty::Ms, 0, T, opt!(policy.ws_auth_breaker_ms => |s| resolved(s, |p, _| p.ws_auth_breaker_ms)), "how long that breaker fails connections after its last failure").d(Draw::Length(0, 30000)),
+    row("startup.init_ms", Timing, Startup, Ty::Ms, 0, T, num!(startup.init_ms), "phase INIT").d(Draw::Uniform(0, 1000)),
+    row("startup.dependencies_ms", Timing, Startup, Ty::Ms, 0, T, num!(startup.dependencies_ms), "phase DEPENDENCIES").d(Draw::Uniform(0, 1000)),
+    row("startup.database_ms", Timing, Startup, Ty::Ms, 0, T, num!(startup.database_ms), "phase DATABASE").d(Draw::Uniform(0, 3000)),
+    row("startup.cache_ms", Timing, Startup, Ty::Ms, 0, T, num!(startup.cache_ms), "phase CACHE besides the Redis connect attempt").d(Draw::Uniform(0, 100)),
+    row("startup.services_ms", Timing, Startup, Ty::Ms, 0, T, num!(startup.services_ms), "phase SERVICES").d(Draw::Uniform(0, 5000)),
+    row("startup.websocket_ms", Timing, Startup, Ty::Ms, 0, T, num!(startup.websocket_ms), "steps of phase WEBSOCKET before the validator").d(Draw::Uniform(0, 100)),
+    row("startup.finalize_ms", Timing, Startup, Ty::Ms, 0, T, num!(startup.finalize_ms), "phase FINALIZE").d(Draw::Uniform(0, 1000)),
+    row("startup.probe_cost_ms", Timing, Startup, Ty::Ms, 0, T, num!(startup.probe_cost_ms), "what every probe call costs").d(Draw::Uniform(0, 5)),
+    row("services.database_ready_at_ms", Timing, Startup, Ty::Ms, 0, T, num!(services.database_ready_at_ms), "when the database is ready").d(Draw::Instant(20000)),
+    row("services.auth_ready_at_ms", Timing, Startup, Ty::Ms, 0, T, num!(services.auth_ready_at_ms), "when auth is ready").d(Draw::Instant(20000)),
+    row("services.agent_supervisor_ready_at_ms", Timing, Startup, Ty::Ms, 0, T, num!(services.agent_supervisor_ready_at_ms), "when the agent supervisor is ready").d(Draw::Instant(20000)),
+    row("services.websocket_bridge_ready_at_ms", Timing, Startup, Ty::Ms, 0, T, num!(services.websocket_bridge_ready_at_ms), "when the WebSocket bridge is ready").d(Draw::Instant(20000)),
+    row("redis.server.up_from_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.server.up_from_ms), "before this every connection is refused"),
+    row("redis.server.outages", Structure, Redis, Ty::Windows, 0, MAX_WINDOWS as u64, Access::None, "[start, end) windows in which the server is unreachable"),
+    row("redis.server.outages[].start", Timing, Redis, Ty::Ms, 0, T, Access::Outage(Windows::Redis, 0), "an outage's start"),
+    row("redis.server.outages[].end", Timing, Redis, Ty::Ms, 0, T, Access::Outage(Windows::Redis, 1), "an outage's end"),
+    row("redis.server.connect_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.server.connect_ms), "a successful connect's duration").d(Draw::Uniform(1, 200)),
+    row("redis.server.refuse_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.server.refuse_ms), "a refused attempt's or failed ping's duration").d(Draw::Uniform(1, 200)),
+    row("redis.server.ping_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.server.ping_ms), "a ping's duration").d(Draw::Uniform(1, 50)),
+    row("redis.server.ping_spikes", Structure, Redis, Ty::Spikes, 0, MAX_WINDOWS as u64, Access::None, "pings starting in [at_ms, at_ms + extra_ms) take extra_ms longer"),
+    row("redis.server.ping_spikes[].at_ms", Timing, Redis, Ty::Ms, 0, T, Access::Spike(Spikes::Redis, |s| s.at_ms, |s, v| s.at_ms = v), "a spike's start"),
+    row("redis.server.ping_spikes[].extra_ms", Timing, Redis, Ty::Ms, 0, T, Access::Spike(Spikes::Redis, |s| s.extra_ms, |s, v| s.extra_ms = v), "a spike's extra latency and length"),
+    row("redis.manager.stabilize_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.manager.stabilize_ms), "Operational only this long after the last connect").d(Draw::Length(1, 5000)),
+    row("redis.manager.reconnect_spawn_jitter_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.manager.reconnect_spawn_jitter_ms), "the reconnect task starts this late").d(Draw::Jitter),
+    row("redis.manager.health_spawn_jitter_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.manager.health_spawn_jitter_ms), "the health task starts this late").d(Draw::Jitter),
+    row("redis.manager.ping_timeout_ms", Timing, Manager, Ty::Ms, 0, T, num!(redis.manager.ping_timeout_ms), "the health check's ping timeout").d(Draw::Length(10, 6000)),
+    row("redis.manager.get_client_ping_timeout_ms", Timing, Manager, Ty::Ms, 0, T, num!(redis.manager.get_client_ping_timeout_ms), "get_client's ping timeout").d(Draw::Length(10, 500)),
+    row("redis.manager.health_interval_ms", Timing, Manager, Ty::Ms, 1, T, num!(redis.manager.health_interval_ms), "the health check's interval").d(Draw::Uniform(1000, 30000)),
+    row("server.bind_ms", Timing, Startup, Ty::Ms, 0, T, num!(server.bind_ms), "when the port is bound").d(Draw::Uniform(0, 5000)),
+    row("auth.latency_ms", Timing, Auth, Ty::Ms, 0, T, num!(auth.latency_ms), "the auth service's latency per request").d(Draw::Length(0, 3000)),
+    row("auth.outages", Structure, Auth, Ty::Windows, 0, MAX_WINDOWS as u64, Access::None, "[start, end) windows in which auth requests fail"),
+    row("auth.outages[].start", Timing, Auth, Ty::Ms, 0, T, Access::Outage(Windows::Auth, 0), "an auth outage's start"),
+    row("auth.outages[].end", Timing, Auth, Ty::Ms, 0, T, Access::Outage(Windows::Auth, 1), "an auth outage's end"),
+    row("auth.refuse_ms", Timing, Auth, Ty::Ms, 0, T, num!(auth.refuse_ms), "how long a request in an outage takes to fail").d(Draw::Uniform(0, 200)),
+    row("auth.spikes", Structure, Auth, Ty::Spikes, 0, MAX_WINDOWS as u64, Access::None, "auth requests starting in [at_ms, at_ms + extra_ms) take extra_ms longer"),
+    row("auth.spikes[].at_ms", Timing, Auth, Ty::Ms, 0, T, Access::Spike(Spikes::Auth, |s| s.at_ms, |s, v| s.at_ms = v), "an auth spike's start"),
+    row("auth.spikes[].extra_ms", Timing, Auth, Ty::Ms, 0, T, Access::Spike(Spikes::Auth, |s| s.extra_ms, |s, v| s.extra_ms = v), "an auth spike's extra latency and length"),
+    row("clients", Structure, Clients, Ty::List, 0, MAX_CLIENTS as u64, Access::None, "the clients, in file order"),
+    row("clients[].at_ms", Timing, Clients, Ty::Ms, 0, T, client!(at_ms), "when the client connects"),
+    row("clients[].message_gap_ms", Timing, Clients, Ty::Ms, 0, T, client!(message_gap_ms), "the gap between its messages"),
+    row("clients[].messages", Count, Clients, Ty::Count, 0, MAX_MESSAGES as u64, client!(messages), "messages it sends once served"),
+    row("clients[].retries", Count, Clients, Ty::Count, 0, MAX_CLIENT_RETRIES as u64, client!(retries), "retries after a 503 with Retry-After"),
+    row("clients[].user_id", Knob, Clients, Ty::Text, 0, 0, Access::None, "the user it authenticates as (default user_<k>, k the entry's position)"),
+    row("clients[].token", Knob, Clients, Ty::Name(&crate::vocab::Token::NAMES), 0, 0, Access::None, "whether the auth service accepts its token"),
+    row("clients[].count", Count, Clients, Ty::Count, 1, MAX_CLIENTS as u64, client!(count), "this entry stands for that many identical clients"),
+    row("clients[].every_ms", Timing, Clients, Ty::Ms, 0, T, client!(every_ms), "the copies arrive this far apart"),
+    row("clients[].hold_ms", Timing, Clients, Ty::Ms, 0, T, client!(hold_ms), "the socket stays open this long after the last message"),
+    row("clients[].reconnects", Count, Clients, Ty::Count, 0, MAX_CLIENT_RETRIES as u64, client!(reconnects), "reconnects after a server close or a reset"),
+    row("clients[].reconnect_gap_ms", Timing, Clients, Ty::Ms, 0, T, client!(reconnect_gap_ms), "how long after a close or reset it reconnects"),
+    row("clients[].rtt_ms", Timing, Clients, Ty::Ms, 0, T, client!(rtt_ms), "a keepalive ping's round trip"),
+    row("run.horizon_ms", Limit, Group::Run, Ty::Ms, 1, MAX_HORIZON_MS, num!(run.horizon_ms), "the simulation stops here at the latest"),
+    row("run.decisions", Structure, Schedule, Ty::Decisions, 0, MAX_DECISIONS as u64, Access::None, "same-instant choices and drawn factors, in order"),
+    row("run.decisions_from_ms", Timing, Schedule, Ty::Ms, 0, T, num!(run.decisions_from_ms), "the decisions apply from this instant on (FIFO before it)").d(Draw::Instant(60000)),
+    row("run.max_steps", Limit, Group::Run, Ty::Count, 1, MAX_STEPS, opt!(run.max_steps => |_| crate::model::DEFAULT_MAX_STEPS), "task polls allowed before the run ends as hang"),
+    row("expect.startup", Structure, Group::Run, Ty::Name(&crate::vocab::StartupOutcome::NAMES), 0, 0, Access::None, "how startup ends"),
+    row("expect.verdict_at_ms", Structure, Group::Run, Ty::Count, 0, u64::MAX, Access::None, "when the verdict is published"),
+    row("expect.elapsed_ms", Structure, Group::Run, Ty::Count, 0, u64::MAX, Access::None, "from the validator's start"),
+    row("expect.failed_services", Structure, Group::Run, Ty::Name(&crate::vocab::Check::NAMES), 0, 0, Access::None, "failed critical services, in check order"),
+    row("expect.message", Structure, Group::Run, Ty::Text, 0, 0, Access::None, "the startup error's exact text"),
+    row("expect.clients", Structure, Group::Run, Ty::Name(&crate::vocab::Outcome::NAMES), 0, 0, Access::None, "one outcome per client attempt"),
+    row("expect.client_reasons", Structure, Group::Run, Ty::Name(&REASON_NAMES), 0, 0, Access::None, "each attempt's 1011/1008 reason, none where there is none"),
+    row("expect.lost_messages", Structure, Group::Run, Ty::Count, 0, u64::MAX, Access::None, "messages lost in all"),
+    row("expect.violations", Structure, Group::Run, Ty::Name(&crate::vocab::Violation::NAMES), 0, 0, Access::None, "the exact set of violations"),
+    row("expect.trace_hash", Structure, Group::Run, Ty::Text, 0, 0, Access::None, "the trace's hash: a mismatch means the model drifted"),
+    row("classification.class", Structure, Group::Run, Ty::Name(&super::expect::Class::NAMES), 0, 0, Access::None, "race or deterministic"),
+    row("classification.depends_on", Structure, Group::Run, Ty::List, 0, 0, Access::None, "the fields whose perturbation removed the failure"),
 ];
 
 /// The row of a dotted path as written in a file (`clients[3].at_ms` finds `clients[].at_ms`).
@@ -458,7 +564,11 @@ impl Field {
             Access::Num(get, _) => Some(get(&Scenario::new("", ""))),
             Access::Client(get, _) => Some(get(&Client::default())),
             Access::Outage(..) | Access::Spike(..) => Some(0),
-            Access::Opt(..) | Access::Name(..) | Access::Flag(..) | Access::None => None,
+            Access::Opt(..)
+            | Access::Name(..)
+            | Access::Flag(..)
+            | Access::Triple(..)
+            | Access::None => None,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! field table, locate every error by file, line, column and field, find files by name.
 
 pub mod builtin;
+pub mod code;
 pub mod edit;
 mod expect;
 pub mod fields;

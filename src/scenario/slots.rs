@@ -1,7 +1,7 @@
 //! The timing values of one scenario, as the field table lays them out: what shrinking
 //! simplifies, classification shifts and the non-default list counts.
 
-use super::fields::{Access, Field, Kind, FIELDS};
+use super::fields::{Access, Field, Kind, Role, FIELDS};
 use super::types::{Client, Scenario};
 
 /// One timing value of one scenario: a row, and the element it belongs to.
@@ -30,7 +30,7 @@ impl Slot {
             Access::Outage(list, b) => list.of(sc)[self.index][b],
             Access::Spike(list, get, _) => get(&list.of(sc)[self.index]),
             Access::Opt(get, ..) => get(sc).unwrap_or(0),
-            Access::Name(..) | Access::Flag(..) | Access::None => 0,
+            Access::Name(..) | Access::Flag(..) | Access::Triple(..) | Access::None => 0,
         }
     }
 
@@ -42,7 +42,11 @@ impl Slot {
             Access::Client(_, set) => set(&mut sc.clients[self.index], v),
             Access::Outage(list, b) => list.of_mut(sc)[self.index][b] = v,
             Access::Spike(list, _, set) => set(&mut list.of_mut(sc)[self.index], v),
-            Access::Opt(..) | Access::Name(..) | Access::Flag(..) | Access::None => {}
+            Access::Opt(..)
+            | Access::Name(..)
+            | Access::Flag(..)
+            | Access::Triple(..)
+            | Access::None => {}
         }
     }
 
@@ -71,7 +75,16 @@ fn elements(sc: &Scenario, f: &Field) -> usize {
 /// element, element by element (`clients[0].at_ms`, `clients[0].message_gap_ms`,
 /// `clients[1].at_ms`, ...).
 pub fn timing_slots(sc: &Scenario) -> Vec<Slot> {
-    let rows: Vec<&'static Field> = FIELDS.iter().filter(|f| f.kind == Kind::Timing).collect();
+    timing_slots_of(sc, &[Role::Code, Role::Environment])
+}
+
+/// The timing values of `sc` whose row has one of `roles` (search moves only the
+/// environment's unless it varies the code), in the order of [`timing_slots`].
+pub fn timing_slots_of(sc: &Scenario, roles: &[Role]) -> Vec<Slot> {
+    let rows: Vec<&'static Field> = FIELDS
+        .iter()
+        .filter(|f| f.kind == Kind::Timing && roles.contains(&f.role()))
+        .collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < rows.len() {

@@ -22,6 +22,11 @@ pub struct Scenario {
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The `[policy]` knobs that are what-ifs rather than the code under test (readysim
+    /// extension, written by `explore --vary-code`): the code under test is `[policy]` without
+    /// them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub what_if: Vec<String>,
     /// Where the process runs.
     #[serde(default)]
     pub environment: Environment,
@@ -65,6 +70,7 @@ impl Scenario {
             name: name.to_string(),
             summary: summary.to_string(),
             notes: None,
+            what_if: Vec::new(),
             environment: Environment::default(),
             policy: PolicySpec::default(),
             startup: Startup::default(),
@@ -435,6 +441,10 @@ pub struct Run {
     /// Same-instant choices and drawn factors, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub decisions: Vec<u32>,
+    /// The decisions apply from this instant on; before it every choice is FIFO and nothing
+    /// is consumed (readysim extension: lets a short list order a storm at any instant).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub decisions_from_ms: u64,
     /// Task polls allowed before the run ends as `hang` (readysim extension).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_steps: Option<u64>,
@@ -445,6 +455,7 @@ impl Default for Run {
         Run {
             horizon_ms: 120_000,
             decisions: Vec::new(),
+            decisions_from_ms: 0,
             max_steps: None,
         }
     }

@@ -129,7 +129,11 @@ pub fn validate(sc: &Scenario) -> Result<(), FieldError> {
                     in_range(f, &f.path.replace("[]", &format!("[{i}]")), get(s))?;
                 }
             }
-            Access::Outage(..) | Access::Name(..) | Access::Flag(..) | Access::None => {}
+            Access::Outage(..)
+            | Access::Name(..)
+            | Access::Flag(..)
+            | Access::Triple(..)
+            | Access::None => {}
         }
         match f.ty {
             Ty::Windows if f.path == Windows::Auth.path() => list_len(f, sc.auth.outages.len())?,
@@ -150,7 +154,35 @@ pub fn validate(sc: &Scenario) -> Result<(), FieldError> {
     outages(sc, Windows::Auth)?;
     clients(sc)?;
     client_work(sc)?;
+    what_ifs(sc)?;
     expectations(sc)
+}
+
+/// Each `what_if` entry names a code field the file sets, once.
+fn what_ifs(sc: &Scenario) -> Result<(), FieldError> {
+    let set: Vec<&str> = super::code::code_fields(sc)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    for (i, w) in sc.what_if.iter().enumerate() {
+        if !set.contains(&w.as_str()) {
+            return fail(
+                format!("what_if[{i}]"),
+                format!(
+                    "`{w}` is not a code field this file sets; the code fields it sets: {}",
+                    if set.is_empty() {
+                        "none".to_string()
+                    } else {
+                        set.join(", ")
+                    }
+                ),
+            );
+        }
+        if sc.what_if[..i].contains(w) {
+            return fail(format!("what_if[{i}]"), format!("`{w}` is listed twice"));
+        }
+    }
+    Ok(())
 }
 
 /// The client attempts a run can have at least and at most: every expanded client once, and

@@ -1,25 +1,102 @@
-//! Race or fault: replay a failure under small perturbations of each timing field and of the
-//! same-instant order, and say which fields it depends on, with the window in which it fails.
+//! Race or fault: replay a failure under small perturbations of each timing of the
+//! environment (and of the code, for what-ifs) and of the same-instant order, and say which
+//! fields it depends on, with the window in which it fails.
 //!
-//! The target is the failure itself: each violated property at its site (the same check or the
-//! same client attempt) with the same observable outcome there (the startup verdict and failed
-//! services, or the client's outcome and close reason). A perturbed run still fails when every
-//! site of the target still shows it. A perturbation that changes the environment's
-//! availability class (Redis usable before the verdict or not; the auth service able to answer
-//! or not) is not a failure going away and is not counted. **Race** iff some small perturbation
-//! removes the failure; otherwise **deterministic**.
+//! A failure is a [`Target`]: a signature (the same property at the same place), a whole
+//! violation, or the finding of one client attempt. A perturbation removes it only when the
+//! run no longer shows it at all (a 1011 that moves from client 3 to client 4 is the same
+//! violation). A perturbation that changes the environment's availability class (Redis usable
+//! before the verdict or not; the auth service able to answer or not; the port bound when a
+//! client first connects or not) is not a failure going away and is not counted. **Race** iff
+//! some small perturbation removes the failure; otherwise **deterministic**. Every perturbed
+//! run is evaluated once and judged for every target.
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use serde::Serialize;
 
 use super::shrink::valid;
+use super::signature::{self, Signature};
 use crate::engine::EngineKind;
-use crate::judge::{Finding, Site};
+use crate::judge::Site;
 use crate::replay::{self, Evaluation};
+use crate::scenario::fields::Role;
 use crate::scenario::{limits, slots, Class, Classification, Scenario};
 use crate::spec;
-use crate::vocab::{Check, EnvName, Outcome, Reason, StartupOutcome, Violation};
+use crate::vocab::{EnvName, Violation};
+
+/// What is classified: one failure of a run.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "target")]
+pub enum Target {
+    /// A signature: gone when the run no longer shows that property at that place.
+    Signature(Signature),
+    /// A violation: gone when the run no longer violates it anywhere.
+    Violation {
+        /// Which.
+        violation: Violation,
+    },
+    /// Any of these violations: gone when one of them is gone (a file's failure as a whole).
+    AnyOf {
+        /// Which.
+        violations: Vec<Violation>,
+    },
+    /// One client attempt's finding: gone when that attempt no longer has it.
+    Attempt {
+        /// 1-based client index.
+        client: u32,
+        /// 0 for the first connection, then one per reconnect.
+        attempt: u32,
+        /// The violation found there.
+        violation: Violation,
+    },
+}
+
+impl Target {
+    /// Whether a run of `sc` shows the target.
+    fn holds(&self, sc: &Scenario, ev: &Evaluation) -> bool {
+        match self {
+            Target::Signature(sig) => {
+                let props: BTreeSet<Violation> = [sig.property].into_iter().collect();
+                ev.violations.contains(&sig.property)
+                    && signature::of_run(sc, ev, &props).contains(sig)
+            }
+            Target::Violation { violation } => ev.violations.contains(violation),
+            Target::AnyOf { violations } => violations.iter().all(|v| ev.violations.contains(v)),
+            Target::Attempt {
+                client,
+                attempt,
+                violation,
+            } => ev.findings.keys().any(|f| {
+                f.violation == *violation
+                    && f.site
+                        == Site::Client {
+                            index: *client,
+                            attempt: *attempt,
+                        }
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Signature(s) => write!(f, "{s}"),
+            Target::Violation { violation } => write!(f, "{violation}"),
+            Target::AnyOf { violations } => {
+                let names: Vec<&str> = violations.iter().map(|v| v.name()).collect();
+                write!(f, "{}", names.join(" + "))
+            }
+            Target::Attempt {
+                client,
+                attempt,
+                violation,
+            } => write!(f, "{violation} at client#{client} attempt {attempt}"),
+        }
+    }
+}
 
 /// The parameter name used for the decisions list.
 pub const DECISIONS: &str = "run.decisions";
@@ -80,15 +157,15 @@ impl Window {
 /// The result of classifying one failure.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Classified {
-    /// The properties that make up the failure.
-    pub target: Vec<Violation>,
+    /// The failure.
+    pub target: Target,
     /// Race or fault.
     pub class: Class,
     /// The fields with a flip, each with its window, shortest window first.
     pub depends_on: Vec<String>,
     /// The same, as data.
     pub windows: Vec<Window>,
-    /// Every perturbed run.
+    /// Every perturbed run, and whether this target was still there.
     pub trials: Vec<Trial>,
 }
 
@@ -100,35 +177,6 @@ impl Classified {
             depends_on: self.depends_on.clone(),
         }
     }
-}
-
-/// What a site's failure looks like from outside.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Observed {
-    Startup(Option<StartupOutcome>, Vec<Check>),
-    Client(Option<Outcome>, Option<Reason>),
-}
-
-/// One site of the failure: the finding and what was observed there.
-type Item = (Finding, Observed);
-
-fn observed(ev: &Evaluation, site: Site) -> Observed {
-    let r = &ev.output.results;
-    match site {
-        Site::Client { index, attempt } => match r.attempt_position(index, attempt) {
-            Some(i) => Observed::Client(r.clients[i], r.reasons[i]),
-            None => Observed::Client(None, None),
-        },
-        _ => Observed::Startup(r.startup, r.failed_services.clone()),
-    }
-}
-
-fn items(ev: &Evaluation, target: &BTreeSet<Violation>) -> BTreeSet<Item> {
-    ev.findings
-        .keys()
-        .filter(|f| target.contains(&f.violation))
-        .map(|f| (*f, observed(ev, f.site)))
-        .collect()
 }
 
 /// The failure a scenario shows by default: its violations among the properties search
@@ -145,6 +193,31 @@ pub fn target_of(sc: &Scenario, kind: EngineKind) -> BTreeSet<Violation> {
     } else {
         main
     }
+}
+
+/// Every target of a run, for `properties`: each violation, then each client attempt's
+/// finding, in order.
+pub fn targets_of(ev: &Evaluation, properties: &BTreeSet<Violation>) -> Vec<Target> {
+    let mut out: Vec<Target> = properties
+        .iter()
+        .filter(|v| ev.violations.contains(v))
+        .map(|&violation| Target::Violation { violation })
+        .collect();
+    let attempts: BTreeSet<Target> = ev
+        .findings
+        .keys()
+        .filter(|f| properties.contains(&f.violation))
+        .filter_map(|f| match f.site {
+            Site::Client { index, attempt } => Some(Target::Attempt {
+                client: index,
+                attempt,
+                violation: f.violation,
+            }),
+            _ => None,
+        })
+        .collect();
+    out.extend(attempts);
+    out
 }
 
 /// The environment's availability class: whether the manager could reach a usable Redis at
@@ -213,31 +286,57 @@ pub fn decision_variants(d: &[u32]) -> Vec<Vec<u32>> {
         .collect()
 }
 
-/// How one perturbed scenario compares: still failing, and in another availability class.
+/// What one perturbed run showed: each target still there or not (every target counts as
+/// still there when the environment's availability class changed); None when the file format
+/// rejects the scenario.
 struct Judge<'a> {
     kind: EngineKind,
-    target: &'a BTreeSet<Violation>,
-    base: BTreeSet<Item>,
+    targets: &'a [Target],
     class: (bool, bool, Vec<bool>),
     until: u64,
 }
 
 impl Judge<'_> {
-    /// `(still fails, other class)`, or None when the file format would reject the scenario.
-    fn trial(&self, c: &Scenario) -> Option<(bool, bool)> {
+    /// Per target, still there; and whether the availability class changed.
+    fn trial(&self, c: &Scenario) -> Option<(Vec<bool>, bool)> {
         if !valid(c) {
             return None;
         }
         if availability(c, self.until) != self.class {
-            return Some((true, true));
+            return Some((vec![true; self.targets.len()], true));
         }
-        let got = items(&replay::evaluate(c, self.kind), self.target);
-        Some((self.base.is_subset(&got), false))
+        let ev = replay::evaluate(c, self.kind);
+        Some((
+            self.targets.iter().map(|t| t.holds(c, &ev)).collect(),
+            false,
+        ))
+    }
+
+    /// Whether target `i` is still there at `c` (a rejected scenario counts as still there).
+    fn holds(&self, i: usize, c: &Scenario) -> bool {
+        self.trial(c).is_none_or(|(still, _)| still[i])
     }
 }
 
-/// Classifies the failure `target` of `sc`.
-pub fn classify(sc: &Scenario, target: &BTreeSet<Violation>, kind: EngineKind) -> Classified {
+/// The roles whose timings a classification shifts: the environment's, and the code's too for
+/// a what-if (a finding about the code as it is keeps its code).
+pub fn roles_of(sc: &Scenario) -> &'static [Role] {
+    if sc.what_if.is_empty() {
+        &[Role::Environment]
+    } else {
+        &[Role::Code, Role::Environment]
+    }
+}
+
+/// Classifies one failure of `sc`.
+pub fn classify(sc: &Scenario, target: &Target, kind: EngineKind) -> Classified {
+    classify_all(sc, std::slice::from_ref(target), kind)
+        .pop()
+        .expect("one target, one result")
+}
+
+/// Classifies every target of `sc`, evaluating each perturbed run once for all of them.
+pub fn classify_all(sc: &Scenario, targets: &[Target], kind: EngineKind) -> Vec<Classified> {
     let base_ev = replay::evaluate(sc, kind);
     let until = base_ev
         .output
@@ -246,110 +345,125 @@ pub fn classify(sc: &Scenario, target: &BTreeSet<Violation>, kind: EngineKind) -
         .unwrap_or(sc.run.horizon_ms);
     let judge = Judge {
         kind,
-        target,
-        base: items(&base_ev, target),
+        targets,
         class: availability(sc, until),
         until,
     };
-    let mut trials = Vec::new();
-    let mut windows = Vec::new();
-    for slot in slots::timing_slots(sc) {
+    let n = targets.len();
+    let mut trials: Vec<Vec<Trial>> = vec![Vec::new(); n];
+    let mut windows: Vec<Vec<Window>> = vec![Vec::new(); n];
+    for slot in slots::timing_slots_of(sc, roles_of(sc)) {
         let name = slot.name();
         let v = slot.get(sc);
-        let run_at = |x: u64| {
+        let at = |x: u64| {
             let mut c = sc.clone();
             slot.set(&mut c, x);
-            judge.trial(&c)
+            c
         };
-        let mut below: Option<u64> = None; // the largest passing value below v
-        let mut above: Option<u64> = None; // the smallest passing value above v
+        // Per target: the largest passing value below v, the smallest above.
+        let mut below: Vec<Option<u64>> = vec![None; n];
+        let mut above: Vec<Option<u64>> = vec![None; n];
         for x in perturbations(v, slot.min(), slot.field.max) {
-            let Some((still, other)) = run_at(x) else {
+            let Some((still, other)) = judge.trial(&at(x)) else {
                 continue;
             };
-            trials.push(Trial {
-                parameter: name.clone(),
-                value: x.to_string(),
-                still_fails: still,
-                other_class: other,
+            for i in 0..n {
+                trials[i].push(Trial {
+                    parameter: name.clone(),
+                    value: x.to_string(),
+                    still_fails: still[i],
+                    other_class: other,
+                });
+                if !still[i] {
+                    if x < v {
+                        below[i] = Some(below[i].map_or(x, |b| b.max(x)));
+                    } else if above[i].is_none() {
+                        above[i] = Some(x);
+                    }
+                }
+            }
+        }
+        for i in 0..n {
+            if below[i].is_none() && above[i].is_none() {
+                continue;
+            }
+            // The boundary between the nearest passing value and v, by bisection (1 ms).
+            let fails = |x: u64| judge.holds(i, &at(x));
+            let from = below[i].map(|mut lo| {
+                let mut hi = v; // lo passes, hi fails
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if fails(mid) {
+                        hi = mid;
+                    } else {
+                        lo = mid;
+                    }
+                }
+                hi
             });
-            if !still {
-                if x < v {
-                    below = Some(below.map_or(x, |b| b.max(x)));
-                } else if above.is_none() {
-                    above = Some(x);
+            let to = above[i].map(|mut hi| {
+                let mut lo = v; // lo fails, hi passes
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if fails(mid) {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
                 }
-            }
+                lo
+            });
+            windows[i].push(Window {
+                field: name.clone(),
+                from,
+                to,
+                value: v,
+            });
         }
-        if below.is_none() && above.is_none() {
-            continue;
-        }
-        // The boundary between the nearest passing value and v, by bisection (1 ms).
-        let fails = |x: u64| run_at(x).is_none_or(|(still, _)| still);
-        let from = below.map(|mut lo| {
-            let mut hi = v; // lo passes, hi fails
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if fails(mid) {
-                    hi = mid;
-                } else {
-                    lo = mid;
-                }
-            }
-            hi
-        });
-        let to = above.map(|mut hi| {
-            let mut lo = v; // lo fails, hi passes
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if fails(mid) {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
-            lo
-        });
-        windows.push(Window {
-            field: name,
-            from,
-            to,
-            value: v,
-        });
     }
-    let mut order_matters = false;
+    let mut order_matters = vec![false; n];
     for d in decision_variants(&sc.run.decisions) {
         let mut c = sc.clone();
         c.run.decisions = d.clone();
         let Some((still, other)) = judge.trial(&c) else {
             continue;
         };
-        order_matters |= !still;
-        trials.push(Trial {
-            parameter: DECISIONS.into(),
-            value: format!("{d:?}"),
-            still_fails: still,
-            other_class: other,
-        });
+        for i in 0..n {
+            order_matters[i] |= !still[i];
+            trials[i].push(Trial {
+                parameter: DECISIONS.into(),
+                value: format!("{d:?}"),
+                still_fails: still[i],
+                other_class: other,
+            });
+        }
     }
-    windows.sort_by_key(|w| (w.width(), w.field.clone()));
-    if order_matters {
-        windows.push(Window {
-            field: DECISIONS.into(),
-            from: None,
-            to: None,
-            value: 0,
-        });
-    }
-    Classified {
-        target: target.iter().copied().collect(),
-        class: if windows.is_empty() {
-            Class::Deterministic
-        } else {
-            Class::Race
-        },
-        depends_on: windows.iter().map(Window::describe).collect(),
-        windows,
-        trials,
-    }
+    targets
+        .iter()
+        .zip(windows)
+        .zip(trials)
+        .zip(order_matters)
+        .map(|(((target, mut windows), trials), order)| {
+            windows.sort_by_key(|w| (w.width(), w.field.clone()));
+            if order {
+                windows.push(Window {
+                    field: DECISIONS.into(),
+                    from: None,
+                    to: None,
+                    value: 0,
+                });
+            }
+            Classified {
+                target: target.clone(),
+                class: if windows.is_empty() {
+                    Class::Deterministic
+                } else {
+                    Class::Race
+                },
+                depends_on: windows.iter().map(Window::describe).collect(),
+                windows,
+                trials,
+            }
+        })
+        .collect()
 }

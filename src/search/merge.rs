@@ -1,15 +1,17 @@
 //! `readysim merge`: the shard folders of one sharded search combined into exactly the files
 //! the unsharded search writes. A recorded file's name and body depend only on what was found
-//! (the command it names leaves the shard out, its case number is global), so merging is
-//! choosing: per (command, preset, property), the failures in case order, each trace hash
-//! once, the first `--max-failures` of them, as the unsharded run shrinks them in case order.
+//! (the command it names leaves the shard out, its case number is global), and the unsharded
+//! run records the first case of each new signature, so merging is choosing: per (command,
+//! signature), the file of the lowest case; then per (command, code, property), the first
+//! `--max-failures` signatures in case order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::record::{key_of, Key};
+use super::record::signatures_of;
+use super::signature::Signature;
 use crate::scenario;
 
 /// One recorded file of a shard folder.
@@ -19,7 +21,7 @@ struct Recorded {
     name: String,
     command: String,
     case: u64,
-    key: Key,
+    sig: Signature,
     bytes: Vec<u8>,
 }
 
@@ -34,6 +36,8 @@ pub struct Merged {
     pub path: PathBuf,
     /// Whether the target folder already held it.
     pub already: bool,
+    /// The signature it records.
+    pub signature: Signature,
 }
 
 /// Why a merge could not be done.
@@ -67,14 +71,21 @@ fn header(text: &str) -> Option<(String, u64)> {
     Some((command?, case?))
 }
 
-/// `--max-failures K` of a command, 1 when absent.
-fn max_failures(command: &str) -> usize {
+/// `--max-failures K` of a command, none (every new signature) when absent.
+fn max_failures(command: &str) -> Option<usize> {
     let words: Vec<&str> = command.split_whitespace().collect();
     words
         .windows(2)
         .find(|w| w[0] == "--max-failures")
         .and_then(|w| w[1].parse().ok())
-        .unwrap_or(1)
+}
+
+/// The signature a recorded file was recorded for: the one its name starts with.
+fn recorded_for(sc: &scenario::Scenario) -> Option<Signature> {
+    signatures_of(sc)
+        .into_iter()
+        .filter(|s| sc.name.starts_with(&format!("{}-", s.stem())))
+        .max_by_key(|s| s.stem().len())
 }
 
 fn read(dir: &Path) -> Result<Vec<Recorded>, MergeError> {
@@ -93,13 +104,15 @@ fn read(dir: &Path) -> Result<Vec<Recorded>, MergeError> {
         let (Some((command, case)), Ok(sc)) = (header(text), scenario::load(&path)) else {
             continue;
         };
-        let Some(key) = key_of(&sc) else { continue };
+        let Some(sig) = recorded_for(&sc) else {
+            continue;
+        };
         out.push(Recorded {
             path: path.clone(),
             name: sc.name.clone(),
             command,
             case,
-            key,
+            sig,
             bytes,
         });
     }
@@ -113,22 +126,33 @@ pub fn merge(sources: &[PathBuf], into: &Path) -> Result<Vec<Merged>, MergeError
     for s in sources {
         all.extend(read(s)?);
     }
-    let mut groups: BTreeMap<(String, Key0), Vec<Recorded>> = BTreeMap::new();
+    // Per (command, signature): the file of the lowest case (the unsharded run's
+    // representative); then per (command, code, property) the first K in case order, as the
+    // unsharded run counts them.
+    let mut best: BTreeMap<(String, Signature), Recorded> = BTreeMap::new();
     for r in all {
-        let k0 = (r.key.0, r.key.1);
-        groups.entry((r.command.clone(), k0)).or_default().push(r);
+        let key = (r.command.clone(), r.sig.clone());
+        match best.get(&key) {
+            Some(b) if (b.case, &b.name) <= (r.case, &r.name) => {}
+            _ => {
+                best.insert(key, r);
+            }
+        }
+    }
+    type Group = (String, scenario::code::CodeId, crate::vocab::Violation);
+    let mut groups: BTreeMap<Group, Vec<Recorded>> = BTreeMap::new();
+    for ((command, sig), r) in best {
+        let g = (command, sig.code.clone(), sig.property);
+        groups.entry(g).or_default().push(r);
     }
     std::fs::create_dir_all(into).map_err(|e| MergeError::Io(into.to_path_buf(), e))?;
     let mut out = Vec::new();
-    for ((command, _), mut files) in groups {
-        files.sort_by(|a, b| (a.case, &a.name).cmp(&(b.case, &b.name)));
-        let k = max_failures(&command);
+    for ((command, ..), mut files) in groups {
+        files.sort_by(|a, b| (a.case, &a.sig).cmp(&(b.case, &b.sig)));
+        let k = max_failures(&command).unwrap_or(usize::MAX);
         let mut seen = BTreeSet::new();
-        for f in files {
-            if seen.len() >= k {
-                break;
-            }
-            if !seen.insert(f.key.2.clone()) {
+        for f in files.into_iter().take(k) {
+            if !seen.insert(f.sig.clone()) {
                 continue;
             }
             let path = into.join(format!("{}.toml", f.name));
@@ -149,14 +173,13 @@ pub fn merge(sources: &[PathBuf], into: &Path) -> Result<Vec<Merged>, MergeError
                 from: f.path,
                 path,
                 already,
+                signature: f.sig,
             });
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
-
-type Key0 = (crate::policy::Preset, crate::vocab::Violation);
 
 #[cfg(test)]
 mod tests {
@@ -165,10 +188,10 @@ mod tests {
     #[test]
     fn headers_give_the_command_and_the_case() {
         let t = "# Found by: readysim explore --seed 3 --cases 90 --max-failures 2\n\
-                 #   case 17 of preset p8, property false-ready; shrunk to 1\nformat = 1\n";
+                 #   case 17 of code p8, property false-ready; shrunk to 1\nformat = 1\n";
         let (c, case) = header(t).expect("a header");
         assert_eq!(case, 17);
-        assert_eq!(max_failures(&c), 2);
-        assert_eq!(max_failures("readysim explore --seed 3"), 1);
+        assert_eq!(max_failures(&c), Some(2));
+        assert_eq!(max_failures("readysim explore --seed 3"), None);
     }
 }

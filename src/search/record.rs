@@ -1,33 +1,55 @@
-//! Recording found failures as scenario files: `<preset>-<property>-<short hash>.toml`, written
-//! atomically, never overwritten, skipping a (property, trace hash) already recorded.
+//! Recording found failures as scenario files, one per signature:
+//! `<code>-<property>-<place>-<short hash>.toml` (what-ifs: `<code>-what-if-...`), written
+//! atomically, never overwritten, skipping a signature that a file already has.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::policy::Preset;
+use super::signature::{self, Signature};
+use crate::engine::EngineKind;
 use crate::scenario::{self, Scenario};
-use crate::vocab::Violation;
 
-/// A folder of recorded failures and what it already holds.
+/// A folder of recorded failures, and every signature known: those of its files and of the
+/// files under the other folders it was opened with (the scenarios folder).
 #[derive(Debug)]
 pub struct RecordDir {
     /// The folder.
     pub dir: PathBuf,
-    /// (preset, property, trace hash) of every file in it.
-    pub known: BTreeSet<Key>,
+    /// Every known signature and the name of the first file (in path order) that shows it.
+    pub known: BTreeMap<Signature, String>,
 }
-
-/// What identifies a recorded failure: its preset, property and trace hash.
-pub type Key = (Preset, Violation, String);
 
 /// How a write ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Written {
     /// A new file.
     New(PathBuf),
-    /// The file was already there (another process recorded the same failure meanwhile).
+    /// A file with this signature was already there (another process recorded it meanwhile).
     Known(PathBuf),
+}
+
+/// Every signature a scenario shows when replayed (its code from the file, what-ifs aside).
+pub fn signatures_of(sc: &Scenario) -> Vec<Signature> {
+    let ev = crate::replay::evaluate(sc, EngineKind::Fast);
+    signature::of_run(sc, &ev, &signature::all_properties())
+        .into_iter()
+        .collect()
+}
+
+/// The signatures the scenario files under `dirs` show, each with the first file's name;
+/// files that do not load are skipped (`readysim` reports them where they are used).
+pub fn known_under(dirs: &[PathBuf]) -> BTreeMap<Signature, String> {
+    let mut known = BTreeMap::new();
+    for d in dirs {
+        for p in scenario::files_under(d) {
+            let Ok(sc) = scenario::load(&p) else { continue };
+            for sig in signatures_of(&sc) {
+                known.entry(sig).or_insert_with(|| sc.name.clone());
+            }
+        }
+    }
+    known
 }
 
 /// Why a record folder cannot be used.
@@ -52,42 +74,24 @@ impl fmt::Display for RecordError {
 
 impl std::error::Error for RecordError {}
 
-/// The property a recorded file's name gives (`p8-false-ready-1a2b3c4d` -> `false-ready`).
-pub fn property_of_name(name: &str) -> Option<Violation> {
-    key_of_name(name).map(|(_, p)| p)
-}
-
-/// The preset and property a recorded file's name gives.
-pub fn key_of_name(name: &str) -> Option<(Preset, Violation)> {
-    let (preset, rest) = name.split_once('-')?;
-    let (prop, _) = rest.rsplit_once('-')?;
-    Some((Preset::from_name(preset)?, Violation::from_name(prop)?))
-}
-
-/// The key of a recorded file: from its name and its `expect.trace_hash`.
-pub fn key_of(sc: &Scenario) -> Option<Key> {
-    let (preset, prop) = key_of_name(&sc.name)?;
-    let hash = sc.expect.as_ref()?.trace_hash.clone()?;
-    Some((preset, prop, hash))
-}
-
-/// The file name of a failure: the hash shortened to 8 hex digits, or all 16 when `long`.
-pub fn file_name(preset: Preset, property: Violation, trace_hash: &str, long: bool) -> String {
+/// The file name of a failure: its signature's stem and the trace hash shortened to 8 hex
+/// digits, or all 16 when `long`.
+pub fn file_name(sig: &Signature, trace_hash: &str, long: bool) -> String {
     let h = if long {
         trace_hash
     } else {
         &trace_hash[..trace_hash.len().min(8)]
     };
-    format!("{}-{property}-{h}", preset.name())
+    format!("{}-{h}", sig.stem())
 }
 
 /// Bytes written to test the record folder: more than any recorded scenario file.
 const PROBE_BYTES: usize = 64 * 1024;
 
 impl RecordDir {
-    /// Creates `dir` if needed, checks that a file can be written in it, and reads what it
-    /// holds.
-    pub fn open(dir: &Path) -> Result<RecordDir, RecordError> {
+    /// Creates `dir` if needed, checks that a file can be written in it, and reads the
+    /// signatures of what it and the folders `also` hold.
+    pub fn open(dir: &Path, also: &[PathBuf]) -> Result<RecordDir, RecordError> {
         std::fs::create_dir_all(dir).map_err(|e| RecordError::Create(dir.to_path_buf(), e))?;
         for p in scenario::remove_stale_temps(dir) {
             eprintln!(
@@ -105,57 +109,47 @@ impl RecordDir {
         });
         let _ = std::fs::remove_file(&probe);
         written.map_err(|e| RecordError::NotWritable(dir.to_path_buf(), e))?;
-        let mut known = BTreeSet::new();
-        for p in scenario::files_under(dir) {
-            let Ok(sc) = scenario::load(&p) else { continue };
-            if let Some(k) = key_of(&sc) {
-                known.insert(k);
-            }
-        }
+        let mut dirs = vec![dir.to_path_buf()];
+        dirs.extend(also.iter().filter(|d| !d.starts_with(dir)).cloned());
         Ok(RecordDir {
             dir: dir.to_path_buf(),
-            known,
+            known: known_under(&dirs),
         })
     }
 
-    /// Whether (preset, property, trace hash) is already recorded.
-    pub fn has(&self, preset: Preset, property: Violation, trace_hash: &str) -> bool {
-        self.known
-            .contains(&(preset, property, trace_hash.to_string()))
+    /// The file that already shows `sig`, if any.
+    pub fn has(&self, sig: &Signature) -> Option<&str> {
+        self.known.get(sig).map(String::as_str)
     }
 
     /// Writes `sc` under the name [`file_name`] gives, with the comment lines `header(name)`
     /// on top, through a temporary file and a link that fails if the name exists: the name is
     /// reserved atomically, so processes recording into one folder never overwrite each other.
-    /// A taken name that holds the same failure (another process was first) is that failure,
-    /// recorded; one that holds another failure with the same short hash makes the name with
-    /// the whole hash be used instead.
+    /// A taken name whose file shows the same signature (another process was first) is that
+    /// failure, recorded; one that shows another makes the name with the whole hash be used.
     pub fn write(
         &mut self,
         mut sc: Scenario,
-        preset: Preset,
-        property: Violation,
+        sig: &Signature,
         trace_hash: &str,
         header: &dyn Fn(&str) -> Vec<String>,
     ) -> std::io::Result<Written> {
-        let key = (preset, property, trace_hash.to_string());
         let mut last = None;
         for long in [false, true] {
-            sc.name = file_name(preset, property, trace_hash, long);
+            sc.name = file_name(sig, trace_hash, long);
             let path = self.dir.join(format!("{}.toml", sc.name));
             let text = scenario::to_toml(&sc, &header(&sc.name));
             match scenario::write_atomic(&path, &text, false) {
                 Ok(()) => {
-                    self.known.insert(key);
+                    self.known.insert(sig.clone(), sc.name.clone());
                     return Ok(Written::New(path));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let same = scenario::load(&path)
                         .ok()
-                        .and_then(|other| key_of(&other))
-                        .is_some_and(|k| k == key);
+                        .is_some_and(|other| signatures_of(&other).contains(sig));
                     if same {
-                        self.known.insert(key);
+                        self.known.insert(sig.clone(), sc.name.clone());
                         return Ok(Written::Known(path));
                     }
                     last = Some(e);

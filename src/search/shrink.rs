@@ -1,17 +1,23 @@
-//! Shrinking a failing case: proptest's shrinker over the draws, then a second pass over the
-//! scenario itself that resets, zeroes and halves each timing parameter and drops clients,
-//! messages, outages, spikes, decisions and a probe override while the property still fails.
+//! Shrinking a failing case while it keeps its signature (the same property at the same place
+//! in the same code): proptest's shrinker over the draws, then a second pass over the
+//! scenario itself that drops clients, messages, outages, spikes and decisions and resets
+//! each environment value, then every number brought to its threshold. The code under test
+//! is never touched unless the search varies it (what-ifs), so a shrunk finding is still a
+//! finding about the code the team ran.
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 
 use proptest::test_runner::{TestCaseError, TestError, TestRunner};
 
-use super::runner::case_config;
+use super::runner::{case_config, Draws};
+use super::signature::{self, Signature};
 use super::strategy::{self, Params};
+use super::Code;
 use crate::engine::EngineKind;
-use crate::policy::Preset;
 use crate::replay;
-use crate::scenario::fields::{Access, Spikes, Windows, FIELDS};
+use crate::scenario::code::changed_code;
+use crate::scenario::fields::{Access, Role, Spikes, Windows, FIELDS};
 use crate::scenario::{self, slots, Client, Scenario};
 use crate::vocab::Violation;
 
@@ -30,33 +36,84 @@ pub fn fails(sc: &Scenario, property: Violation, kind: EngineKind) -> bool {
     replay::evaluate(sc, kind).violations.contains(&property)
 }
 
-/// The minimal scenario of case `seed` of `preset` that still violates `property`.
-pub fn shrink(
-    preset: Preset,
-    seed: u64,
-    property: Violation,
+/// Whether a run of `sc` shows `sig` (its code, what-if status, property and place).
+pub fn shows(sc: &Scenario, sig: &Signature, kind: EngineKind) -> bool {
+    let ev = replay::evaluate(sc, kind);
+    if !ev.violations.contains(&sig.property) {
+        return false;
+    }
+    let props: BTreeSet<Violation> = [sig.property].into_iter().collect();
+    signature::of_run(sc, &ev, &props).contains(sig)
+}
+
+/// What a shrink step may touch and what it must keep.
+struct Keep<'a> {
+    sig: &'a Signature,
+    code: &'a Code,
+    vary_code: bool,
     kind: EngineKind,
-    strategy: strategy::Kind,
+}
+
+impl Keep<'_> {
+    /// `c` with its what-if list as its code fields say (what-ifs only).
+    fn normal(&self, c: &Scenario) -> Scenario {
+        let mut c = c.clone();
+        if self.vary_code {
+            c.what_if = changed_code(self.code.template(), &c);
+        }
+        c
+    }
+
+    /// Whether the candidate loads and still shows the signature.
+    fn ok(&self, c: &Scenario) -> bool {
+        let c = self.normal(c);
+        valid(&c) && shows(&c, self.sig, self.kind)
+    }
+
+    /// The roles whose values shrinking may move.
+    fn roles(&self) -> &'static [Role] {
+        if self.vary_code {
+            &[Role::Code, Role::Environment]
+        } else {
+            &[Role::Environment]
+        }
+    }
+}
+
+/// The minimal scenario that still shows `sig`, from case `start` (drawn from `seed`) of
+/// `code`.
+pub fn shrink(
+    start: &Scenario,
+    code: &Code,
+    seed: u64,
+    sig: &Signature,
+    draws: &Draws,
 ) -> Scenario {
+    let keep = Keep {
+        sig,
+        code,
+        vary_code: draws.vary_code,
+        kind: draws.kind,
+    };
     let mut runner = TestRunner::new(case_config(seed, MAX_SHRINK_ITERS));
     let first: RefCell<Option<Params>> = RefCell::new(None);
-    let result = runner.run(&strategy::params(strategy), |p| {
+    let result = runner.run(&strategy::params(draws.strategy), |p| {
         first.borrow_mut().get_or_insert_with(|| p.clone());
-        if fails(&strategy::build(preset, &p), property, kind) {
-            Err(TestCaseError::fail(property.name()))
+        if keep.ok(&strategy::build(code.template(), &p, draws.vary_code)) {
+            Err(TestCaseError::fail(sig.property.name()))
         } else {
             Ok(())
         }
     });
-    let params = match result {
-        Err(TestError::Fail(_, minimal)) => minimal,
-        // The case passed (the caller asked about a property it does not violate): keep it.
-        _ => first
-            .into_inner()
-            .unwrap_or_else(|| generate_one(seed, strategy)),
+    let sc = match result {
+        Err(TestError::Fail(_, minimal)) => {
+            strategy::build(code.template(), &minimal, draws.vary_code)
+        }
+        // The case does not show the signature (the caller asked about one it lacks): keep it.
+        _ => start.clone(),
     };
-    let sc = second_pass(strategy::build(preset, &params), property, kind);
-    thresholds(sc, property, kind)
+    let sc = second_pass(sc, &keep);
+    keep.normal(&thresholds(sc, &keep))
 }
 
 /// The draws of case `seed`: the first value `TestRunner::run` would test with the same seed
@@ -79,62 +136,53 @@ pub fn generate_by_running(seed: u64, strategy: strategy::Kind) -> Params {
     out.into_inner().expect("one case was generated")
 }
 
-/// Greedy simplification of the scenario while `property` still fails: every candidate is
+/// Greedy simplification of the scenario while it keeps its signature: every candidate is
 /// validated by the loader's rules, so the result is a file that loads.
-pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> Scenario {
-    let keep = |c: &Scenario| valid(c) && fails(c, property, kind);
+fn second_pass(mut sc: Scenario, keep: &Keep) -> Scenario {
+    let roles = keep.roles();
     for _ in 0..MAX_ROUNDS {
         let mut progress = false;
+        let mut try_it = |sc: &mut Scenario, c: Scenario| {
+            if c != *sc && keep.ok(&c) {
+                *sc = c;
+                progress = true;
+                true
+            } else {
+                false
+            }
+        };
         // Structure first: fewer clients, outages, spikes, decisions.
         let mut i = 0;
         while i < sc.clients.len() {
             let mut c = sc.clone();
             c.clients.remove(i);
-            if keep(&c) {
-                sc = c;
-                progress = true;
-            } else {
+            if !try_it(&mut sc, c) {
                 i += 1;
             }
         }
         for i in 0..sc.clients.len() {
-            for m in [
-                0,
-                sc.clients[i].messages / 2,
-                sc.clients[i].messages.saturating_sub(1),
-            ] {
-                if m < sc.clients[i].messages {
-                    let mut c = sc.clone();
-                    c.clients[i].messages = m;
-                    if keep(&c) {
-                        sc = c;
-                        progress = true;
-                        break;
-                    }
-                }
-            }
-            if sc.clients[i].retries > 0 {
+            let m = sc.clients[i].messages;
+            for fewer in [0, m / 2, m.saturating_sub(1)] {
                 let mut c = sc.clone();
-                c.clients[i].retries = 0;
-                if keep(&c) {
-                    sc = c;
-                    progress = true;
-                }
-            }
-        }
-        // Each outage and spike of the Redis server and of the auth service.
-        for list in 0..4 {
-            let mut i = 0;
-            loop {
-                let len = match list {
-                    0 => Windows::Redis.of(&sc).len(),
-                    1 => Spikes::Redis.of(&sc).len(),
-                    2 => Windows::Auth.of(&sc).len(),
-                    _ => Spikes::Auth.of(&sc).len(),
-                };
-                if i >= len {
+                c.clients[i].messages = fewer;
+                if fewer < m && try_it(&mut sc, c) {
                     break;
                 }
+            }
+            let mut c = sc.clone();
+            c.clients[i].retries = 0;
+            try_it(&mut sc, c);
+        }
+        // Each outage and spike of the Redis server and of the auth service.
+        let lists: [&dyn Fn(&mut Scenario) -> usize; 4] = [
+            &|c| Windows::Redis.of_mut(c).len(),
+            &|c| Spikes::Redis.of_mut(c).len(),
+            &|c| Windows::Auth.of_mut(c).len(),
+            &|c| Spikes::Auth.of_mut(c).len(),
+        ];
+        for (list, len) in lists.iter().enumerate() {
+            let mut i = 0;
+            while i < len(&mut sc) {
                 let mut c = sc.clone();
                 match list {
                     0 => _ = Windows::Redis.of_mut(&mut c).remove(i),
@@ -142,45 +190,32 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
                     2 => _ = Windows::Auth.of_mut(&mut c).remove(i),
                     _ => _ = Spikes::Auth.of_mut(&mut c).remove(i),
                 }
-                if keep(&c) {
-                    sc = c;
-                    progress = true;
-                } else {
+                if !try_it(&mut sc, c) {
                     i += 1;
                 }
             }
         }
-        // Every knob override, and every client field the accept path reads, back to what an
-        // absent field means.
-        for f in FIELDS {
+        // Knob overrides of the roles shrinking may move (the code's only for what-ifs),
+        // and every client field the accept path reads, back to what an absent field means.
+        for f in FIELDS.iter().filter(|f| roles.contains(&f.role())) {
             let mut c = sc.clone();
-            let changed = match f.access {
-                Access::Opt(get, set, _) if get(&sc).is_some() => {
-                    set(&mut c, None);
-                    true
-                }
-                Access::Name(get, set) if get(&sc).is_some() => {
-                    set(&mut c, None);
-                    true
-                }
-                Access::Flag(get, set) if get(&sc).is_some() => {
-                    set(&mut c, None);
-                    true
-                }
-                _ => false,
-            };
-            if changed && keep(&c) {
-                sc = c;
-                progress = true;
+            match f.access {
+                Access::Opt(_, set, _) => set(&mut c, None),
+                Access::Name(_, set) => set(&mut c, None),
+                Access::Flag(_, set) => set(&mut c, None),
+                Access::Triple(_, set, _) => set(&mut c, None),
+                _ => continue,
             }
+            try_it(&mut sc, c);
         }
         for i in 0..sc.clients.len() {
             let d = Client::default();
-            let resets: [fn(&mut Client, &Client); 5] = [
+            let resets: [fn(&mut Client, &Client); 6] = [
                 |c, _| c.user_id = None,
                 |c, d| c.token = d.token,
                 |c, d| c.hold_ms = d.hold_ms,
                 |c, d| c.reconnects = d.reconnects,
+                |c, d| c.rtt_ms = d.rtt_ms,
                 |c, d| {
                     c.count = d.count;
                     c.every_ms = d.every_ms;
@@ -189,93 +224,55 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
             for reset in resets {
                 let mut c = sc.clone();
                 reset(&mut c.clients[i], &d);
-                if c != sc && keep(&c) {
-                    sc = c;
-                    progress = true;
-                }
+                try_it(&mut sc, c);
             }
         }
-        if !sc.run.decisions.is_empty() {
-            let mut c = sc.clone();
-            c.run.decisions.clear();
-            if keep(&c) {
-                sc = c;
-                progress = true;
-            }
-        }
+        let mut c = sc.clone();
+        c.run.decisions.clear();
+        c.run.decisions_from_ms = 0;
+        try_it(&mut sc, c);
         let mut i = sc.run.decisions.len();
         while i > 0 {
             i -= 1;
             let mut c = sc.clone();
             c.run.decisions.remove(i);
-            if keep(&c) {
-                sc = c;
-                progress = true;
+            if try_it(&mut sc, c) {
                 continue;
             }
-            if sc.run.decisions[i] != 0 {
-                let mut c = sc.clone();
-                c.run.decisions[i] = 0;
-                if keep(&c) {
-                    sc = c;
-                    progress = true;
-                }
-            }
-        }
-        if sc.policy.probe.is_some() {
             let mut c = sc.clone();
-            c.policy.probe = None;
-            if keep(&c) {
-                sc = c;
-                progress = true;
-            }
+            c.run.decisions[i] = 0;
+            try_it(&mut sc, c);
         }
-        if sc.environment != crate::scenario::Environment::default() {
-            let mut c = sc.clone();
-            c.environment = crate::scenario::Environment::default();
-            if keep(&c) {
-                sc = c;
-                progress = true;
-            }
-        }
+        let mut c = sc.clone();
+        c.environment = crate::scenario::Environment::default();
+        try_it(&mut sc, c);
         // Every timing parameter but one back to its default, the one kept as it is or
         // raised (greedy one-at-a-time steps stop at local minima such as "stabilize_ms
         // short enough only because startup was made shorter too").
-        let n = slots::values(&sc).len();
-        for keep_idx in 0..n {
+        let timings = slots::timing_slots_of(&sc, roles);
+        for (keep_idx, kept) in timings.iter().enumerate() {
             let mut base = sc.clone();
-            let mut kept = 0;
-            for (idx, s) in slots::timing_slots(&sc).into_iter().enumerate() {
-                if idx == keep_idx {
-                    kept = s.get(&sc);
-                } else {
+            for (idx, s) in timings.iter().enumerate() {
+                if idx != keep_idx {
                     s.set(&mut base, s.default());
                 }
             }
             if base == sc {
                 continue;
             }
-            let mut done = false;
-            for factor in [1, 2, 4] {
-                let c = slots::with(&base, keep_idx, kept.saturating_mul(factor));
-                if keep(&c) {
-                    sc = c;
-                    progress = true;
-                    done = true;
-                    break;
-                }
-            }
+            let v = kept.get(&sc);
+            let done = [1, 2, 4].into_iter().any(|factor| {
+                let mut c = base.clone();
+                kept.set(&mut c, v.saturating_mul(factor));
+                try_it(&mut sc, c)
+            });
             if done {
                 break;
             }
         }
         // Then each timing parameter that is not at its default: default, zero, half.
-        let n = slots::values(&sc).len();
-        for idx in 0..n {
-            let (value, default) = match slots::timing_slots(&sc).get(idx) {
-                Some(s) => (s.get(&sc), s.default()),
-                None => break,
-            };
+        for s in slots::timing_slots_of(&sc, roles) {
+            let (value, default) = (s.get(&sc), s.default());
             if value == default {
                 // Already what an absent field means: nothing simpler to say.
                 continue;
@@ -284,10 +281,9 @@ pub fn second_pass(mut sc: Scenario, property: Violation, kind: EngineKind) -> S
                 if cand == value || (cand > value && cand != default) {
                     continue;
                 }
-                let c = slots::with(&sc, idx, cand);
-                if c != sc && keep(&c) {
-                    sc = c;
-                    progress = true;
+                let mut c = sc.clone();
+                s.set(&mut c, cand);
+                if try_it(&mut sc, c) {
                     break;
                 }
             }
@@ -315,14 +311,14 @@ fn boundary(default: u64, value: u64, fails: impl Fn(u64) -> bool) -> u64 {
 }
 
 /// Every number left away from its default moved to its threshold: the value nearest the
-/// default that still fails (1 ms, or 1 for counts), so that one step toward the default
-/// removes the failure; then the horizon cut to what the failure needs. Repeated until no
+/// default that still shows the signature (1 ms, or 1 for counts), so that one step toward the
+/// default removes it; then the horizon cut to what the failure needs. Repeated until no
 /// number moves (moving one can move another's threshold).
-pub fn thresholds(mut sc: Scenario, property: Violation, kind: EngineKind) -> Scenario {
-    let keep = |c: &Scenario| valid(c) && fails(c, property, kind);
+fn thresholds(mut sc: Scenario, keep: &Keep) -> Scenario {
+    let roles = keep.roles();
     for _ in 0..MAX_ROUNDS {
         let before = sc.clone();
-        for slot in slots::timing_slots(&sc)
+        for slot in slots::timing_slots_of(&sc, roles)
             .into_iter()
             .chain(slots::count_slots(&sc))
         {
@@ -335,15 +331,18 @@ pub fn thresholds(mut sc: Scenario, property: Violation, kind: EngineKind) -> Sc
                 slot.set(&mut c, x);
                 c
             };
-            let x = if keep(&at(d)) {
+            let x = if keep.ok(&at(d)) {
                 d
             } else {
-                boundary(d, v, |x| keep(&at(x)))
+                boundary(d, v, |x| keep.ok(&at(x)))
             };
             sc = at(x);
         }
-        // Numeric knob overrides: toward the preset's own value.
-        for f in FIELDS {
+        // Numeric knob overrides (what-ifs only): toward the code's own value.
+        for f in FIELDS
+            .iter()
+            .filter(|f| roles.contains(&f.role()) && f.role() == Role::Code)
+        {
             let Access::Opt(get, set, absent) = f.access else {
                 continue;
             };
@@ -360,22 +359,22 @@ pub fn thresholds(mut sc: Scenario, property: Violation, kind: EngineKind) -> Sc
                 set(&mut c, Some(x));
                 c
             };
-            let x = boundary(d, v, |x| keep(&at(x)));
+            let x = boundary(d, v, |x| keep.ok(&at(x)));
             sc = at(x);
         }
         // A shorter horizon can only make a run end sooner: for `hang` it would manufacture
         // the failure, so the horizon stays as generated.
         let default = crate::scenario::Run::default().horizon_ms;
-        if property != Violation::Hang && sc.run.horizon_ms != default {
+        if keep.sig.property != Violation::Hang && sc.run.horizon_ms != default {
             let at = |h: u64| {
                 let mut c = sc.clone();
                 c.run.horizon_ms = h;
                 c
             };
-            sc.run.horizon_ms = if keep(&at(default)) {
+            sc.run.horizon_ms = if keep.ok(&at(default)) {
                 default
             } else {
-                boundary(default, sc.run.horizon_ms, |h| keep(&at(h)))
+                boundary(default, sc.run.horizon_ms, |h| keep.ok(&at(h)))
             };
         }
         if sc == before {

@@ -1,6 +1,12 @@
-//! What search draws: every field of the table that has a search draw, the Redis and auth
-//! environments as regimes, the clients (storms, identities, tokens, holds, reconnects) and
-//! the decisions; two strategies over the same draws, `swarm` and `uniform`.
+//! What search draws: every environment field of the table that has a search draw (and, for
+//! what-ifs, every code field), the Redis and auth environments as regimes with up to three
+//! outages and spikes each, the clients (storms of up to 100 connections, identities, tokens,
+//! holds, reconnects, round trips) and the decisions with the instant they start to apply;
+//! two strategies over the same draws, `swarm` and `uniform`.
+//!
+//! The code under test is held still: a case starts from the code's template (a preset plus
+//! the knobs the user named) and only the environment varies, unless the search was asked to
+//! vary the code too (`--vary-code`), whose cases are then labelled what-ifs.
 //!
 //! A case is a fixed row of numbers (genes) drawn from the case's RNG by one layout function
 //! ([`sample`]); the same function reads them back ([`decode`]), so drawing costs a few
@@ -11,16 +17,18 @@
 //! constraints are derived in [`build`].
 //!
 //! `swarm` (Groce et al.'s swarm testing as feature omission): each case sets only a share of
-//! the drawn knobs (10 % to 90 %, drawn per case), and its numbers land on the boundaries that
-//! matter with the default timeline half of the time. `uniform` sets every drawn knob (each
-//! drawn with probability 1/2), each number anywhere in its range: the naive baseline.
+//! the drawn knobs (10 % to 90 %, drawn per case), its numbers land on the boundaries that
+//! matter with the default timeline half of the time, and one case in five lays its clients
+//! out as a plan aimed at a known hazard (a storm just after an idle connection's keepalive
+//! ping). `uniform` sets every drawn knob (each drawn with probability 1/2), each number
+//! anywhere in its range, no plans: the naive baseline.
 
 use proptest::prelude::Rng;
 use proptest::strategy::{NewTree, Strategy, ValueTree};
 use proptest::test_runner::{TestRng, TestRunner};
 
-use crate::policy::Preset;
-use crate::scenario::fields::{Access, Draw, Ty, FIELDS};
+use crate::scenario::code::changed_code;
+use crate::scenario::fields::{Access, Draw, Role, Ty, FIELDS};
 use crate::scenario::{
     Client, EnvName, Environment, PingSpike, Run, Scenario, Token, DEFAULT_MESSAGE_GAP_MS,
 };
@@ -33,10 +41,24 @@ pub const NEVER_MS: u64 = 1_000_000_000;
 pub const MAX_CLIENTS: usize = 4;
 /// Most messages per generated client.
 pub const MAX_MESSAGES: u32 = 5;
-/// Most decision values per generated scenario.
+/// Most decision values per generated scenario (they apply from a drawn instant on, so a
+/// short list can order a storm at any instant).
 pub const MAX_DECISIONS: usize = 16;
-/// Storm sizes: enough to hold the per-user limit (20) and to stall a keepalive (41 x 500 ms).
-pub const STORM: std::ops::RangeInclusive<u32> = 20..=60;
+/// Largest decision value: enough to pick any of 100 same-instant tasks.
+pub const MAX_DECISION: u64 = 99;
+/// Storm sizes: from the per-user limit (20) to 100 connections at one instant.
+pub const STORM: std::ops::RangeInclusive<u32> = 20..=100;
+/// Storm sizes that matter: one past the limit, enough 500 ms freezes to outlast a 20 s pong
+/// wait (41, 45), and the large storms.
+pub const STORM_SIZES: [u64; 6] = [21, 41, 45, 60, 80, 100];
+/// Most reconnects of a generated client.
+pub const MAX_RECONNECTS: u32 = 25;
+/// Longest keepalive round trip drawn (longer than the 20 s pong wait: an unresponsive client).
+pub const MAX_RTT_MS: u64 = 30_000;
+/// Round trips that matter: quick, slow, around the 20 s pong wait, beyond it.
+pub const RTT_ANCHORS: [u64; 7] = [1, 50, 1000, 19_999, 20_000, 20_001, 30_000];
+/// Most outages and latency spikes per list (Redis and auth each).
+pub const MAX_WINDOWS: usize = 3;
 
 /// Instants that matter with the default phases (validator start 2157-2162, the final and
 /// v0 poll delays, the reconnect backoff at 519 + 0, 2000, 6000, 14000, 30000, the
@@ -47,9 +69,11 @@ pub const TIME_ANCHORS: [u64; 18] = [
     23010, 30519, 31000,
 ];
 /// Lengths that matter: grace 500, poll delays, get_client's 100 ms timeout, the auth bounds
-/// (500, 1000, 1500 per request of a 3000 ms call), cleanup windows, deadlines.
-pub const LENGTH_ANCHORS: [u64; 14] = [
-    100, 101, 500, 501, 1000, 1500, 2000, 3000, 5000, 5001, 10_000, 15_000, 20_000, 300_000,
+/// (500, 1000, 1500 per request of a 3000 ms call), cleanup windows, deadlines, a hold that
+/// outlasts a keepalive ping and its pong wait.
+pub const LENGTH_ANCHORS: [u64; 16] = [
+    100, 101, 500, 501, 1000, 1500, 2000, 3000, 5000, 5001, 10_000, 15_000, 20_000, 45_000, 60_000,
+    300_000,
 ];
 /// Delays after the previous client's arrival that matter: a guarded client's first message
 /// 501 ms after arrival, get_client's 100 ms timeout, a follower inside the first one's grace,
@@ -83,11 +107,15 @@ pub const SWARM_KNOB_P: f64 = 0.9;
 /// uniform (geometric mean 0.68x with `readysim bench search`, 0.95x at 3/4), because most
 /// failures need knobs of two groups; see docs/search.md.
 pub const SWARM_DENSITIES: [u8; 5] = [10, 30, 50, 70, 90];
+/// Swarm: one case in this many lays its clients out as a [`Plan`] other than `Free`.
+pub const PLAN_ONE_IN: u64 = 5;
+/// The keepalive interval and pong wait every preset uses (20 s): where the storm plan aims.
+pub const KEEPALIVE_MS: u64 = 20_000;
 
 /// Which search strategy draws the cases.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Kind {
-    /// Feature omission over knob groups, boundary anchors.
+    /// Feature omission over knob groups, boundary anchors, plans.
     #[default]
     Swarm,
     /// Every group, every number uniform in its range (the naive baseline).
@@ -111,61 +139,8 @@ impl Kind {
     }
 }
 
-/// The knob groups of the table's rows (the reference preset's policy groups are never varied).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Group {
-    /// The validator's knobs.
-    Validator = 0,
-    /// The guard and the message path.
-    Guard = 1,
-    /// The accept path: route, managers, user-ID check, service check, keepalive.
-    Route = 2,
-    /// The manager's knobs and timings.
-    Manager = 3,
-    /// Startup phases, other services, the bind.
-    Startup = 4,
-    /// The Redis server's latencies.
-    Redis = 5,
-    /// The auth service.
-    Auth = 6,
-    /// Client storms, identities, tokens, holds and reconnects.
-    Clients = 7,
-}
-
-/// The group a table row belongs to (None: not drawn from the table).
-pub fn group_of(path: &str) -> Option<Group> {
-    let knob = path.strip_prefix("policy.")?;
-    Some(match knob {
-        "guard" | "guard_timeout_ms" | "retry_after_ms" | "on_redis_error" => Group::Guard,
-        "sticky_breaker" | "startup_reconnect_ms" => Group::Manager,
-        k if k == "route"
-            || k == "accept_sleep_ms"
-            || k.starts_with("manager_")
-            || k == "user_id_check"
-            || k == "connection_check"
-            || k == "keepalive_ms"
-            || k.starts_with("ws_auth_") =>
-        {
-            Group::Route
-        }
-        _ => Group::Validator,
-    })
-}
-
-fn group_of_row(path: &str) -> Option<Group> {
-    group_of(path).or_else(|| {
-        let top = path.split('.').next()?;
-        Some(match top {
-            "startup" | "services" | "server" => Group::Startup,
-            "auth" => Group::Auth,
-            "redis" if path.starts_with("redis.manager.") => Group::Manager,
-            "redis" => Group::Redis,
-            _ => return None,
-        })
-    })
-}
-
-/// The table rows search draws, in table order (one value of [`Params::knobs`] each).
+/// The table rows search draws, in table order (one value of [`Params::knobs`] each). Which
+/// of them a case applies depends on their role: environment always, code only for what-ifs.
 pub fn drawn_rows() -> impl Iterator<Item = &'static crate::scenario::fields::Field> {
     FIELDS
         .iter()
@@ -179,7 +154,7 @@ pub enum Regime {
     Fast,
     /// Refused until `up_from`.
     Slow,
-    /// Up (maybe late), then an outage and a ping spike.
+    /// Up (maybe late), then up to three outages and up to three ping spikes.
     Flapping,
     /// Never up.
     Down,
@@ -196,6 +171,22 @@ impl Regime {
         Regime::Down,
         Regime::Spiky,
     ];
+}
+
+/// How a case lays its clients out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// Every client drawn on its own.
+    Free,
+    /// The first client connects and stays idle through a keepalive ping and its pong wait;
+    /// the second is a storm of distinct users arriving just after that ping (the hazard of
+    /// blocking per-connection checks: back-to-back freezes outlast the pong wait).
+    StormAfterPing,
+}
+
+impl Plan {
+    /// Every plan; shrinking moves toward the first.
+    pub const ALL: [Plan; 2] = [Plan::Free, Plan::StormAfterPing];
 }
 
 /// One generated `[[clients]]` draw.
@@ -228,7 +219,10 @@ pub struct ClientParams {
     pub rtt_ms: Option<u64>,
 }
 
-/// The raw draws of one case. [`build`] turns them into a scenario for a preset.
+/// A knob's drawn value: one number, or three for the group timeouts.
+pub type KnobValue = [u64; 3];
+
+/// The raw draws of one case. [`build`] turns them into a scenario for a code under test.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Params {
     /// 0..10 production, 10..16 staging, 16..19 development on Cloud Run, 19 test off
@@ -238,21 +232,25 @@ pub struct Params {
     pub regime: u8,
     /// Redis up time (slow and flapping regimes).
     pub up_from_ms: u64,
-    /// Outage start and length (flapping).
-    pub outage: (u64, u64),
-    /// Ping spike start and extra latency (flapping).
-    pub spike: (u64, u64),
+    /// Outages as (start, length) (flapping: one to three).
+    pub outages: Vec<(u64, u64)>,
+    /// Ping spikes as (start, extra latency) (flapping: one to three).
+    pub spikes: Vec<(u64, u64)>,
     /// Spiky regime: the spike's start after the first client's arrival, and its length.
     pub client_spike: (u64, u64),
-    /// The auth service: 0 steady, 1 an outage, 2 a spike; start and length.
-    pub auth: (u8, u64, u64),
+    /// The auth service: 0 steady, 1 outages, 2 spikes.
+    pub auth: u8,
+    /// Its windows as (start, length): one to three.
+    pub auth_windows: Vec<(u64, u64)>,
     /// One optional value per [`drawn_rows`] row.
-    pub knobs: Vec<Option<u64>>,
+    pub knobs: Vec<Option<KnobValue>>,
     /// Swarm's per-case knob density in percent: a drawn knob is set iff its rank is below it
     /// (so one case sets few knobs and another many; uniform sets every drawn knob).
     pub density: u8,
     /// One rank in 0..100 per [`drawn_rows`] row.
     pub ranks: Vec<u8>,
+    /// Index into [`Plan::ALL`].
+    pub plan: u8,
     /// Clients.
     pub clients: Vec<ClientParams>,
     /// Same-instant choices and drawn factors.
@@ -427,14 +425,24 @@ fn serve_offset(g: &mut Genes, hi: u64) -> u64 {
     )
 }
 
-/// The draw of one table row.
-fn row_draw(g: &mut Genes, draw: Draw, ty: Ty, kind: Kind) -> u64 {
+/// A number near one of `anchors` (exactly, 1:1) or uniform in `lo..=hi`.
+fn anchored(g: &mut Genes, lo: u64, hi: u64, anchors: &[u64]) -> u64 {
+    g.either(
+        lo,
+        (1, 1),
+        |r| pick(r, anchors).clamp(lo, hi),
+        |r| uniform(r, lo, hi),
+    )
+}
+
+/// The draw of one table row: one number, or three for a triple.
+fn row_draw(g: &mut Genes, draw: Draw, ty: Ty, kind: Kind) -> KnobValue {
     let names = match ty {
         Ty::Name(n) => n.len() as u64,
         _ => 2,
     };
     let swarm = kind == Kind::Swarm;
-    match draw {
+    let one = |g: &mut Genes| match draw {
         Draw::Names => g.range(0, names - 1),
         Draw::Flag => g.range(0, 1),
         Draw::Uniform(lo, hi) => g.range(lo, hi),
@@ -450,6 +458,11 @@ fn row_draw(g: &mut Genes, draw: Draw, ty: Ty, kind: Kind) -> u64 {
         ),
         Draw::Jitter => g.range(0, 2999),
         Draw::None => 0,
+    };
+    if ty == Ty::Triple {
+        [one(g), one(g), one(g)]
+    } else {
+        [one(g), 0, 0]
     }
 }
 
@@ -481,9 +494,14 @@ fn client(g: &mut Genes, kind: Kind) -> ClientParams {
     let retries = g.range(0, 2) as u32;
     let storm = g.maybe(if swarm { 0.3 } else { 0.5 }, |g| {
         let n = if swarm {
-            g.range(u64::from(*STORM.start()), u64::from(*STORM.end()))
+            anchored(
+                g,
+                u64::from(*STORM.start()),
+                u64::from(*STORM.end()),
+                &STORM_SIZES,
+            )
         } else {
-            g.range(1, 60)
+            g.range(1, u64::from(*STORM.end()))
         } as u32;
         let every = if swarm {
             g.either(
@@ -506,9 +524,24 @@ fn client(g: &mut Genes, kind: Kind) -> ClientParams {
             g.range(1, 60_000)
         }
     });
-    let reconnects = g.range(0, 3) as u32;
+    let reconnects = if swarm {
+        g.either(
+            0,
+            (3, 1),
+            |r| uniform(r, 0, 3),
+            |r| uniform(r, 0, u64::from(MAX_RECONNECTS)),
+        )
+    } else {
+        g.range(0, u64::from(MAX_RECONNECTS))
+    } as u32;
     let reconnect_gap_ms = g.maybe(0.3, |g| g.range(0, 2999));
-    let rtt_ms = g.maybe(0.3, |g| g.range(1, if swarm { 99 } else { 1999 }));
+    let rtt_ms = g.maybe(0.3, |g| {
+        if swarm {
+            anchored(g, 1, MAX_RTT_MS, &RTT_ANCHORS)
+        } else {
+            g.range(1, MAX_RTT_MS)
+        }
+    });
     ClientParams {
         at_ms,
         follow_ms,
@@ -523,6 +556,51 @@ fn client(g: &mut Genes, kind: Kind) -> ClientParams {
         reconnect_gap_ms,
         rtt_ms,
     }
+}
+
+/// Up to [`MAX_WINDOWS`] (start, length) windows, `on` or not: a count, then every window's
+/// genes (those beyond the count unused), so the layout stays fixed.
+fn windows(g: &mut Genes, on: bool, draw: &dyn Fn(&mut Genes) -> (u64, u64)) -> Vec<(u64, u64)> {
+    let n = if on {
+        g.range(1, MAX_WINDOWS as u64) as usize
+    } else {
+        g.unused(|g| g.range(1, MAX_WINDOWS as u64));
+        0
+    };
+    let mut out = Vec::with_capacity(n);
+    for i in 0..MAX_WINDOWS {
+        if i < n {
+            out.push(draw(g));
+        } else {
+            g.unused(draw);
+        }
+    }
+    out
+}
+
+/// The storm plan's clients: an idle connection that holds through its keepalive ping and
+/// pong wait, then a storm of distinct users just after that ping.
+fn storm_after_ping(g: &mut Genes, kind: Kind) -> [ClientParams; 2] {
+    let mut idle = client(g, kind);
+    idle.follow_ms = None;
+    idle.storm = None;
+    idle.messages = 0;
+    idle.invalid_token = false;
+    idle.reconnects = 0;
+    idle.user = 0;
+    idle.rtt_ms = None;
+    idle.hold_ms = Some(2 * KEEPALIVE_MS + g.range(0, 30_000));
+    let mut storm = client(g, kind);
+    storm.follow_ms = Some(KEEPALIVE_MS + g.range(0, 100));
+    storm.storm = Some((
+        g.range(41, u64::from(*STORM.end())) as u32,
+        g.range(0, 2),
+        true,
+    ));
+    storm.user = 0;
+    storm.invalid_token = false;
+    storm.messages = 0;
+    [idle, storm]
 }
 
 /// The whole layout: every gene of a case, in order, turned into its [`Params`].
@@ -559,8 +637,8 @@ fn layout(g: &mut Genes, kind: Kind) -> Params {
         }
     };
     let up_from_ms = only(g, slow, &|g| (when(g, 20_000), 0)).0;
-    let outage = only(g, flapping, &|g| (when(g, 40_000), long(g, 20_000)));
-    let spike = only(g, flapping, &|g| (when(g, 40_000), long(g, 6_000)));
+    let outages = windows(g, flapping, &|g| (when(g, 40_000), long(g, 20_000)));
+    let spikes = windows(g, flapping, &|g| (when(g, 40_000), long(g, 6_000)));
     let client_spike = only(g, r == Regime::Spiky, &|g| {
         let offset = if swarm {
             serve_offset(g, 2000)
@@ -579,8 +657,8 @@ fn layout(g: &mut Genes, kind: Kind) -> Params {
         };
         (offset, extra)
     });
-    let auth_kind = g.range(0, 2) as u8;
-    let (start, len) = only(g, auth_kind != 0, &|g| (when(g, 40_000), long(g, 20_000)));
+    let auth = g.range(0, 2) as u8;
+    let auth_windows = windows(g, auth != 0, &|g| (when(g, 40_000), long(g, 20_000)));
     let density = if swarm {
         g.num(0, |r| pick(r, &SWARM_DENSITIES.map(u64::from))) as u8
     } else {
@@ -601,10 +679,27 @@ fn layout(g: &mut Genes, kind: Kind) -> Params {
             None
         });
     }
+    let plan = if swarm {
+        g.num(0, |r| u64::from(uniform(r, 0, PLAN_ONE_IN - 1) == 0)) as u8
+    } else {
+        0
+    };
+    let planned = match Plan::ALL[usize::from(plan) % Plan::ALL.len()] {
+        Plan::Free => {
+            g.unused(|g| storm_after_ping(g, kind));
+            None
+        }
+        Plan::StormAfterPing => Some(storm_after_ping(g, kind)),
+    };
     let n_clients = g.range(0, MAX_CLIENTS as u64) as usize;
-    let mut clients = Vec::with_capacity(n_clients);
-    for i in 0..MAX_CLIENTS {
-        if i < n_clients {
+    let mut clients = Vec::with_capacity(MAX_CLIENTS);
+    if let Some(two) = planned {
+        clients.extend(two);
+    }
+    // A plan's clients come first; free clients fill up to the drawn count.
+    let want = n_clients.max(clients.len());
+    for _ in 0..MAX_CLIENTS {
+        if clients.len() < want {
             clients.push(client(g, kind));
         } else {
             g.unused(|g| client(g, kind));
@@ -613,23 +708,33 @@ fn layout(g: &mut Genes, kind: Kind) -> Params {
     let n_decisions = g.range(0, MAX_DECISIONS as u64) as usize;
     let mut decisions = Vec::with_capacity(n_decisions);
     for i in 0..MAX_DECISIONS {
+        let value = |g: &mut Genes| {
+            g.either(
+                0,
+                (1, 1),
+                |r| uniform(r, 0, 3),
+                |r| uniform(r, 0, MAX_DECISION),
+            )
+        };
         if i < n_decisions {
-            decisions.push(g.range(0, 3) as u32);
+            decisions.push(value(g) as u32);
         } else {
-            g.unused(|g| g.range(0, 3));
+            g.unused(value);
         }
     }
     Params {
         env,
         regime,
         up_from_ms,
-        outage,
-        spike,
+        outages,
+        spikes,
         client_spike,
-        auth: (auth_kind, start, len),
+        auth,
+        auth_windows,
         knobs,
         density,
         ranks,
+        plan,
         clients,
         decisions,
     }
@@ -769,144 +874,97 @@ impl ValueTree for ParamsTree {
     }
 }
 
-/// Whether a case of `preset` varies group `g`. The reference design's own knobs are its
-/// promise: search varies its environment and clients, never its policy.
-fn varies(preset: Preset, g: Group) -> bool {
-    let policy = matches!(
-        g,
-        Group::Validator | Group::Guard | Group::Route | Group::Manager
-    );
-    !(preset == Preset::Reference && policy)
-}
-
 /// Sets row `f` of `sc` from a drawn value.
-fn apply(sc: &mut Scenario, f: &crate::scenario::fields::Field, v: u64) {
-    let num = v.clamp(f.min, f.max.max(f.min));
+fn apply(sc: &mut Scenario, f: &crate::scenario::fields::Field, v: KnobValue) {
+    let num = |x: u64| x.clamp(f.min, f.max.max(f.min));
     match f.access {
-        Access::Num(_, set) => set(sc, num),
-        Access::Opt(_, set, _) => set(sc, Some(num)),
-        Access::Name(_, set) => set(sc, Some(v as usize)),
-        Access::Flag(_, set) => set(sc, Some(v % 2 == 1)),
+        Access::Num(_, set) => set(sc, num(v[0])),
+        Access::Opt(_, set, _) => set(sc, Some(num(v[0]))),
+        Access::Name(_, set) => set(sc, Some(v[0] as usize)),
+        Access::Flag(_, set) => set(sc, Some(v[0] % 2 == 1)),
+        Access::Triple(_, set, _) => set(sc, Some(v.map(num))),
         Access::Client(..) | Access::Outage(..) | Access::Spike(..) | Access::None => {}
     }
 }
 
-/// The scenario of `p` under `preset`. Always valid (within `scenario::limits`).
-pub fn build(preset: Preset, p: &Params) -> Scenario {
-    let mut sc = Scenario::new("search-case", "a case generated by readysim explore");
-    sc.policy.preset = preset;
-    sc.environment = match p.env % 20 {
-        0..10 => Environment {
-            name: EnvName::Production,
-            cloud_run: true,
-        },
-        10..16 => Environment {
-            name: EnvName::Staging,
-            cloud_run: true,
-        },
-        16..19 => Environment {
-            name: EnvName::Development,
-            cloud_run: true,
-        },
-        _ => Environment {
-            name: EnvName::Test,
-            cloud_run: false,
-        },
+/// The deployment a case's `env` gene stands for.
+fn environment(env: u8) -> Environment {
+    let (name, cloud_run) = match env % 20 {
+        0..10 => (EnvName::Production, true),
+        10..16 => (EnvName::Staging, true),
+        16..19 => (EnvName::Development, true),
+        _ => (EnvName::Test, false),
     };
+    Environment { name, cloud_run }
+}
+
+/// The scenario of `p` for the code under test `code` (a scenario whose code fields say what
+/// the code is; every other field of it is ignored). Environment draws are applied; code
+/// draws only when `vary_code`, and then the knobs they changed are listed as `what_if`.
+/// Always valid (within `scenario::limits`).
+pub fn build(code: &Scenario, p: &Params, vary_code: bool) -> Scenario {
+    let mut sc = Scenario::new("search-case", "a case generated by readysim explore");
+    sc.policy = code.policy.clone();
+    sc.redis.manager = code.redis.manager.clone();
+    sc.environment = environment(p.env);
     for ((f, v), rank) in drawn_rows().zip(&p.knobs).zip(&p.ranks) {
-        let (Some(v), Some(g)) = (v, group_of_row(f.path)) else {
-            continue;
+        let Some(v) = v else { continue };
+        let drawn = match f.role() {
+            Role::Environment => true,
+            Role::Code => vary_code,
+            Role::Run => false,
         };
-        if *rank < p.density && varies(preset, g) {
+        if *rank < p.density && drawn {
             apply(&mut sc, f, *v);
         }
     }
-    let extras = varies(preset, Group::Clients);
-    for c in p.clients.iter().take(MAX_CLIENTS) {
-        let at_ms = match (c.follow_ms, sc.clients.last()) {
-            (Some(d), Some(prev)) => prev.at_ms.saturating_add(d),
-            _ => c.at_ms,
-        };
-        let mut client = Client {
-            at_ms,
-            messages: c.messages.min(MAX_MESSAGES),
-            message_gap_ms: c.gap_ms.unwrap_or(DEFAULT_MESSAGE_GAP_MS),
-            retries: c.retries,
-            ..Client::default()
-        };
-        let mut copies = 1;
-        let mut spacing = 0;
-        if extras {
-            let id = USER_IDS[usize::from(c.user) % USER_IDS.len()];
-            client.user_id = (!id.is_empty()).then(|| id.to_string());
-            if c.invalid_token {
-                client.token = Token::Invalid;
-            }
-            if let Some(h) = c.hold_ms {
-                client.hold_ms = h;
-            }
-            client.reconnects = c.reconnects;
-            if let Some(g) = c.reconnect_gap_ms {
-                client.reconnect_gap_ms = g;
-            }
-            if let Some(r) = c.rtt_ms {
-                client.rtt_ms = r;
-            }
-            if let Some((n, every, distinct)) = c.storm {
-                if distinct && client.user_id.is_none() {
-                    // As many users as connections: one entry each (default ids differ).
-                    copies = n;
-                    spacing = every;
-                } else {
-                    client.count = n;
-                    client.every_ms = every;
-                }
-                // Storms send little, so their work stays well inside the limits.
-                client.messages = client.messages.min(1);
-                client.retries = 0;
-            }
-        }
-        for i in 0..copies {
-            let mut c = client.clone();
-            c.at_ms = at_ms.saturating_add(u64::from(i).saturating_mul(spacing));
-            sc.clients.push(c);
-        }
-    }
+    clients(&mut sc, p);
     let first = sc.clients.first().map_or(0, |c| c.at_ms);
     let s = &mut sc.redis.server;
+    let windows = |list: &[(u64, u64)]| -> Vec<[u64; 2]> {
+        // Windows in start order, each at least 1 ms long, none overlapping the one before.
+        let mut w: Vec<[u64; 2]> = list.iter().map(|&(a, l)| [a, a + l.max(1)]).collect();
+        w.sort_unstable();
+        let mut out: Vec<[u64; 2]> = Vec::with_capacity(w.len());
+        for [a, b] in w {
+            match out.last_mut() {
+                Some(last) if a <= last[1] => last[1] = last[1].max(b),
+                _ => out.push([a, b]),
+            }
+        }
+        out
+    };
+    let spikes = |list: &[(u64, u64)], base: u64| -> Vec<PingSpike> {
+        list.iter()
+            .map(|&(at, extra)| PingSpike {
+                at_ms: base + at,
+                extra_ms: extra.max(1),
+            })
+            .collect()
+    };
     match Regime::ALL[usize::from(p.regime) % Regime::ALL.len()] {
         Regime::Fast => {}
         Regime::Slow => s.up_from_ms = p.up_from_ms,
         Regime::Flapping => {
-            s.up_from_ms = p.up_from_ms.min(p.outage.0);
-            let start = p.outage.0;
-            s.outages = vec![[start, start + p.outage.1.max(1)]];
-            s.ping_spikes = vec![PingSpike {
-                at_ms: p.spike.0,
-                extra_ms: p.spike.1.max(1),
-            }];
+            let first_outage = p.outages.iter().map(|o| o.0).min().unwrap_or(0);
+            s.up_from_ms = p.up_from_ms.min(first_outage);
+            s.outages = windows(&p.outages);
+            s.ping_spikes = spikes(&p.spikes, 0);
         }
         Regime::Down => s.up_from_ms = NEVER_MS,
         Regime::Spiky => {
             let (offset, extra) = p.client_spike;
-            s.ping_spikes = vec![PingSpike {
-                at_ms: first + offset,
-                extra_ms: extra.max(1),
-            }];
+            s.ping_spikes = spikes(&[(offset, extra)], first);
         }
     }
-    if varies(preset, Group::Auth) {
-        let (kind, start, len) = p.auth;
-        match kind % 3 {
-            1 => sc.auth.outages = vec![[start, start + len.max(1)]],
-            2 => {
-                sc.auth.spikes = vec![PingSpike {
-                    at_ms: first + start % 2000,
-                    extra_ms: len.max(1),
-                }]
-            }
-            _ => {}
+    match p.auth % 3 {
+        1 => sc.auth.outages = windows(&p.auth_windows),
+        2 => {
+            let near: Vec<(u64, u64)> =
+                p.auth_windows.iter().map(|&(a, l)| (a % 2000, l)).collect();
+            sc.auth.spikes = spikes(&near, first);
         }
+        _ => {}
     }
     // Room after the last arrival (a storm's last copy included): a run cut off before a
     // client even arrived would be a "hang" of the generator's making.
@@ -922,15 +980,72 @@ pub fn build(preset: Preset, p: &Params) -> Scenario {
     sc.run = Run {
         horizon_ms: HORIZON_MS.max(last.saturating_add(HORIZON_MS / 2)),
         decisions: p.decisions.iter().take(MAX_DECISIONS).copied().collect(),
+        decisions_from_ms: sc.run.decisions_from_ms,
         max_steps: None,
     };
+    if vary_code {
+        sc.what_if = changed_code(code, &sc);
+    }
     sc
+}
+
+/// The `[[clients]]` entries of `p`: followers placed after the client before them, storms
+/// expanded to one entry per user when their users are distinct.
+fn clients(sc: &mut Scenario, p: &Params) {
+    for c in p.clients.iter().take(MAX_CLIENTS + 2) {
+        let at_ms = match (c.follow_ms, sc.clients.last()) {
+            (Some(d), Some(prev)) => prev.at_ms.saturating_add(d),
+            _ => c.at_ms,
+        };
+        let mut client = Client {
+            at_ms,
+            messages: c.messages.min(MAX_MESSAGES),
+            message_gap_ms: c.gap_ms.unwrap_or(DEFAULT_MESSAGE_GAP_MS),
+            retries: c.retries,
+            ..Client::default()
+        };
+        let id = USER_IDS[usize::from(c.user) % USER_IDS.len()];
+        client.user_id = (!id.is_empty()).then(|| id.to_string());
+        if c.invalid_token {
+            client.token = Token::Invalid;
+        }
+        if let Some(h) = c.hold_ms {
+            client.hold_ms = h;
+        }
+        client.reconnects = c.reconnects.min(MAX_RECONNECTS);
+        if let Some(g) = c.reconnect_gap_ms {
+            client.reconnect_gap_ms = g;
+        }
+        if let Some(r) = c.rtt_ms {
+            client.rtt_ms = r;
+        }
+        let (mut copies, mut spacing) = (1, 0);
+        if let Some((n, every, distinct)) = c.storm {
+            if distinct && client.user_id.is_none() {
+                // As many users as connections: one entry each (default ids differ).
+                copies = n;
+                spacing = every;
+            } else {
+                client.count = n;
+                client.every_ms = every;
+            }
+            // Storms send little and do not come back, so their work stays well inside the
+            // limits.
+            client.messages = client.messages.min(1);
+            client.retries = 0;
+            client.reconnects = 0;
+        }
+        for i in 0..copies {
+            let mut c = client.clone();
+            c.at_ms = at_ms.saturating_add(u64::from(i).saturating_mul(spacing));
+            sc.clients.push(c);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::runner::case_seed;
     use crate::search::shrink::{generate_one, valid};
 
     /// The layout is fixed: every case of a strategy has as many genes, decoding a case's
@@ -975,47 +1090,71 @@ mod tests {
         let p = tree.current();
         assert!(p.clients.is_empty() && p.decisions.is_empty());
         assert!(p.knobs.iter().all(Option::is_none));
-        assert_eq!((p.env, p.regime, p.density), (0, 0, 0));
+        assert_eq!((p.env, p.regime, p.density, p.plan), (0, 0, 0, 0));
     }
 
     /// Every generated case loads, under both strategies, and the draws aimed at rare shapes
-    /// do occur: spiky regimes, followers, late arrivals, storms, odd ids, knob overrides.
+    /// do occur: spiky regimes, followers, late arrivals, storms of 60 and more, odd ids,
+    /// several outages, long round trips, many reconnects, decisions that start late; the
+    /// code is held still unless asked, and a varied code is listed as a what-if.
     #[test]
     fn generated_cases_load_and_use_every_draw() {
+        use crate::policy::Preset;
+        use crate::search::runner::case_seed;
         for kind in [Kind::Swarm, Kind::Uniform] {
-            let (mut spiky, mut follow, mut storm, mut ids, mut knobs) = (0, 0, 0, 0, 0);
+            let (mut spiky, mut follow, mut storm, mut ids) = (0, 0, 0, 0);
+            let (mut windows, mut rtt, mut reconnects, mut late, mut what_ifs) = (0, 0, 0, 0, 0);
             for preset in Preset::ALL {
+                let code = crate::search::Code::preset(preset);
                 for i in 0..200 {
-                    let p = generate_one(case_seed(7, preset, i), kind);
-                    let sc = build(preset, &p);
+                    let p = generate_one(case_seed(7, preset.name(), i), kind);
+                    let sc = build(code.template(), &p, false);
                     assert!(valid(&sc), "{preset:?} case {i}: {sc:?}");
+                    assert_eq!(sc.policy, code.template().policy, "the code is held still");
+                    assert!(sc.what_if.is_empty());
                     if Regime::ALL[usize::from(p.regime) % Regime::ALL.len()] == Regime::Spiky {
                         spiky += 1;
                     }
                     if p.clients.iter().skip(1).any(|c| c.follow_ms.is_some()) {
                         follow += 1;
                     }
-                    if sc.clients.len() >= 20 || sc.clients.iter().any(|c| c.count >= 20) {
+                    let at_once = sc
+                        .clients
+                        .iter()
+                        .filter(|c| c.at_ms == sc.clients[0].at_ms)
+                        .count();
+                    if at_once >= 60 || sc.clients.iter().any(|c| c.count >= 60) {
                         storm += 1;
                     }
-                    if sc.clients.iter().any(|c| c.user_id.is_some()) {
-                        ids += 1;
-                    }
-                    if sc.policy
-                        != (crate::policy::PolicySpec {
-                            preset,
-                            ..Default::default()
-                        })
-                    {
-                        knobs += 1;
-                        assert_ne!(preset, Preset::Reference, "the reference keeps its knobs");
+                    ids += usize::from(sc.clients.iter().any(|c| c.user_id.is_some()));
+                    windows += usize::from(
+                        sc.redis.server.outages.len() >= 2 || sc.auth.outages.len() >= 2,
+                    );
+                    rtt += usize::from(sc.clients.iter().any(|c| c.rtt_ms >= 20_000));
+                    reconnects += usize::from(sc.clients.iter().any(|c| c.reconnects > 3));
+                    late +=
+                        usize::from(sc.run.decisions_from_ms > 0 && !sc.run.decisions.is_empty());
+                    let varied = build(code.template(), &p, true);
+                    assert!(valid(&varied), "{preset:?} case {i}: {varied:?}");
+                    if varied.policy != code.template().policy {
+                        what_ifs += 1;
+                        assert!(!varied.what_if.is_empty(), "a varied code is a what-if");
                     }
                 }
             }
-            assert!(
-                spiky > 0 && follow > 0 && storm > 0 && ids > 0 && knobs > 0,
-                "{kind:?}"
-            );
+            for (what, n) in [
+                ("spiky", spiky),
+                ("follow", follow),
+                ("storm of 60+", storm),
+                ("ids", ids),
+                ("several windows", windows),
+                ("rtt >= 20 s", rtt),
+                ("reconnects > 3", reconnects),
+                ("late decisions", late),
+                ("what-ifs", what_ifs),
+            ] {
+                assert!(n > 0, "{kind:?}: no case with {what}");
+            }
         }
     }
 }

@@ -360,8 +360,13 @@ pub enum Ev {
     },
     /// The welcome frame (connection established) was sent.
     Welcome,
-    /// The server keepalive sent a ping.
-    KeepalivePing,
+    /// The server keepalive sent a ping and waits `wait_ms` for its pong (not rendered: the
+    /// wait is the keepalive interval, a constant of the run, so traces and their hashes stay
+    /// as they were).
+    KeepalivePing {
+        /// How long the server waits for the pong.
+        wait_ms: u64,
+    },
     /// Its pong was processed.
     Pong,
     /// The client keeps its socket open this long.

@@ -77,7 +77,7 @@ impl Ev {
             Ev::ServiceCheck { .. } => "service-check",
             Ev::UserIdRejected { .. } => "user-id-rejected",
             Ev::Welcome => "welcome",
-            Ev::KeepalivePing => "ka-ping",
+            Ev::KeepalivePing { .. } => "ka-ping",
             Ev::Pong => "pong",
             Ev::Hold { .. } => "hold",
             Ev::ClientClose => "close",
