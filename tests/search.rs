@@ -376,6 +376,62 @@ fn the_user_id_1011_is_a_fault_and_the_manager_limit_a_race() {
     );
 }
 
+/// Every file under scenarios/found/ carries the classification `classify` gives it now, and
+/// its header says the same: a stored class cannot go stale unnoticed.
+#[test]
+fn stored_classifications_are_current() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/found");
+    let mut checked = 0;
+    for p in scenario::files_under(&dir) {
+        let sc = scenario::load(&p).expect("a found file");
+        let shown = classify::target_of(&sc, KIND);
+        let c = classify::classify(&sc, &classify::file_target(&sc, &shown), KIND);
+        let stored = sc.classification.clone().expect("classified");
+        assert_eq!(
+            stored,
+            c.block(),
+            "{}: run `readysim classify {} --write`",
+            sc.name,
+            sc.name
+        );
+        let text = std::fs::read_to_string(&p).unwrap();
+        let header = format!("# Classified (readysim classify {}): {}", sc.name, c.class);
+        assert!(text.contains(&header), "{}: the header disagrees", sc.name);
+        checked += 1;
+    }
+    assert!(checked >= 5);
+}
+
+/// `classify --write` rewrites the block and the header line together, and nothing else.
+#[test]
+fn classify_write_keeps_the_header_true() {
+    let dir = temp_dir("classify-write");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/found/p0-spurious-failure-d4be0799.toml");
+    let text = std::fs::read_to_string(&src).unwrap();
+    let stale = text
+        .replace("class = \"deterministic\"", "class = \"race\"")
+        .replace(
+            "): deterministic (fails for every timing tried)",
+            "): race, depends on x",
+        );
+    assert_ne!(stale, text);
+    let path = dir.join("p0-spurious-failure-d4be0799.toml");
+    std::fs::write(&path, &stale).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_readysim"))
+        .args(["classify", path.to_str().unwrap(), "--write"])
+        .output()
+        .expect("run readysim");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `--record` that cannot be written is bad input (exit 2) before any work.
 #[test]
 fn unwritable_record_dir_exits_2() {

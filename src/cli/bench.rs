@@ -114,9 +114,9 @@ fn search_table(r: &search::bench::SearchBench) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let secs = |v: &[Option<f64>]| {
+    let millis = |v: &[Option<f64>]| {
         v.iter()
-            .map(|c| c.map_or("-".to_string(), |c| format!("{c:.2}")))
+            .map(|c| c.map_or("-".to_string(), |c| format!("{:.0}", c * 1000.0)))
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -149,7 +149,7 @@ fn search_table(r: &search::bench::SearchBench) -> String {
         r.cells.len(),
         r.worst
     );
-    let _ = writeln!(o, "\n1011 reasons: swarm's first case, its CPU seconds, uniform's first case, recorded with the reason (per seed)");
+    let _ = writeln!(o, "\n1011 reasons: swarm's first case, its CPU ms, uniform's first case, recorded with the reason (per seed)");
     let mut short = 0;
     for t in &r.reasons {
         let met = t.found.iter().filter(|x| x.is_some()).count();
@@ -159,14 +159,17 @@ fn search_table(r: &search::bench::SearchBench) -> String {
         short += usize::from(!ok);
         let _ = writeln!(
             o,
-            "  {:<12} {:<15} swarm {:>36}  cpu s {:>36}  uniform {:>36}  recorded {}/{} {}",
+            "  {:<12} {:<15} swarm {:>36}  cpu ms {:>36}  uniform {:>36}  recorded {} {}",
             t.code.as_str(),
             t.reason.name(),
             show(&t.found),
-            secs(&t.cpu_s),
+            millis(&t.cpu_s),
             show(&t.uniform),
-            rec,
-            t.recorded.len(),
+            if t.recorded.iter().all(Option::is_none) {
+                "-".to_string()
+            } else {
+                format!("{rec}/{}", t.recorded.len())
+            },
             if ok { "ok" } else { "SHORT" }
         );
     }

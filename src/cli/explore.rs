@@ -56,12 +56,13 @@ pub struct ExploreArgs {
     /// Run the k-th of n disjoint parts of the case space (k in 1..=n).
     #[arg(long, value_name = "k/n", env = "READYSIM_SHARD")]
     pub shard: Option<String>,
-    /// How cases are drawn: `swarm` (knob groups omitted per case, boundary anchors) or
-    /// `uniform` (every number anywhere in its range: the naive baseline).
+    /// How cases are drawn: `swarm` (each case sets only a share of the drawn knobs, numbers
+    /// near the instants and lengths that matter, one case in five a storm plan) or `uniform`
+    /// (every number anywhere in its range: the naive baseline).
     #[arg(long, value_name = "S", default_value = "swarm")]
     pub strategy: String,
-    /// Only count failures (no shrinking, classifying or recording): each property stops at
-    /// its first failure, and the summary says at which case.
+    /// Only count failures (no shrinking, classifying or recording) over the whole budget: the
+    /// summary gives each property's and each place's count and first case.
     #[arg(long)]
     pub count_only: bool,
     /// Write an HTML report to DIR: index.html (summary, coverage, failures) and one timeline
@@ -559,20 +560,25 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
     }
     // The file's own failure first (what `--write` records): its signature when search
     // recorded it, else its violations together; then each violation and each attempt.
-    let main = search::record::signatures_of(&sc)
-        .into_iter()
-        .filter(|s| shown.contains(&s.property))
-        .find(|s| sc.name.starts_with(&format!("{}-", s.stem())))
-        .map(classify::Target::Signature)
-        .unwrap_or(classify::Target::AnyOf {
-            violations: shown.iter().copied().collect(),
-        });
-    let mut targets = vec![main];
+    let mut targets = vec![classify::file_target(&sc, &shown)];
     targets.extend(classify::targets_of(&ev, &shown));
     let all = classify::classify_all(&sc, &targets, kind);
     if a.write {
-        let new = scenario::edit::set_table(&text, "classification", &all[0].block())
+        let block = all[0].block();
+        let new = scenario::edit::set_table(&text, "classification", &block)
             .map_err(|e| BadInput::msg(format!("{}: {e}", path.display())))?;
+        // The header search wrote says the same as the block.
+        let line = format!(
+            "Classified (readysim classify {}): {}{}",
+            sc.name,
+            block.class,
+            if block.depends_on.is_empty() {
+                " (fails for every timing tried)".to_string()
+            } else {
+                format!(", depends on {}", block.depends_on.join(", "))
+            }
+        );
+        let new = scenario::edit::replace_header_line(&new, "Classified", &line);
         scenario::edit::write_back(&path, &text, &new).map_err(|e| BadInput::msg(e.to_string()))?;
     }
     if cli.json {

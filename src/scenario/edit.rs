@@ -115,6 +115,27 @@ fn merge(old: &mut Table, new: &Table) {
     }
 }
 
+/// `text` with the first line of its leading comment block that starts with `# {prefix}`
+/// replaced by `# {line}` (the header search writes, kept true when a file is re-classified);
+/// unchanged when there is no such line.
+pub fn replace_header_line(text: &str, prefix: &str, line: &str) -> String {
+    let mut out = String::with_capacity(text.len() + line.len());
+    let mut done = false;
+    let mut in_header = true;
+    for l in text.split_inclusive('\n') {
+        in_header &= l.starts_with('#');
+        if in_header && !done && l.starts_with(&format!("# {prefix}")) {
+            out.push_str("# ");
+            out.push_str(line);
+            out.push_str(if l.ends_with("\r\n") { "\r\n" } else { "\n" });
+            done = true;
+        } else {
+            out.push_str(l);
+        }
+    }
+    out
+}
+
 /// Writes `new` over `path`, which was read as `original`: refused if the file now differs
 /// from `original` or is read-only; the write goes to the symlink's target, keeps the mode,
 /// and for a file with other hard links rewrites it in place (a rename would break them).

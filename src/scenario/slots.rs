@@ -42,11 +42,8 @@ impl Slot {
             Access::Client(_, set) => set(&mut sc.clients[self.index], v),
             Access::Outage(list, b) => list.of_mut(sc)[self.index][b] = v,
             Access::Spike(list, _, set) => set(&mut list.of_mut(sc)[self.index], v),
-            Access::Opt(..)
-            | Access::Name(..)
-            | Access::Flag(..)
-            | Access::Triple(..)
-            | Access::None => {}
+            Access::Opt(_, set, _) => set(sc, Some(v)),
+            Access::Name(..) | Access::Flag(..) | Access::Triple(..) | Access::None => {}
         }
     }
 
@@ -111,6 +108,17 @@ pub fn timing_slots_of(sc: &Scenario, roles: &[Role]) -> Vec<Slot> {
         }
     }
     out
+}
+
+/// The numeric knob overrides in milliseconds that `sc` sets (`policy.keepalive_ms = 1000`):
+/// what classification shifts besides the timings when the code is varied (what-ifs).
+pub fn knob_slots(sc: &Scenario) -> Vec<Slot> {
+    FIELDS
+        .iter()
+        .filter(|f| f.role() == Role::Code && f.ty == super::fields::Ty::Ms)
+        .filter(|f| matches!(f.access, Access::Opt(get, ..) if get(sc).is_some()))
+        .map(|field| Slot { field, index: 0 })
+        .collect()
 }
 
 /// Every count of every client (`messages`, `retries`, `count`, `reconnects`): what shrinking

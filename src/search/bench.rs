@@ -172,10 +172,7 @@ fn cpu_seconds() -> f64 {
 
 /// Every signature class's first case per seed, and its CPU seconds: one pass per code so the
 /// CPU per case is that code's.
-fn firsts(
-    o: &BenchOptions,
-    kind: strategy::Kind,
-) -> BTreeMap<Key, Firsts> {
+fn firsts(o: &BenchOptions, kind: strategy::Kind) -> BTreeMap<Key, Firsts> {
     let props: Vec<Violation> = Violation::ALL
         .into_iter()
         .filter(|v| *v != Violation::Nondeterminism)

@@ -195,6 +195,20 @@ pub fn target_of(sc: &Scenario, kind: EngineKind) -> BTreeSet<Violation> {
     }
 }
 
+/// A file's own failure, the one `classify --write` records: the signature search recorded it
+/// for (its name starts with that signature's stem), else its violations among `shown`
+/// together.
+pub fn file_target(sc: &Scenario, shown: &BTreeSet<Violation>) -> Target {
+    super::record::signatures_of(sc)
+        .into_iter()
+        .filter(|s| shown.contains(&s.property))
+        .find(|s| sc.name.starts_with(&format!("{}-", s.stem())))
+        .map(Target::Signature)
+        .unwrap_or(Target::AnyOf {
+            violations: shown.iter().copied().collect(),
+        })
+}
+
 /// Every target of a run, for `properties`: each violation, then each client attempt's
 /// finding, in order.
 pub fn targets_of(ev: &Evaluation, properties: &BTreeSet<Violation>) -> Vec<Target> {
@@ -352,12 +366,23 @@ pub fn classify_all(sc: &Scenario, targets: &[Target], kind: EngineKind) -> Vec<
     let n = targets.len();
     let mut trials: Vec<Vec<Trial>> = vec![Vec::new(); n];
     let mut windows: Vec<Vec<Window>> = vec![Vec::new(); n];
-    for slot in slots::timing_slots_of(sc, roles_of(sc)) {
+    let roles = roles_of(sc);
+    let mut shifted = slots::timing_slots_of(sc, roles);
+    if roles.contains(&Role::Code) {
+        shifted.extend(slots::knob_slots(sc));
+    }
+    for slot in shifted {
         let name = slot.name();
         let v = slot.get(sc);
         let at = |x: u64| {
             let mut c = sc.clone();
             slot.set(&mut c, x);
+            // Shifting a code timing of a what-if is one more what-if: the code under test
+            // stays what it was.
+            let path = slot.field.path;
+            if slot.field.role() == Role::Code && !c.what_if.iter().any(|w| w == path) {
+                c.what_if.push(path.to_string());
+            }
             c
         };
         // Per target: the largest passing value below v, the smallest above.

@@ -966,19 +966,11 @@ pub fn build(code: &Scenario, p: &Params, vary_code: bool) -> Scenario {
         }
         _ => {}
     }
-    // Room after the last arrival (a storm's last copy included): a run cut off before a
-    // client even arrived would be a "hang" of the generator's making.
-    let last = sc
-        .clients
-        .iter()
-        .map(|c| {
-            c.at_ms
-                .saturating_add(u64::from(c.count.saturating_sub(1)).saturating_mul(c.every_ms))
-        })
-        .max()
-        .unwrap_or(0);
+    let last = clients_end(&sc);
     sc.run = Run {
-        horizon_ms: HORIZON_MS.max(last.saturating_add(HORIZON_MS / 2)),
+        horizon_ms: HORIZON_MS
+            .max(last.saturating_add(HORIZON_MS / 2))
+            .min(crate::scenario::limits::MAX_HORIZON_MS),
         decisions: p.decisions.iter().take(MAX_DECISIONS).copied().collect(),
         decisions_from_ms: sc.run.decisions_from_ms,
         max_steps: None,
@@ -987,6 +979,29 @@ pub fn build(code: &Scenario, p: &Params, vary_code: bool) -> Scenario {
         sc.what_if = changed_code(code, &sc);
     }
     sc
+}
+
+/// When the last client could still be busy: each entry's last copy arrives, then every attempt
+/// may hold its socket, send its messages, sit through two keepalive rounds (a pong wait of up
+/// to 60 s when what-ifs lengthen the keepalive), be retried after 503s and come back after
+/// its gap. A run cut before that would be a "hang" of the generator's making.
+fn clients_end(sc: &Scenario) -> u64 {
+    sc.clients
+        .iter()
+        .map(|c| {
+            let arrive = c
+                .at_ms
+                .saturating_add(u64::from(c.count.saturating_sub(1)).saturating_mul(c.every_ms));
+            let attempt = c
+                .hold_ms
+                .saturating_add(c.reconnect_gap_ms)
+                .saturating_add(u64::from(c.messages).saturating_mul(c.message_gap_ms + 5_000))
+                .saturating_add(u64::from(c.retries).saturating_mul(30_000))
+                .saturating_add(2 * 60_000);
+            arrive.saturating_add(attempt.saturating_mul(1 + u64::from(c.reconnects)))
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// The `[[clients]]` entries of `p`: followers placed after the client before them, storms
