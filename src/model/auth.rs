@@ -65,36 +65,18 @@ impl AuthService {
         }
     }
 
-    fn down(&self, t: u64) -> bool {
-        self.cfg.outages.iter().any(|[s, e]| *s <= t && t < *e)
-    }
-
-    fn spike(&self, t: u64) -> u64 {
-        self.cfg
-            .spikes
-            .iter()
-            .filter(|s| s.at_ms <= t && t < s.at_ms.saturating_add(s.extra_ms))
-            .fold(0u64, |a, s| a.saturating_add(s.extra_ms))
-    }
-
-    /// A request starting at `a` and bounded at `limit`: an outage fails it after
-    /// `refuse_ms`, and an answer that would take until the bound or longer fails at the bound.
+    /// A request starting at `a` and bounded at `limit`: while the service is down it fails
+    /// after `refuse_ms`, and an answer that would take until the bound or longer fails at the
+    /// bound (the service's timeline decides both).
     fn request(&self, a: u64, limit: u64) -> Request {
-        let end = if self.down(a) {
-            a.saturating_add(self.cfg.refuse_ms)
-        } else {
-            a.saturating_add(self.cfg.latency_ms.saturating_add(self.spike(a)))
-        };
+        let (end, ok) = self.cfg.timeline().answer(a);
         if end >= limit {
             Request {
                 end: limit,
                 ok: false,
             }
         } else {
-            Request {
-                end,
-                ok: !self.down(a),
-            }
+            Request { end, ok }
         }
     }
 }

@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 
 use crate::judge::{self, Env, Site};
 use crate::replay::Report;
-use crate::scenario::Scenario;
+use crate::scenario::deps::Dep;
+use crate::scenario::{Scenario, Timeline};
 use crate::trace::{Ev, Event, ProbeResult};
 use crate::vocab::Actor;
 
@@ -222,91 +223,18 @@ pub fn build(sc: &Scenario, rep: &Report) -> Picture {
     };
     let mut spans = Vec::new();
     let mut marks = Vec::new();
-    // The environment: Redis server, Operational(t), the auth service.
-    let redis = lanes.get("redis server");
-    let srv = &sc.redis.server;
-    if srv.up_from_ms > 0 {
-        spans.push(Span {
-            lane: redis,
-            from: 0,
-            to: srv.up_from_ms.min(end),
-            kind: Kind::Down,
-            label: format!("refused until {}", srv.up_from_ms),
-        });
-    }
-    for [a, b] in &srv.outages {
-        if *a < end {
-            spans.push(Span {
-                lane: redis,
-                from: *a,
-                to: (*b).min(end),
-                kind: Kind::Down,
-                label: format!("outage {a}..{b}"),
-            });
+    // The environment: every dependency of the table (Redis always; the others when the file
+    // sets them), then Operational(t) under Redis's lane.
+    for dep in Dep::all() {
+        let row = dep.row();
+        let t = (row.timeline)(sc);
+        let default = t.up_from_ms == 0 && t.outages.is_empty() && t.spikes.is_empty();
+        if !row.always_drawn && default && t.latency_ms == 0 {
+            continue;
         }
-    }
-    up_bands(redis, end, &mut spans);
-    for s in &srv.ping_spikes {
-        if s.at_ms < end {
-            spans.push(Span {
-                lane: redis,
-                from: s.at_ms,
-                to: s.at_ms.saturating_add(s.extra_ms).min(end),
-                kind: Kind::Spike,
-                label: format!("+{} ms", s.extra_ms),
-            });
-        }
-    }
-    let op = lanes.get("Operational(t)");
-    let mut at = 0;
-    for (a, b) in judge::operational_intervals(&Env::of(sc), trace, end) {
-        if a > at {
-            spans.push(Span {
-                lane: op,
-                from: at,
-                to: a,
-                kind: Kind::NotOperational,
-                label: "not Operational".into(),
-            });
-        }
-        spans.push(Span {
-            lane: op,
-            from: a,
-            to: b,
-            kind: Kind::Operational,
-            label: "Operational".into(),
-        });
-        at = b;
-    }
-    if at < end {
-        spans.push(Span {
-            lane: op,
-            from: at,
-            to: end,
-            kind: Kind::NotOperational,
-            label: "not Operational".into(),
-        });
-    }
-    if !sc.auth.is_default() {
-        let auth = lanes.get("auth service");
-        for [a, b] in &sc.auth.outages {
-            spans.push(Span {
-                lane: auth,
-                from: *a,
-                to: (*b).min(end),
-                kind: Kind::Down,
-                label: format!("outage {a}..{b}"),
-            });
-        }
-        up_bands(auth, end, &mut spans);
-        for s in &sc.auth.spikes {
-            spans.push(Span {
-                lane: auth,
-                from: s.at_ms,
-                to: s.at_ms.saturating_add(s.extra_ms).min(end),
-                kind: Kind::Spike,
-                label: format!("+{} ms", s.extra_ms),
-            });
+        dependency_spans(lanes.get(row.name), &t, end, &mut spans);
+        if dep == Dep::REDIS {
+            operational_spans(lanes.get("Operational(t)"), sc, trace, end, &mut spans);
         }
     }
     spans_from_trace(trace, end, &mut lanes, &mut spans, &mut marks);
@@ -390,6 +318,76 @@ pub fn build(sc: &Scenario, rep: &Report) -> Picture {
         spans,
         marks,
         end,
+    }
+}
+
+/// A dependency's lane: refused before its up time, each outage, the up bands between, each
+/// latency spike.
+fn dependency_spans(lane: usize, t: &Timeline<'_>, end: u64, spans: &mut Vec<Span>) {
+    if t.up_from_ms > 0 {
+        spans.push(Span {
+            lane,
+            from: 0,
+            to: t.up_from_ms.min(end),
+            kind: Kind::Down,
+            label: format!("refused until {}", t.up_from_ms),
+        });
+    }
+    for [a, b] in t.outages {
+        if *a < end {
+            spans.push(Span {
+                lane,
+                from: *a,
+                to: (*b).min(end),
+                kind: Kind::Down,
+                label: format!("outage {a}..{b}"),
+            });
+        }
+    }
+    up_bands(lane, end, spans);
+    for s in t.spikes {
+        if s.at_ms < end {
+            spans.push(Span {
+                lane,
+                from: s.at_ms,
+                to: s.at_ms.saturating_add(s.extra_ms).min(end),
+                kind: Kind::Spike,
+                label: format!("+{} ms", s.extra_ms),
+            });
+        }
+    }
+}
+
+/// The Operational(t) lane: the judge's ground truth, folded from the trace.
+fn operational_spans(lane: usize, sc: &Scenario, trace: &[Event], end: u64, spans: &mut Vec<Span>) {
+    let mut at = 0;
+    for (a, b) in judge::operational_intervals(&Env::of(sc), trace, end) {
+        if a > at {
+            spans.push(Span {
+                lane,
+                from: at,
+                to: a,
+                kind: Kind::NotOperational,
+                label: "not Operational".into(),
+            });
+        }
+        spans.push(Span {
+            lane,
+            from: a,
+            to: b,
+            kind: Kind::Operational,
+            label: "Operational".into(),
+        });
+        at = b;
+    }
+    if at < end {
+        spans.push(Span {
+            lane,
+            from: at,
+            to: end,
+            kind: Kind::NotOperational,
+            label: "not Operational".into(),
+        });
     }
 }
 

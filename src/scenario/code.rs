@@ -70,7 +70,12 @@ fn value_of(f: &Field, sc: &Scenario) -> Option<String> {
             let v = get(sc);
             (Some(v) != f.default_value()).then(|| v.to_string())
         }
-        Access::Client(..) | Access::Outage(..) | Access::Spike(..) | Access::None => None,
+        Access::Client(..)
+        | Access::Outage(..)
+        | Access::Spike(..)
+        | Access::Windows(..)
+        | Access::Spikes(..)
+        | Access::None => None,
     }
 }
 
@@ -138,9 +143,12 @@ fn set_from_text(f: &Field, sc: &mut Scenario, text: &str) -> Result<(), String>
             };
             set(sc, Some([a, b, c]));
         }
-        Access::Client(..) | Access::Outage(..) | Access::Spike(..) | Access::None => {
-            return Err(bad())
-        }
+        Access::Client(..)
+        | Access::Outage(..)
+        | Access::Spike(..)
+        | Access::Windows(..)
+        | Access::Spikes(..)
+        | Access::None => return Err(bad()),
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! Defaults are not written here: a row reads them through its accessor from
 //! [`Scenario::new`] (or [`Client::default`]), so the struct's `Default` stays the only source.
 
+use super::deps::Dep;
 use super::limits::{
     MAX_CLIENTS, MAX_CLIENT_RETRIES, MAX_DECISIONS, MAX_HORIZON_MS, MAX_MESSAGES, MAX_RETRIES,
     MAX_STEPS, MAX_TIME_MS, MAX_WINDOWS,
@@ -172,74 +173,16 @@ pub enum Access {
         fn(&mut Scenario, Option<[u64; 3]>),
         fn(&Scenario) -> [u64; 3],
     ),
-    /// Bound 0 (start) or 1 (end) of each window of a list.
-    Outage(Windows, usize),
-    /// A number of each spike of a list.
-    Spike(Spikes, fn(&PingSpike) -> u64, fn(&mut PingSpike, u64)),
+    /// A dependency's list of outage windows.
+    Windows(Dep),
+    /// Bound 0 (start) or 1 (end) of each window of a dependency's outages.
+    Outage(Dep, usize),
+    /// A dependency's list of latency spikes.
+    Spikes(Dep),
+    /// A number of each spike of a dependency's list.
+    Spike(Dep, fn(&PingSpike) -> u64, fn(&mut PingSpike, u64)),
     /// Not a number, or not one that search touches.
     None,
-}
-
-/// The lists of `[start, end)` windows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Windows {
-    /// `redis.server.outages`.
-    Redis,
-    /// `auth.outages`.
-    Auth,
-}
-
-impl Windows {
-    /// The list in `sc`.
-    pub fn of(self, sc: &Scenario) -> &Vec<[u64; 2]> {
-        match self {
-            Windows::Redis => &sc.redis.server.outages,
-            Windows::Auth => &sc.auth.outages,
-        }
-    }
-
-    /// The list in `sc`, to change.
-    pub fn of_mut(self, sc: &mut Scenario) -> &mut Vec<[u64; 2]> {
-        match self {
-            Windows::Redis => &mut sc.redis.server.outages,
-            Windows::Auth => &mut sc.auth.outages,
-        }
-    }
-
-    /// The list's dotted path.
-    pub fn path(self) -> &'static str {
-        match self {
-            Windows::Redis => "redis.server.outages",
-            Windows::Auth => "auth.outages",
-        }
-    }
-}
-
-/// The lists of latency spikes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Spikes {
-    /// `redis.server.ping_spikes`.
-    Redis,
-    /// `auth.spikes`.
-    Auth,
-}
-
-impl Spikes {
-    /// The list in `sc`.
-    pub fn of(self, sc: &Scenario) -> &Vec<PingSpike> {
-        match self {
-            Spikes::Redis => &sc.redis.server.ping_spikes,
-            Spikes::Auth => &sc.auth.spikes,
-        }
-    }
-
-    /// The list in `sc`, to change.
-    pub fn of_mut(self, sc: &mut Scenario) -> &mut Vec<PingSpike> {
-        match self {
-            Spikes::Redis => &mut sc.redis.server.ping_spikes,
-            Spikes::Auth => &mut sc.auth.spikes,
-        }
-    }
 }
 
 /// One row of the table.
@@ -440,15 +383,15 @@ pub static FIELDS: &[Field] = &[
     row("services.agent_supervisor_ready_at_ms", Timing, Startup, Ty::Ms, 0, T, num!(services.agent_supervisor_ready_at_ms), "when the agent supervisor is ready").d(Draw::Instant(20000)),
     row("services.websocket_bridge_ready_at_ms", Timing, Startup, Ty::Ms, 0, T, num!(services.websocket_bridge_ready_at_ms), "when the WebSocket bridge is ready").d(Draw::Instant(20000)),
     row("redis.server.up_from_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.server.up_from_ms), "before this every connection is refused"),
-    row("redis.server.outages", Structure, Redis, Ty::Windows, 0, MAX_WINDOWS as u64, Access::None, "[start, end) windows in which the server is unreachable"),
-    row("redis.server.outages[].start", Timing, Redis, Ty::Ms, 0, T, Access::Outage(Windows::Redis, 0), "an outage's start"),
-    row("redis.server.outages[].end", Timing, Redis, Ty::Ms, 0, T, Access::Outage(Windows::Redis, 1), "an outage's end"),
+    row("redis.server.outages", Structure, Redis, Ty::Windows, 0, MAX_WINDOWS as u64, Access::Windows(Dep::REDIS), "[start, end) windows in which the server is unreachable"),
+    row("redis.server.outages[].start", Timing, Redis, Ty::Ms, 0, T, Access::Outage(Dep::REDIS, 0), "an outage's start"),
+    row("redis.server.outages[].end", Timing, Redis, Ty::Ms, 0, T, Access::Outage(Dep::REDIS, 1), "an outage's end"),
     row("redis.server.connect_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.server.connect_ms), "a successful connect's duration").d(Draw::Uniform(1, 200)),
     row("redis.server.refuse_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.server.refuse_ms), "a refused attempt's or failed ping's duration").d(Draw::Uniform(1, 200)),
     row("redis.server.ping_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.server.ping_ms), "a ping's duration").d(Draw::Uniform(1, 50)),
-    row("redis.server.ping_spikes", Structure, Redis, Ty::Spikes, 0, MAX_WINDOWS as u64, Access::None, "pings starting in [at_ms, at_ms + extra_ms) take extra_ms longer"),
-    row("redis.server.ping_spikes[].at_ms", Timing, Redis, Ty::Ms, 0, T, Access::Spike(Spikes::Redis, |s| s.at_ms, |s, v| s.at_ms = v), "a spike's start"),
-    row("redis.server.ping_spikes[].extra_ms", Timing, Redis, Ty::Ms, 0, T, Access::Spike(Spikes::Redis, |s| s.extra_ms, |s, v| s.extra_ms = v), "a spike's extra latency and length"),
+    row("redis.server.ping_spikes", Structure, Redis, Ty::Spikes, 0, MAX_WINDOWS as u64, Access::Spikes(Dep::REDIS), "pings starting in [at_ms, at_ms + extra_ms) take extra_ms longer"),
+    row("redis.server.ping_spikes[].at_ms", Timing, Redis, Ty::Ms, 0, T, Access::Spike(Dep::REDIS, |s| s.at_ms, |s, v| s.at_ms = v), "a spike's start"),
+    row("redis.server.ping_spikes[].extra_ms", Timing, Redis, Ty::Ms, 0, T, Access::Spike(Dep::REDIS, |s| s.extra_ms, |s, v| s.extra_ms = v), "a spike's extra latency and length"),
     row("redis.manager.stabilize_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.manager.stabilize_ms), "Operational only this long after the last connect").d(Draw::Length(1, 5000)),
     row("redis.manager.reconnect_spawn_jitter_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.manager.reconnect_spawn_jitter_ms), "the reconnect task starts this late").d(Draw::Jitter),
     row("redis.manager.health_spawn_jitter_ms", Timing, Redis, Ty::Ms, 0, T, num!(redis.manager.health_spawn_jitter_ms), "the health task starts this late").d(Draw::Jitter),
@@ -456,14 +399,15 @@ pub static FIELDS: &[Field] = &[
     row("redis.manager.get_client_ping_timeout_ms", Timing, Manager, Ty::Ms, 0, T, num!(redis.manager.get_client_ping_timeout_ms), "get_client's ping timeout").d(Draw::Length(10, 500)),
     row("redis.manager.health_interval_ms", Timing, Manager, Ty::Ms, 1, T, num!(redis.manager.health_interval_ms), "the health check's interval").d(Draw::Uniform(1000, 30000)),
     row("server.bind_ms", Timing, Startup, Ty::Ms, 0, T, num!(server.bind_ms), "when the port is bound").d(Draw::Uniform(0, 5000)),
+    row("auth.up_from_ms", Timing, Auth, Ty::Ms, 0, T, num!(auth.up_from_ms), "before this every auth request fails as in an outage"),
     row("auth.latency_ms", Timing, Auth, Ty::Ms, 0, T, num!(auth.latency_ms), "the auth service's latency per request").d(Draw::Length(0, 3000)),
-    row("auth.outages", Structure, Auth, Ty::Windows, 0, MAX_WINDOWS as u64, Access::None, "[start, end) windows in which auth requests fail"),
-    row("auth.outages[].start", Timing, Auth, Ty::Ms, 0, T, Access::Outage(Windows::Auth, 0), "an auth outage's start"),
-    row("auth.outages[].end", Timing, Auth, Ty::Ms, 0, T, Access::Outage(Windows::Auth, 1), "an auth outage's end"),
+    row("auth.outages", Structure, Auth, Ty::Windows, 0, MAX_WINDOWS as u64, Access::Windows(Dep::AUTH), "[start, end) windows in which auth requests fail"),
+    row("auth.outages[].start", Timing, Auth, Ty::Ms, 0, T, Access::Outage(Dep::AUTH, 0), "an auth outage's start"),
+    row("auth.outages[].end", Timing, Auth, Ty::Ms, 0, T, Access::Outage(Dep::AUTH, 1), "an auth outage's end"),
     row("auth.refuse_ms", Timing, Auth, Ty::Ms, 0, T, num!(auth.refuse_ms), "how long a request in an outage takes to fail").d(Draw::Uniform(0, 200)),
-    row("auth.spikes", Structure, Auth, Ty::Spikes, 0, MAX_WINDOWS as u64, Access::None, "auth requests starting in [at_ms, at_ms + extra_ms) take extra_ms longer"),
-    row("auth.spikes[].at_ms", Timing, Auth, Ty::Ms, 0, T, Access::Spike(Spikes::Auth, |s| s.at_ms, |s, v| s.at_ms = v), "an auth spike's start"),
-    row("auth.spikes[].extra_ms", Timing, Auth, Ty::Ms, 0, T, Access::Spike(Spikes::Auth, |s| s.extra_ms, |s, v| s.extra_ms = v), "an auth spike's extra latency and length"),
+    row("auth.spikes", Structure, Auth, Ty::Spikes, 0, MAX_WINDOWS as u64, Access::Spikes(Dep::AUTH), "auth requests starting in [at_ms, at_ms + extra_ms) take extra_ms longer"),
+    row("auth.spikes[].at_ms", Timing, Auth, Ty::Ms, 0, T, Access::Spike(Dep::AUTH, |s| s.at_ms, |s, v| s.at_ms = v), "an auth spike's start"),
+    row("auth.spikes[].extra_ms", Timing, Auth, Ty::Ms, 0, T, Access::Spike(Dep::AUTH, |s| s.extra_ms, |s, v| s.extra_ms = v), "an auth spike's extra latency and length"),
     row("clients", Structure, Clients, Ty::List, 0, MAX_CLIENTS as u64, Access::None, "the clients, in file order"),
     row("clients[].at_ms", Timing, Clients, Ty::Ms, 0, T, client!(at_ms), "when the client connects"),
     row("clients[].message_gap_ms", Timing, Clients, Ty::Ms, 0, T, client!(message_gap_ms), "the gap between its messages"),
@@ -564,7 +508,9 @@ impl Field {
             Access::Num(get, _) => Some(get(&Scenario::new("", ""))),
             Access::Client(get, _) => Some(get(&Client::default())),
             Access::Outage(..) | Access::Spike(..) => Some(0),
-            Access::Opt(..)
+            Access::Windows(..)
+            | Access::Spikes(..)
+            | Access::Opt(..)
             | Access::Name(..)
             | Access::Flag(..)
             | Access::Triple(..)

@@ -3,6 +3,7 @@
 
 pub mod builtin;
 pub mod code;
+pub mod deps;
 pub mod edit;
 mod expect;
 pub mod fields;
@@ -21,6 +22,7 @@ pub use files::{
     duplicate_names, files_under, find, remove_stale_temps, scan, temp_name, to_toml, write_atomic,
     FindError, Scan,
 };
+pub use timeline::Timeline;
 pub use types::*;
 pub use validate::{attempts, guard_probes, validate, FieldError};
 

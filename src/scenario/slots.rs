@@ -27,10 +27,15 @@ impl Slot {
         match self.field.access {
             Access::Num(get, _) => get(sc),
             Access::Client(get, _) => get(&sc.clients[self.index]),
-            Access::Outage(list, b) => list.of(sc)[self.index][b],
-            Access::Spike(list, get, _) => get(&list.of(sc)[self.index]),
+            Access::Outage(dep, b) => dep.outages(sc)[self.index][b],
+            Access::Spike(dep, get, _) => get(&dep.spikes(sc)[self.index]),
             Access::Opt(get, ..) => get(sc).unwrap_or(0),
-            Access::Name(..) | Access::Flag(..) | Access::Triple(..) | Access::None => 0,
+            Access::Name(..)
+            | Access::Flag(..)
+            | Access::Triple(..)
+            | Access::Windows(..)
+            | Access::Spikes(..)
+            | Access::None => 0,
         }
     }
 
@@ -40,9 +45,10 @@ impl Slot {
         match self.field.access {
             Access::Num(_, set) => set(sc, v),
             Access::Client(_, set) => set(&mut sc.clients[self.index], v),
-            Access::Outage(list, b) => list.of_mut(sc)[self.index][b] = v,
-            Access::Spike(list, _, set) => set(&mut list.of_mut(sc)[self.index], v),
+            Access::Outage(dep, b) => (dep.row().outages_mut)(sc)[self.index][b] = v,
+            Access::Spike(dep, _, set) => set(&mut (dep.row().spikes_mut)(sc)[self.index], v),
             Access::Opt(_, set, _) => set(sc, Some(v)),
+            Access::Windows(..) | Access::Spikes(..) => {}
             Access::Name(..) | Access::Flag(..) | Access::Triple(..) | Access::None => {}
         }
     }
@@ -62,8 +68,8 @@ impl Slot {
 fn elements(sc: &Scenario, f: &Field) -> usize {
     match f.access {
         Access::Client(..) => sc.clients.len(),
-        Access::Outage(list, _) => list.of(sc).len(),
-        Access::Spike(list, ..) => list.of(sc).len(),
+        Access::Outage(dep, _) => dep.outages(sc).len(),
+        Access::Spike(dep, ..) => dep.spikes(sc).len(),
         _ => 1,
     }
 }
@@ -162,17 +168,13 @@ pub fn non_default(sc: &Scenario) -> Vec<String> {
             out.push(s.name());
         }
     }
-    for i in 0..sc.redis.server.outages.len() {
-        out.push(format!("redis.server.outages[{i}]"));
-    }
-    for i in 0..sc.redis.server.ping_spikes.len() {
-        out.push(format!("redis.server.ping_spikes[{i}]"));
-    }
-    for i in 0..sc.auth.outages.len() {
-        out.push(format!("auth.outages[{i}]"));
-    }
-    for i in 0..sc.auth.spikes.len() {
-        out.push(format!("auth.spikes[{i}]"));
+    for dep in super::deps::Dep::all() {
+        for i in 0..dep.outages(sc).len() {
+            out.push(format!("{}[{i}]", dep.outages_path()));
+        }
+        for i in 0..dep.spikes(sc).len() {
+            out.push(format!("{}[{i}]", dep.spikes_path()));
+        }
     }
     for (i, c) in sc.clients.iter().enumerate() {
         out.push(format!("clients[{i}]"));

@@ -386,27 +386,33 @@ fn is_default_rtt(n: &u64) -> bool {
     *n == DEFAULT_RTT_MS
 }
 
-/// `[auth]`: the auth service that every connection's authentication calls.
+/// A service the system calls, as its environment: `[auth]` (and any dependency shaped like it).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Auth {
-    /// Latency of the health pre-check and of each of a call's two requests.
+pub struct Service {
+    /// Before this, every request fails as in an outage (readysim extension).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub up_from_ms: u64,
+    /// Latency of each request.
     pub latency_ms: u64,
     /// `[start, end)` windows in which requests fail.
     #[serde(deserialize_with = "windows::deserialize")]
     pub outages: Vec<[u64; 2]>,
-    /// How long a request that starts inside an outage takes to fail.
+    /// How long a request that starts while it is down takes to fail.
     pub refuse_ms: u64,
     /// Requests starting in `[at_ms, at_ms + extra_ms)` take `extra_ms` longer.
     pub spikes: Vec<PingSpike>,
 }
 
-impl Auth {
+impl Service {
     /// Whether nothing is set (the table is then left out of written files).
     pub fn is_default(&self) -> bool {
-        *self == Auth::default()
+        *self == Service::default()
     }
 }
+
+/// `[auth]`: the auth service that every connection's authentication calls.
+pub type Auth = Service;
 
 fn default_gap() -> u64 {
     DEFAULT_MESSAGE_GAP_MS

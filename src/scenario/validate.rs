@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use super::fields::{Access, Field, Ty, Windows, FIELDS};
+use super::deps::Dep;
+use super::fields::{Access, Field, Ty, FIELDS};
 use super::limits;
 use super::types::Scenario;
 use crate::policy::Policy;
@@ -124,11 +125,13 @@ pub fn validate(sc: &Scenario) -> Result<(), FieldError> {
                     in_range(f, &f.path.replace("[]", &format!("[{i}]")), get(c))?;
                 }
             }
-            Access::Spike(list, get, _) => {
-                for (i, s) in list.of(sc).iter().enumerate() {
+            Access::Spike(dep, get, _) => {
+                for (i, s) in dep.spikes(sc).iter().enumerate() {
                     in_range(f, &f.path.replace("[]", &format!("[{i}]")), get(s))?;
                 }
             }
+            Access::Windows(dep) => list_len(f, dep.outages(sc).len())?,
+            Access::Spikes(dep) => list_len(f, dep.spikes(sc).len())?,
             Access::Outage(..)
             | Access::Name(..)
             | Access::Flag(..)
@@ -136,10 +139,6 @@ pub fn validate(sc: &Scenario) -> Result<(), FieldError> {
             | Access::None => {}
         }
         match f.ty {
-            Ty::Windows if f.path == Windows::Auth.path() => list_len(f, sc.auth.outages.len())?,
-            Ty::Windows => list_len(f, sc.redis.server.outages.len())?,
-            Ty::Spikes if f.path.starts_with("auth.") => list_len(f, sc.auth.spikes.len())?,
-            Ty::Spikes => list_len(f, sc.redis.server.ping_spikes.len())?,
             Ty::Decisions => list_len(f, sc.run.decisions.len())?,
             Ty::List if f.path == "clients" => list_len(f, sc.clients.len())?,
             Ty::Triple => {
@@ -150,8 +149,9 @@ pub fn validate(sc: &Scenario) -> Result<(), FieldError> {
             _ => {}
         }
     }
-    outages(sc, Windows::Redis)?;
-    outages(sc, Windows::Auth)?;
+    for dep in Dep::all() {
+        outages(sc, dep)?;
+    }
     clients(sc)?;
     client_work(sc)?;
     what_ifs(sc)?;
@@ -225,9 +225,9 @@ fn clients(sc: &Scenario) -> Result<(), FieldError> {
 }
 
 /// Each outage is `[start, end)` with start < end, and no two overlap.
-fn outages(sc: &Scenario, which: Windows) -> Result<(), FieldError> {
-    let list = which.of(sc);
-    let path = which.path();
+fn outages(sc: &Scenario, which: Dep) -> Result<(), FieldError> {
+    let list = which.outages(sc);
+    let path = which.outages_path();
     for (i, [a, b]) in list.iter().enumerate() {
         let f = format!("{path}[{i}]");
         if a >= b {
@@ -245,7 +245,7 @@ fn outages(sc: &Scenario, which: Windows) -> Result<(), FieldError> {
                 f,
                 format!(
                     "{b} ms is too large; expected {}",
-                    super::fields::allowed(path)
+                    super::fields::allowed(&path)
                 ),
             );
         }

@@ -21,10 +21,10 @@ use super::signature::{self, Signature};
 use crate::engine::EngineKind;
 use crate::judge::Site;
 use crate::replay::{self, Evaluation};
+use crate::scenario::deps::Dep;
 use crate::scenario::fields::Role;
 use crate::scenario::{limits, slots, Class, Classification, Scenario};
-use crate::spec;
-use crate::vocab::{EnvName, Violation};
+use crate::vocab::Violation;
 
 /// What is classified: one failure of a run.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -234,39 +234,18 @@ pub fn targets_of(ev: &Evaluation, properties: &BTreeSet<Violation>) -> Vec<Targ
     out
 }
 
-/// The environment's availability class: whether the manager could reach a usable Redis at
-/// some instant up to `until` (up, a ping and a handshake both shorter than its timeout),
-/// whether the auth service can answer at all (its latency under every bound), and whether
-/// the port is bound when each client first connects.
-fn availability(sc: &Scenario, until: u64) -> (bool, bool, Vec<bool>) {
-    let srv = &sc.redis.server;
-    let timeout = sc.redis.manager.ping_timeout_ms;
-    let usable = |t: u64| {
-        srv.up(t)
-            && srv.ping_ms.saturating_add(srv.spike_extra(t)) < timeout
-            && srv.connect_ms.saturating_add(srv.spike_extra(t)) < timeout
-    };
-    let mut edges: Vec<u64> = vec![0, srv.up_from_ms];
-    edges.extend(srv.outages.iter().map(|[_, e]| *e));
-    edges.extend(
-        srv.ping_spikes
-            .iter()
-            .map(|s| s.at_ms.saturating_add(s.extra_ms)),
-    );
-    let redis = edges.into_iter().any(|t| t <= until && usable(t));
-    let a = &sc.auth;
-    let precheck = if sc.environment.name == EnvName::Staging {
-        spec::AUTH_PRECHECK_STAGING_MS
-    } else {
-        spec::AUTH_PRECHECK_MS
-    };
-    let auth = a.latency_ms < precheck && a.latency_ms.saturating_mul(2) < spec::AUTH_CALL_MS;
+/// The environment's availability class: per dependency of the table, whether the code could
+/// use it at some instant up to `until` (Redis: up, a ping and a handshake both shorter than
+/// the manager's timeout; the auth service: its latency under every bound), and whether the
+/// port is bound when each client first connects.
+fn availability(sc: &Scenario, until: u64) -> (Vec<bool>, Vec<bool>) {
+    let deps = Dep::all().map(|d| (d.row().usable)(sc, until)).collect();
     let listening = sc
         .clients
         .iter()
         .map(|c| c.at_ms >= sc.server.bind_ms)
         .collect();
-    (redis, auth, listening)
+    (deps, listening)
 }
 
 /// The values tried for a field at `v`: `v` shifted by [`SHIFTS`] times its scale (1 ms up
@@ -306,7 +285,7 @@ pub fn decision_variants(d: &[u32]) -> Vec<Vec<u32>> {
 struct Judge<'a> {
     kind: EngineKind,
     targets: &'a [Target],
-    class: (bool, bool, Vec<bool>),
+    class: (Vec<bool>, Vec<bool>),
     until: u64,
 }
 

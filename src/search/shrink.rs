@@ -17,7 +17,8 @@ use super::Code;
 use crate::engine::EngineKind;
 use crate::replay;
 use crate::scenario::code::changed_code;
-use crate::scenario::fields::{Access, Role, Spikes, Windows, FIELDS};
+use crate::scenario::deps::Dep;
+use crate::scenario::fields::{Access, Role, FIELDS};
 use crate::scenario::{self, slots, Client, Scenario};
 use crate::vocab::Violation;
 
@@ -173,25 +174,26 @@ fn second_pass(mut sc: Scenario, keep: &Keep) -> Scenario {
             c.clients[i].retries = 0;
             try_it(&mut sc, c);
         }
-        // Each outage and spike of the Redis server and of the auth service.
-        let lists: [&dyn Fn(&mut Scenario) -> usize; 4] = [
-            &|c| Windows::Redis.of_mut(c).len(),
-            &|c| Spikes::Redis.of_mut(c).len(),
-            &|c| Windows::Auth.of_mut(c).len(),
-            &|c| Spikes::Auth.of_mut(c).len(),
-        ];
-        for (list, len) in lists.iter().enumerate() {
-            let mut i = 0;
-            while i < len(&mut sc) {
-                let mut c = sc.clone();
-                match list {
-                    0 => _ = Windows::Redis.of_mut(&mut c).remove(i),
-                    1 => _ = Spikes::Redis.of_mut(&mut c).remove(i),
-                    2 => _ = Windows::Auth.of_mut(&mut c).remove(i),
-                    _ => _ = Spikes::Auth.of_mut(&mut c).remove(i),
-                }
-                if !try_it(&mut sc, c) {
-                    i += 1;
+        // Each outage and spike of every dependency.
+        for dep in Dep::all() {
+            let row = dep.row();
+            for list in [0, 1] {
+                let mut i = 0;
+                loop {
+                    let mut c = sc.clone();
+                    let removed = if list == 0 {
+                        let l = (row.outages_mut)(&mut c);
+                        (i < l.len()).then(|| l.remove(i)).is_some()
+                    } else {
+                        let l = (row.spikes_mut)(&mut c);
+                        (i < l.len()).then(|| l.remove(i)).is_some()
+                    };
+                    if !removed {
+                        break;
+                    }
+                    if !try_it(&mut sc, c) {
+                        i += 1;
+                    }
                 }
             }
         }

@@ -28,6 +28,7 @@ use proptest::strategy::{NewTree, Strategy, ValueTree};
 use proptest::test_runner::{TestRng, TestRunner};
 
 use crate::scenario::code::changed_code;
+use crate::scenario::deps::Dep;
 use crate::scenario::fields::{Access, Draw, Role, Ty, FIELDS};
 use crate::scenario::{
     Client, EnvName, Environment, PingSpike, Run, Scenario, Token, DEFAULT_MESSAGE_GAP_MS,
@@ -238,10 +239,9 @@ pub struct Params {
     pub spikes: Vec<(u64, u64)>,
     /// Spiky regime: the spike's start after the first client's arrival, and its length.
     pub client_spike: (u64, u64),
-    /// The auth service: 0 steady, 1 outages, 2 spikes.
-    pub auth: u8,
-    /// Its windows as (start, length): one to three.
-    pub auth_windows: Vec<(u64, u64)>,
+    /// Each dependency with a generic regime (the auth service, ...), in table order: 0
+    /// steady, 1 outages, 2 spikes, and its windows as (start, length), one to three.
+    pub services: Vec<(u8, Vec<(u64, u64)>)>,
     /// One optional value per [`drawn_rows`] row.
     pub knobs: Vec<Option<KnobValue>>,
     /// Swarm's per-case knob density in percent: a drawn knob is set iff its rank is below it
@@ -657,8 +657,16 @@ fn layout(g: &mut Genes, kind: Kind) -> Params {
         };
         (offset, extra)
     });
-    let auth = g.range(0, 2) as u8;
-    let auth_windows = windows(g, auth != 0, &|g| (when(g, 40_000), long(g, 20_000)));
+    let services = Dep::all()
+        .filter(|d| d.row().generic_regime)
+        .map(|_| {
+            let kind = g.range(0, 2) as u8;
+            (
+                kind,
+                windows(g, kind != 0, &|g| (when(g, 40_000), long(g, 20_000))),
+            )
+        })
+        .collect();
     let density = if swarm {
         g.num(0, |r| pick(r, &SWARM_DENSITIES.map(u64::from))) as u8
     } else {
@@ -729,8 +737,7 @@ fn layout(g: &mut Genes, kind: Kind) -> Params {
         outages,
         spikes,
         client_spike,
-        auth,
-        auth_windows,
+        services,
         knobs,
         density,
         ranks,
@@ -883,7 +890,12 @@ fn apply(sc: &mut Scenario, f: &crate::scenario::fields::Field, v: KnobValue) {
         Access::Name(_, set) => set(sc, Some(v[0] as usize)),
         Access::Flag(_, set) => set(sc, Some(v[0] % 2 == 1)),
         Access::Triple(_, set, _) => set(sc, Some(v.map(num))),
-        Access::Client(..) | Access::Outage(..) | Access::Spike(..) | Access::None => {}
+        Access::Client(..)
+        | Access::Outage(..)
+        | Access::Spike(..)
+        | Access::Windows(..)
+        | Access::Spikes(..)
+        | Access::None => {}
     }
 }
 
@@ -957,14 +969,17 @@ pub fn build(code: &Scenario, p: &Params, vary_code: bool) -> Scenario {
             s.ping_spikes = spikes(&[(offset, extra)], first);
         }
     }
-    match p.auth % 3 {
-        1 => sc.auth.outages = windows(&p.auth_windows),
-        2 => {
-            let near: Vec<(u64, u64)> =
-                p.auth_windows.iter().map(|&(a, l)| (a % 2000, l)).collect();
-            sc.auth.spikes = spikes(&near, first);
+    let generic = Dep::all().filter(|d| d.row().generic_regime);
+    for (dep, (kind, list)) in generic.zip(&p.services) {
+        match kind % 3 {
+            1 => *(dep.row().outages_mut)(&mut sc) = windows(list),
+            2 => {
+                // Spikes land near the first client's arrival, where a request meets them.
+                let near: Vec<(u64, u64)> = list.iter().map(|&(a, l)| (a % 2000, l)).collect();
+                *(dep.row().spikes_mut)(&mut sc) = spikes(&near, first);
+            }
+            _ => {}
         }
-        _ => {}
     }
     let last = clients_end(&sc);
     sc.run = Run {
