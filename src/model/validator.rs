@@ -279,7 +279,17 @@ async fn probe(w: &Rc<World>, p: &dyn RedisProbe, actor: Actor, check: Check) ->
             ProbeMode::Faithful => ready_if(p.is_connected()),
             ProbeMode::Operational => ready_if(p.operational()),
         },
-        Check::Database => ready_if(now >= w.services.database_ready_at_ms),
+        Check::Database => {
+            let db = w.database.timeline();
+            // The probe meets the database's timeline: down, it fails after `refuse_ms`; up,
+            // it answers after its latency (both on top of the probe cost).
+            let (end, up) = db.answer(now);
+            let waited = end.saturating_sub(now);
+            if waited > 0 {
+                w.rt.sleep(waited).await;
+            }
+            ready_if(up && now >= w.services.database_ready_at_ms)
+        }
         Check::Auth => ready_if(now >= w.services.auth_ready_at_ms),
         Check::AgentSupervisor => ready_if(now >= w.services.agent_supervisor_ready_at_ms),
         Check::WebsocketBridge => ready_if(now >= w.services.websocket_bridge_ready_at_ms),
@@ -442,7 +452,16 @@ async fn wait_service(w: &Rc<World>, p: &dyn RedisProbe, check: Check, deadline:
         },
     );
     let ready_at = match check {
-        Check::Database => w.services.database_ready_at_ms,
+        // Ready, and the database up: the first such instant its timeline has.
+        Check::Database => {
+            let db = w.database.timeline();
+            let from = started.max(w.services.database_ready_at_ms);
+            db.recoveries()
+                .chain([from])
+                .filter(|t| *t >= from && db.up(*t))
+                .min()
+                .unwrap_or(u64::MAX)
+        }
         Check::Auth => w.services.auth_ready_at_ms,
         Check::AgentSupervisor => w.services.agent_supervisor_ready_at_ms,
         Check::WebsocketBridge => w.services.websocket_bridge_ready_at_ms,

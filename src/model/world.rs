@@ -12,7 +12,7 @@ use super::watch;
 use crate::engine::Rt;
 use crate::gate::ReadinessGate;
 use crate::policy::Policy;
-use crate::scenario::{EnvName, Scenario, Services, Startup};
+use crate::scenario::{EnvName, Scenario, Service, Services, Startup};
 use crate::trace::{Ev, Event, TraceHasher};
 use crate::vocab::{Actor, Check, Outcome, Reason, StartupOutcome};
 
@@ -91,6 +91,8 @@ pub struct World {
     pub startup_cfg: Startup,
     /// Other dependencies.
     pub services: Services,
+    /// The database's timeline (what its check's probe meets).
+    pub database: Service,
     /// When the port is bound.
     pub bind_ms: u64,
     /// The reference policy's readiness gate.
@@ -145,6 +147,7 @@ impl World {
             mgr: Manager::new(&sc.redis.manager),
             startup_cfg: sc.startup.clone(),
             services: sc.services.clone(),
+            database: sc.database.clone(),
             bind_ms: sc.server.bind_ms,
             gate: ReadinessGate::new(),
             app,

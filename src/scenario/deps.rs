@@ -42,6 +42,8 @@ impl Dep {
     pub const REDIS: Dep = Dep(0);
     /// The auth service.
     pub const AUTH: Dep = Dep(1);
+    /// The database.
+    pub const DATABASE: Dep = Dep(2);
 
     /// Every dependency, in table order.
     pub fn all() -> impl Iterator<Item = Dep> {
@@ -101,8 +103,15 @@ fn auth_usable(sc: &Scenario, _until: u64) -> bool {
     a.latency_ms < precheck && a.latency_ms.saturating_mul(2) < spec::AUTH_CALL_MS
 }
 
+/// The database is usable when it is up at some instant up to `until`.
+fn database_usable(sc: &Scenario, until: u64) -> bool {
+    let t = sc.database.timeline();
+    let usable = t.recoveries().any(|at| at <= until && t.up(at));
+    usable
+}
+
 /// Every dependency, in the order files, pictures and search take them.
-pub static DEPENDENCIES: [Dependency; 2] = [
+pub static DEPENDENCIES: [Dependency; 3] = [
     Dependency {
         name: "redis server",
         table: "redis.server",
@@ -123,6 +132,17 @@ pub static DEPENDENCIES: [Dependency; 2] = [
         spikes_mut: |sc| &mut sc.auth.spikes,
         generic_regime: true,
         usable: auth_usable,
+        always_drawn: false,
+    },
+    Dependency {
+        name: "database",
+        table: "database",
+        spikes_key: "spikes",
+        timeline: |sc| sc.database.timeline(),
+        outages_mut: |sc| &mut sc.database.outages,
+        spikes_mut: |sc| &mut sc.database.spikes,
+        generic_regime: true,
+        usable: database_usable,
         always_drawn: false,
     },
 ];

@@ -47,6 +47,9 @@ pub struct Scenario {
     /// The auth service (the environment of authentication).
     #[serde(default, skip_serializing_if = "Auth::is_default")]
     pub auth: Auth,
+    /// The database the validator's first check probes (readysim extension).
+    #[serde(default, skip_serializing_if = "Service::is_default")]
+    pub database: Service,
     /// Clients, in file order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clients: Vec<Client>,
@@ -78,6 +81,7 @@ impl Scenario {
             redis: Redis::default(),
             server: Server::default(),
             auth: Auth::default(),
+            database: Service::default(),
             clients: Vec::new(),
             run: Run::default(),
             expect: None,
