@@ -35,14 +35,48 @@ fn generated_doc_sections_are_current() {
 #[test]
 fn the_seed_suite_doc_is_what_the_scenarios_say() {
     let rows = readysim::seed_suite::judge(Path::new("scenarios/seed-suite")).expect("loads");
-    assert_eq!(
-        rows.len(),
-        26,
-        "one row per test of the team's three suites"
-    );
-    let numbers: Vec<u32> = rows.iter().map(|r| r.number).collect();
-    assert_eq!(numbers, (1..=26).collect::<Vec<_>>());
-    assert!(rows.iter().all(|r| !r.runs.is_empty()));
+    assert_eq!(rows.len(), 52, "one row per test of the team's six suites");
+    let numbers: Vec<u32> = rows.iter().map(|r| r.n).collect();
+    assert_eq!(numbers, (1..=52).collect::<Vec<_>>());
+    // Every answer that has no replay cites the line of the test's code that decides it.
+    for r in &rows {
+        if r.as_written != readysim::seed_suite::AsWritten::Pass && r.as_written_run.is_none() {
+            assert!(
+                r.as_written_line.is_some() || r.mechanism.starts_with("not a test"),
+                "test {}: a verdict from the test's code needs its line",
+                r.n
+            );
+        }
+        assert!(
+            !r.claim_why.is_empty() || r.claim_run.is_some(),
+            "test {}",
+            r.n
+        );
+        assert!(
+            !r.discriminates_why.is_empty() || r.discriminates_run.is_some(),
+            "test {}",
+            r.n
+        );
+    }
+    // Every scenario under scenarios/seed-suite/ answers some test.
+    let used: std::collections::BTreeSet<String> = rows
+        .iter()
+        .flat_map(|r| {
+            [
+                &r.as_written_run,
+                &r.claim_run,
+                &r.corrected,
+                &r.discriminates_run,
+            ]
+        })
+        .flatten()
+        .map(|run| run.replay.scenario.clone())
+        .chain(rows.iter().filter_map(|r| r.see_also.clone()))
+        .collect();
+    for p in readysim::scenario::files_under(Path::new("scenarios/seed-suite")) {
+        let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(used.contains(&stem), "{stem} answers no test");
+    }
     let body = readysim::seed_suite::markdown(&rows);
     let path = Path::new("docs/seed-suite.md");
     let doc = std::fs::read_to_string(path).expect("the doc exists");

@@ -406,41 +406,31 @@ fn seed_suite(cli: &Cli, markdown: bool) -> Result<Exit, BadInput> {
     }
     let rows = ss::judge(&dir).map_err(|e| BadInput::msg(e.to_string()))?;
     if cli.json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "totals": ss::totals(&rows)
-                    .iter()
-                    .map(|(v, n)| (v.words(), n))
-                    .collect::<std::collections::BTreeMap<_, _>>(),
-                "tests": rows,
-            }))
-            .expect("json")
-        );
+        outln!("{}", serde_json::to_string_pretty(&rows).expect("json"));
     } else if markdown {
         out!("{}", ss::markdown(&rows));
     } else {
-        let mut t = output::table(&["#", "suite", "test", "verdict", "readysim shows"]);
+        outln!("{}\n", ss::totals(&rows).replace("**", ""));
+        let mut t = output::table(&[
+            "#",
+            "test",
+            "as written",
+            "claim in production",
+            "discriminates",
+        ]);
         for r in &rows {
-            let shows: Vec<String> = r
-                .runs
-                .iter()
-                .map(|x| format!("{}: {}", x.role, x.shows))
-                .collect();
+            let line = r
+                .as_written_line
+                .map_or(String::new(), |l| format!(" (line {l})"));
             t.add_row(vec![
-                r.number.to_string(),
-                r.suite.clone(),
+                r.n.to_string(),
                 r.test.clone(),
-                r.verdict.words().to_string(),
-                shows.join("\n"),
+                format!("{}{line}: {}", r.as_written.words(), r.mechanism),
+                r.claim.words().to_string(),
+                r.discriminates_kind.words().to_string(),
             ]);
         }
         outln!("{t}");
-        let totals: Vec<String> = ss::totals(&rows)
-            .iter()
-            .map(|(v, n)| format!("{n} {}", v.words()))
-            .collect();
-        outln!("\n{} tests: {}", rows.len(), totals.join(", "));
     }
     Ok(Exit::Ok)
 }
