@@ -1,6 +1,8 @@
-//! The model against a real Redis server (`readysim real`): each scenario runs in simulation
-//! and for real (a private redis-server behind the fault proxy, the model's actors on the
-//! real-time engine), and every compared field must agree.
+//! The model against a real Redis server and real WebSocket clients (`readysim real`): each
+//! scenario runs in simulation and for real (a private redis-server behind the fault proxy, the
+//! model's actors on the real-time engine serving a real port, real clients on their own
+//! thread), and every compared field must agree: the real trace's and the wire's, each with
+//! the simulation's.
 //!
 //! Needs `redis-server` (READYSIM_REDIS_SERVER, else PATH). Without one every test here is
 //! reported as ignored, with a note saying how to run them; with READYSIM_REQUIRE_REDIS set
@@ -89,8 +91,143 @@ fn incident_redis_down(bin: &Path) -> Result<(), Failed> {
 
 fn slow_redis(bin: &Path) -> Result<(), Failed> {
     let r = agrees(bin, "slow-redis", 1.0)?;
-    if r.runs[0].proxy.refused < 3 {
-        return Err(format!("the proxy refused {:?}", r.runs[0].proxy).into());
+    // Refused by the kernel (the proxy does not listen while Redis is down): the manager saw
+    // its attempts refused, and none reached the server before it was up.
+    let refused = r.runs[0]
+        .trace
+        .iter()
+        .filter(|l| l.contains(" refused "))
+        .count();
+    if refused < 3 {
+        return Err(format!("{refused} refused attempts in the real trace").into());
+    }
+    Ok(())
+}
+
+/// A real client's view of a scenario: every attempt's wire outcome, close code and reason
+/// agree with the simulation, and the codes and texts are the real code's.
+fn wire(
+    bin: &Path,
+    name: &str,
+    scale: f64,
+    want: &[(Option<u16>, Option<&str>)],
+) -> Result<real::RealReport, Failed> {
+    let r = agrees(bin, name, scale)?;
+    let w = &r.runs[0].wire;
+    if w.len() != r.simulated.clients.len() {
+        return Err(format!(
+            "{} wire attempts for {} simulated",
+            w.len(),
+            r.simulated.clients.len()
+        )
+        .into());
+    }
+    for (i, (code, text)) in want.iter().enumerate() {
+        let a = w.get(i).ok_or("fewer attempts")?;
+        if a.close_code.filter(|c| *c != 1000) != *code
+            || a.close_reason.as_deref().filter(|t| !t.is_empty()) != *text
+        {
+            return Err(format!(
+                "attempt {i}: close {:?} {:?}, expected {code:?} {text:?}",
+                a.close_code, a.close_reason
+            )
+            .into());
+        }
+    }
+    Ok(r)
+}
+
+fn e2e_user_id_1011(bin: &Path) -> Result<(), Failed> {
+    wire(
+        bin,
+        "e2e-user-id-1011",
+        1.0,
+        &[(Some(1011), Some("Internal error"))],
+    )?;
+    Ok(())
+}
+
+fn auth_breaker_1011(bin: &Path) -> Result<(), Failed> {
+    let r = wire(
+        bin,
+        "auth-breaker-1011",
+        1.0,
+        &[(Some(1011), Some("SSOT Auth failed"))],
+    )?;
+    if r.runs[0]
+        .bench
+        .closes_1011
+        .get("auth-failed")
+        .copied()
+        .unwrap_or(0)
+        < 2
+    {
+        return Err(format!("{:?}", r.runs[0].bench.closes_1011).into());
+    }
+    Ok(())
+}
+
+/// The storm's 500 ms blocking checks freeze the real server's loop: the idle client's pong
+/// is read too late and it is closed 1011 on the wire.
+fn keepalive_stall_1011(bin: &Path) -> Result<(), Failed> {
+    wire(
+        bin,
+        "keepalive-stall-1011",
+        1.0,
+        &[(Some(1011), Some("keepalive ping timeout"))],
+    )?;
+    Ok(())
+}
+
+/// 21 connections of one user within C: the 21st is refused by the factory, 1011 on the wire
+/// (at a fifth of real time: 300 scenario seconds in 60).
+fn manager_limit_storm(bin: &Path) -> Result<(), Failed> {
+    let r = agrees(bin, "manager-limit-storm", 0.2)?;
+    let last = r.runs[0].wire.last().ok_or("no attempts")?;
+    if last.close_code != Some(1011)
+        || last.close_reason.as_deref() != Some("Factory SSOT validation failed")
+    {
+        return Err(format!("{last:?}").into());
+    }
+    Ok(())
+}
+
+/// closed-1008 and served, on the wire.
+fn auth_rejected_1008(bin: &Path) -> Result<(), Failed> {
+    wire(
+        bin,
+        "auth-rejected-1008",
+        1.0,
+        &[(Some(1008), Some("SSOT Auth failed")), (None, None)],
+    )?;
+    Ok(())
+}
+
+/// refused (nothing listens before the bind) and served.
+fn refused_before_bind(bin: &Path) -> Result<(), Failed> {
+    let r = wire(
+        bin,
+        "refused-before-bind",
+        1.0,
+        &[(None, None), (None, None)],
+    )?;
+    if r.runs[0].wire[0].http_status.is_some() {
+        return Err("the refused client got an HTTP answer".into());
+    }
+    Ok(())
+}
+
+/// The reference's real HTTP 503 with Retry-After, then served after the retry.
+fn reference_503(bin: &Path) -> Result<(), Failed> {
+    let r = wire(
+        bin,
+        "reference-503-before-ready",
+        1.0,
+        &[(None, None), (None, None)],
+    )?;
+    let w = &r.runs[0].wire;
+    if w[0].http_status != Some(503) || w[1].rejected_503 != 1 || w[1].http_status != Some(101) {
+        return Err(format!("{w:?}").into());
     }
     Ok(())
 }
@@ -175,14 +312,57 @@ fn proxy_realises_the_timeline(bin: &Path) -> Result<(), Failed> {
         return Err(format!("spike not felt: {d:?}").into());
     }
     wait_until(1600);
-    if ping(proxy.addr).is_some() {
-        return Err("answered during the outage".into());
+    // Down with refuse_ms = 0: nothing listens, the kernel refuses the connect.
+    match TcpStream::connect(proxy.addr) {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+        other => return Err(format!("during the outage: {other:?}, expected ECONNREFUSED").into()),
     }
     wait_until(2600);
     ping(proxy.addr).ok_or("no answer after the outage")?;
     let log = proxy.stop();
-    if log.refused < 2 || log.joined < 3 {
+    if log.joined < 3 {
         return Err(format!("{log:?}").into());
+    }
+    Ok(())
+}
+
+/// Refusals are faithful: ECONNREFUSED before up_from_ms when refusals are instant; with
+/// refuse_ms = 200 the connection is reset 200 ms after it was made.
+fn refusals_are_faithful(bin: &Path) -> Result<(), Failed> {
+    let server = RedisProcess::start(bin).map_err(|e| e.to_string())?;
+    #[allow(clippy::disallowed_methods)]
+    let clock = RealClock {
+        epoch: Instant::now(),
+        scale: 1.0,
+    };
+    let at_once = RedisServer {
+        up_from_ms: 60_000,
+        ..RedisServer::default()
+    };
+    let p = Proxy::start(server.addr, &at_once, clock).map_err(|e| e.to_string())?;
+    match TcpStream::connect(p.addr) {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+        other => return Err(format!("{other:?}, expected ECONNREFUSED").into()),
+    }
+    drop(p);
+    let slow = RedisServer {
+        up_from_ms: 60_000,
+        refuse_ms: 200,
+        ..RedisServer::default()
+    };
+    let p = Proxy::start(server.addr, &slow, clock).map_err(|e| e.to_string())?;
+    #[allow(clippy::disallowed_methods)]
+    let t = Instant::now();
+    let mut s = TcpStream::connect(p.addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok();
+    let mut b = [0u8; 1];
+    let r = s.read(&mut b);
+    let took = t.elapsed();
+    if !matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset) {
+        return Err(format!("{r:?}, expected a reset").into());
+    }
+    if took < Duration::from_millis(190) || took > Duration::from_millis(600) {
+        return Err(format!("reset after {took:?}, expected about 200 ms").into());
     }
     Ok(())
 }
@@ -191,10 +371,20 @@ fn proxy_realises_the_timeline(bin: &Path) -> Result<(), Failed> {
 type Check = fn(&Path) -> Result<(), Failed>;
 
 fn main() {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
+    // Real time on a shared machine: one real run at a time, so runs do not stall each other.
+    args.test_threads = Some(1);
     let bin: Option<PathBuf> = real::find_redis_server();
-    let tests: [(&str, Check); 7] = [
+    let tests: [(&str, Check); 15] = [
         ("proxy_realises_the_timeline", proxy_realises_the_timeline),
+        ("refusals_are_faithful", refusals_are_faithful),
+        ("wire_e2e_user_id_1011", e2e_user_id_1011),
+        ("wire_auth_breaker_1011", auth_breaker_1011),
+        ("wire_keepalive_stall_1011", keepalive_stall_1011),
+        ("wire_manager_limit_storm", manager_limit_storm),
+        ("wire_closed_1008_and_served", auth_rejected_1008),
+        ("wire_refused_before_bind", refused_before_bind),
+        ("wire_reference_503", reference_503),
         ("incident_fails_at_7_5_s_against_real_redis", incident),
         (
             "incident_fails_the_same_with_redis_down",

@@ -154,7 +154,12 @@ fn text(r: &RealReport, traces: bool) -> String {
             o,
             "run {}: {} in {:.1} s real; proxy: {} joined, {} refused, {} reset, {} replies lost",
             i + 1,
-            if run.agree {
+            if !run.valid {
+                format!(
+                    "INVALID ({}), not compared",
+                    run.invalid.as_deref().unwrap_or("the host stalled it")
+                )
+            } else if run.agree {
                 "agrees on every field".to_string()
             } else {
                 let d: Vec<&str> = run
@@ -171,6 +176,9 @@ fn text(r: &RealReport, traces: bool) -> String {
             run.proxy.reset,
             run.proxy.lost_replies
         );
+    }
+    for (i, run) in r.runs.iter().enumerate() {
+        o.push_str(&bench_text(i + 1, &run.bench));
     }
     if let Some(k) = r.failure_seen {
         let v: Vec<&str> = r.simulated.violations.iter().map(|v| v.name()).collect();
@@ -198,6 +206,27 @@ fn text(r: &RealReport, traces: bool) -> String {
         let _ = writeln!(o, "caveat: {c}");
     }
     o
+}
+
+/// The benchmark block of one run (real milliseconds).
+fn bench_text(run: usize, b: &readysim::real::Bench) -> String {
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+    let graces: Vec<String> = b.graces_ms.iter().map(|g| format!("{g:.0}")).collect();
+    let closes: Vec<String> = b
+        .closes_1011
+        .iter()
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    format!(
+        "bench {run}: init (start to first accepted WebSocket) {} ms; graces {} ms; handshake p50 {} / p95 {} / max {} ms; 1011 closes: {}; host stall {:.1} ms\n",
+        ms(b.init_ms),
+        if graces.is_empty() { "-".to_string() } else { graces.join(", ") },
+        ms(b.handshake_p50_ms),
+        ms(b.handshake_p95_ms),
+        ms(b.handshake_max_ms),
+        if closes.is_empty() { "none".to_string() } else { closes.join(", ") },
+        b.host_stall_ms
+    )
 }
 
 /// Runs `readysim real`.

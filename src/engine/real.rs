@@ -149,8 +149,12 @@ impl Future for Counted {
 /// Runs `root` on a fresh current_thread runtime (time and IO enabled, real clock) until the
 /// model stops, the horizon passes or the step budget runs out.
 pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, clock: RealClock, root: F) -> EngineReport {
+    // External events (timers, sockets) are looked at only when no task is ready, as an
+    // asyncio loop does between its iterations: the tasks a burst of connections wakes all run
+    // (and freeze the loop back to back) before a pong that arrived meanwhile is read.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .event_interval(1 << 20)
         .build()
         .expect("a current_thread runtime");
     let local = tokio::task::LocalSet::new();

@@ -4,6 +4,7 @@
 
 use std::rc::Rc;
 
+use super::wire::ConnKey;
 use super::world::World;
 use super::{gateway, route};
 use crate::scenario::{Client, Scenario};
@@ -78,8 +79,13 @@ pub async fn run(w: Rc<World>, plan: Plan) {
     let mut attempt = 0u32;
     loop {
         w.rt.sleep_until(at).await;
-        let ended = match gateway::connect(&w, actor, plan.spec.retries).await {
-            Ok(()) => route::serve(&w, &plan, actor).await,
+        let key = ConnKey {
+            client: plan.index as u32,
+            attempt,
+            try_no: 0,
+        };
+        let ended = match gateway::connect(&w, actor, plan.spec.retries, key).await {
+            Ok(key) => route::serve(&w, &plan, actor, key).await,
             Err(outcome) => Ended::plain(outcome),
         };
         w.attempt_done(plan.index, ended);

@@ -5,6 +5,7 @@
 use std::rc::Rc;
 
 use super::validator;
+use super::wire::ConnKey;
 use super::world::{AppPhase, World};
 use crate::engine::{first_of, Either};
 use crate::spec;
@@ -18,8 +19,14 @@ enum Guarded {
 }
 
 /// One connection attempt up to the route: arrival, refusal, the backlog, the guard (and its
-/// 503 retries, within the attempt). `Ok` when accepted, else the attempt's final outcome.
-pub async fn connect(w: &Rc<World>, actor: Actor, retries: u32) -> Result<(), Outcome> {
+/// 503 retries, within the attempt). `Ok` with the connection accepted, else the attempt's
+/// final outcome. With a wire, each decision is also made on the real connection `key`.
+pub async fn connect(
+    w: &Rc<World>,
+    actor: Actor,
+    retries: u32,
+    mut key: ConnKey,
+) -> Result<ConnKey, Outcome> {
     let mut retries_left = retries;
     loop {
         w.emit(actor, Ev::Arrive);
@@ -47,10 +54,22 @@ pub async fn connect(w: &Rc<World>, actor: Actor, retries: u32) -> Result<(), Ou
             }
             guard(w, actor).await
         };
+        if let Some(wire) = &w.wire {
+            // The real connection gets the model's answer (refusals and resets happen to it
+            // by themselves: no port yet, or the backlog reset when the worker exits).
+            if wire.take(key).await {
+                match guarded {
+                    Guarded::Accepted => wire.accept(key).await,
+                    Guarded::Rejected => wire.reject_503(key, w.policy.retry_after_ms).await,
+                    Guarded::Queued => wire.drop_unanswered(key),
+                }
+            }
+        }
         match guarded {
-            Guarded::Accepted => return Ok(()),
+            Guarded::Accepted => return Ok(key),
             Guarded::Rejected if retries_left > 0 => {
                 retries_left -= 1;
+                key.try_no += 1;
                 w.emit(actor, Ev::Retry);
                 w.rt.sleep(w.policy.retry_after_ms).await;
             }

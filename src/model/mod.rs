@@ -1,5 +1,5 @@
 //! The simulated system: one module per actor (server, manager, startup, validator, gateway,
-//! route, auth, registry, keepalive, clients),
+//! route, auth, registry, keepalive, clients), the seam to real sockets (`wire`),
 //! the shared state they meet in (`world`), and the run entry that wires them (`run`).
 
 pub mod auth;
@@ -16,6 +16,7 @@ pub mod startup;
 pub mod user_id;
 pub mod validator;
 pub mod watch;
+pub mod wire;
 pub mod world;
 
 pub use run::{run, run_hashed, RunOutput, DEFAULT_MAX_STEPS};

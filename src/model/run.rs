@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::server::{Link, RedisBackend};
+use super::wire::Wire;
 use super::world::{Results, World};
 use super::{clients, startup};
 use crate::engine::{Builder, EndReason, EngineKind, EngineReport, RealClock, Rt};
@@ -51,15 +52,24 @@ pub fn run_hashed(sc: &Scenario, kind: EngineKind) -> RunOutput {
 }
 
 /// The same world in real time on `clock`, its manager talking to `redis` instead of the
-/// modelled server (`readysim real`).
-pub fn run_real(sc: &Scenario, clock: RealClock, redis: Rc<dyn RedisBackend>) -> RunOutput {
-    run_with(sc, Builder::new(), Some((clock, redis)), false)
+/// modelled server, and its accept path serving real sockets through `wire` when given
+/// (`readysim real`).
+pub fn run_real(
+    sc: &Scenario,
+    clock: RealClock,
+    redis: Rc<dyn RedisBackend>,
+    wire: Option<Rc<dyn Wire>>,
+) -> RunOutput {
+    run_with(sc, Builder::new(), Some((clock, redis, wire)), false)
 }
+
+/// What a real run adds: its clock, its Redis, and its sockets.
+type Real = (RealClock, Rc<dyn RedisBackend>, Option<Rc<dyn Wire>>);
 
 fn run_with(
     sc: &Scenario,
     builder: Builder,
-    real: Option<(RealClock, Rc<dyn RedisBackend>)>,
+    real: Option<Real>,
     hash_only: bool,
 ) -> RunOutput {
     let slot: Rc<RefCell<Option<Rc<World>>>> = Rc::new(RefCell::new(None));
@@ -70,19 +80,24 @@ fn run_with(
         .decisions_from_ms(sc.run.decisions_from_ms);
     let root = {
         let slot = slot.clone();
-        let backend = real.as_ref().map(|(_, b)| b.clone());
+        let backend = real.as_ref().map(|(_, b, _)| b.clone());
+        let wire = real.as_ref().and_then(|(_, _, w)| w.clone());
         move |rt: Rt| {
             let plans = clients::expand(sc);
             let mut world = World::new(sc, rt.clone(), &plans);
             if let Some(b) = backend {
                 world.redis = Link::External(b);
             }
+            world.wire = wire.clone();
             if hash_only {
                 world.hash_only();
             }
             let world = Rc::new(world);
             *slot.borrow_mut() = Some(world.clone());
             rt.spawn(startup::run(world.clone()));
+            if let Some(wire) = wire {
+                rt.spawn(super::wire::drive(world.clone(), wire));
+            }
             for plan in plans {
                 rt.spawn(clients::run(world.clone(), plan));
             }
@@ -90,7 +105,7 @@ fn run_with(
     };
     let engine = match real {
         None => builder.run(root),
-        Some((clock, _)) => builder.run_real(clock, root),
+        Some((clock, ..)) => builder.run_real(clock, root),
     };
     let world = slot.borrow_mut().take().expect("the root ran");
     let hung = engine.end != EndReason::Stopped && world.unfinished();

@@ -2,6 +2,7 @@
 //! trace they write to. Each actor's own state lives in its module; nothing here runs.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use super::auth::AuthService;
 use super::clients::{Ended, Plan};
@@ -9,6 +10,7 @@ use super::manager::Manager;
 use super::registry::Registry;
 use super::server::{Link, ServerModel};
 use super::watch;
+use super::wire::Wire;
 use crate::engine::Rt;
 use crate::gate::ReadinessGate;
 use crate::policy::Policy;
@@ -107,6 +109,8 @@ pub struct World {
     pub registry: Registry,
     /// The auth service and its breakers.
     pub auth: AuthService,
+    /// Real sockets behind the accept path (`readysim real`); none in simulation.
+    pub wire: Option<Rc<dyn Wire>>,
     trace: RefCell<Sink>,
     results: RefCell<Results>,
     /// Per client: its attempts' ends, whether it is being served now, whether it is done.
@@ -155,6 +159,7 @@ impl World {
             queue_len: Cell::new(0),
             registry: Registry::default(),
             auth: AuthService::new(&sc.auth),
+            wire: None,
             trace: RefCell::new(Sink::Keep(Vec::with_capacity(64))),
             results: RefCell::new(Results::default()),
             attempts: RefCell::new(vec![ClientState::default(); plans.len()]),

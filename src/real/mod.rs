@@ -12,8 +12,10 @@
 //! which is what it measures.
 
 mod client;
+pub mod clients;
 mod proxy;
 mod server;
+mod wire;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -105,14 +107,44 @@ pub struct RealRun {
     pub report: Report,
     /// The real run's rendered trace (times in scenario ms).
     pub trace: Vec<String>,
-    /// The field-by-field comparison with the simulation.
+    /// What the real clients saw on the wire, attempt by attempt.
+    pub wire: Vec<clients::WireAttempt>,
+    /// The field-by-field comparison: the real trace and the wire, each against the
+    /// simulation.
     pub fields: Vec<FieldCheck>,
     /// Every field agrees.
     pub agree: bool,
+    /// The run's timers could be trusted: the host did not stall it beyond the tolerance.
+    pub valid: bool,
+    /// Why not, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<String>,
+    /// The team's benchmarks, measured on this run.
+    pub bench: Bench,
     /// What the fault proxy did.
     pub proxy: ProxyLog,
     /// Real seconds the run took.
     pub seconds: f64,
+}
+
+/// The incident team's benchmarks, measured on one real run (real milliseconds).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Bench {
+    /// From the run's start (the process's start in the model) to the first WebSocket a
+    /// client saw accepted (its 101).
+    pub init_ms: Option<f64>,
+    /// Each grace's real length, in order.
+    pub graces_ms: Vec<f64>,
+    /// Handshake latency (TCP connect to the handshake's answer): median.
+    pub handshake_p50_ms: Option<f64>,
+    /// The same, 95th percentile.
+    pub handshake_p95_ms: Option<f64>,
+    /// The same, largest.
+    pub handshake_max_ms: Option<f64>,
+    /// 1011 closes the clients saw, by reason.
+    pub closes_1011: std::collections::BTreeMap<String, u32>,
+    /// The longest the host kept the stall monitor's 5 ms timer from firing on time.
+    pub host_stall_ms: f64,
 }
 
 /// The result of `readysim real`.
@@ -139,9 +171,14 @@ pub struct RealReport {
 }
 
 impl RealReport {
-    /// Every run agrees on every field.
+    /// Every valid run agrees on every field, and there is one.
     pub fn agree(&self) -> bool {
-        self.runs.iter().all(|r| r.agree)
+        self.runs.iter().any(|r| r.valid) && self.runs.iter().filter(|r| r.valid).all(|r| r.agree)
+    }
+
+    /// Every run was invalid (the host stalled each of them).
+    pub fn all_invalid(&self) -> bool {
+        self.runs.iter().all(|r| !r.valid)
     }
 }
 
@@ -270,7 +307,145 @@ fn caveats(sc: &Scenario) -> Vec<String> {
     c
 }
 
-/// One real run of `sc` against a server at `upstream`.
+/// Host stalls beyond this (real ms, the stall monitor's timer late by that much) make a run
+/// invalid: its timers cannot be trusted, so a difference is the host's, not the model's.
+pub const STALL_LIMIT_MS: f64 = 50.0;
+/// How long (real seconds) the clients may take to finish after the model's run ends.
+const CLIENT_GRACE_S: f64 = 5.0;
+/// Invalid runs retried, each, before they are reported as invalid.
+pub const INVALID_RETRIES: u32 = 2;
+
+/// A thread that sleeps 5 ms at a time and records the longest it was late: a host stall
+/// (another process, the VM's host) delays it; the model's own freezes do not (they block
+/// the model's thread, not this one).
+struct StallMonitor {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<f64>>,
+}
+
+impl StallMonitor {
+    fn start() -> StallMonitor {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        // A thread of its own: it measures the host, not the model's loop.
+        #[allow(clippy::disallowed_methods)]
+        let thread = std::thread::spawn(move || {
+            let step = std::time::Duration::from_millis(5);
+            let mut worst = 0f64;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                // The monitor measures the host's scheduling, in real time.
+                #[allow(clippy::disallowed_methods)]
+                let t = Instant::now();
+                std::thread::sleep(step);
+                let late = t.elapsed().saturating_sub(step).as_secs_f64() * 1000.0;
+                worst = worst.max(late);
+            }
+            worst
+        });
+        StallMonitor {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied()
+}
+
+/// The benchmarks of one run: from the wire and the real trace.
+fn bench(wire: &[clients::WireAttempt], report: &Report, scale: f64, stall: f64) -> Bench {
+    let mut hs: Vec<f64> = wire
+        .iter()
+        .flat_map(|a| a.handshake_real_ms.clone())
+        .collect();
+    hs.sort_by(|a, b| a.total_cmp(b));
+    let mut closes = std::collections::BTreeMap::new();
+    for a in wire {
+        if a.close_code == Some(1011) {
+            let r = a
+                .reason
+                .map_or("unknown".to_string(), |r| r.name().to_string());
+            *closes.entry(r).or_insert(0) += 1;
+        }
+    }
+    // A grace lasts from its event to the next event of the same actor.
+    let trace = &report.evaluation.output.trace;
+    let graces_ms = trace
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.ev.name() == "grace")
+        .filter_map(|(i, e)| {
+            trace[i + 1..]
+                .iter()
+                .find(|n| n.actor == e.actor)
+                .map(|n| (n.t - e.t) as f64 * scale)
+        })
+        .collect();
+    Bench {
+        init_ms: wire
+            .iter()
+            .filter_map(|a| a.accepted_real_ms)
+            .min_by(|a, b| a.total_cmp(b)),
+        graces_ms,
+        handshake_p50_ms: percentile(&hs, 0.5),
+        handshake_p95_ms: percentile(&hs, 0.95),
+        handshake_max_ms: hs.last().copied(),
+        closes_1011: closes,
+        host_stall_ms: stall,
+    }
+}
+
+/// The wire's outcomes and reasons against the simulation's, attempt by attempt.
+fn compare_wire(sim: &Report, wire: &[clients::WireAttempt]) -> Vec<FieldCheck> {
+    let outcomes: Vec<_> = wire.iter().map(|a| a.outcome).collect();
+    let reasons: Vec<_> = wire.iter().map(|a| a.reason).collect();
+    let codes: Vec<Option<u16>> = wire
+        .iter()
+        .map(|a| a.close_code.filter(|c| *c != 1000))
+        .collect();
+    let sim_codes: Vec<Option<u16>> = sim
+        .clients
+        .iter()
+        .map(|o| match o {
+            Some(crate::vocab::Outcome::Closed1011) => Some(1011),
+            Some(crate::vocab::Outcome::Closed1008) => Some(1008),
+            Some(crate::vocab::Outcome::Closed1001) => Some(1001),
+            _ => None,
+        })
+        .collect();
+    let check = |field: &'static str, a: String, b: String| FieldCheck {
+        field,
+        agree: a == b,
+        simulated: a,
+        real: b,
+        tolerance_ms: None,
+    };
+    vec![
+        check("wire.clients", json(&sim.clients), json(&outcomes)),
+        check("wire.close_codes", json(&sim_codes), json(&codes)),
+        check(
+            "wire.client_reasons",
+            json(&sim.client_reasons),
+            json(&reasons),
+        ),
+    ]
+}
+
+/// One real run of `sc` against a server at `upstream`: the fault proxy in front of it, the
+/// model serving a real port, the real clients on their own thread, the stall monitor beside.
 fn run_once(sc: &Scenario, upstream: SocketAddr, scale: f64, sim: &Report) -> RealRun {
     // Wall time only to say how long the run took.
     #[allow(clippy::disallowed_methods)]
@@ -279,25 +454,62 @@ fn run_once(sc: &Scenario, upstream: SocketAddr, scale: f64, sim: &Report) -> Re
         epoch: started,
         scale,
     };
-    let proxy = Proxy::start(upstream, &sc.redis.server, clock);
-    let (output, log) = match proxy {
-        Ok(p) => {
-            let url = format!("redis://{}/", p.addr);
-            let backend = client::RealRedis::new(&url, clock).expect("a valid loopback URL");
-            let out = crate::model::run::run_real(sc, clock, Rc::new(backend));
-            (out, p.stop())
-        }
+    let monitor = StallMonitor::start();
+    let proxy = match Proxy::start(upstream, &sc.redis.server, clock) {
+        Ok(p) => p,
         Err(e) => panic!("cannot start the fault proxy on loopback: {e}"),
     };
+    let url = format!("redis://{}/", proxy.addr);
+    let backend = client::RealRedis::new(&url, clock).expect("a valid loopback URL");
+    let port = wire::RealWire::new(clock).expect("a loopback port for the WebSocket endpoint");
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    let clients =
+        (!sc.clients.is_empty()).then(|| clients::start(sc, port.addr(), clock, stop.clone()));
+    let port = Rc::new(port);
+    let handle: Rc<dyn crate::model::wire::Wire> = Rc::new(wire::WireHandle(port.clone()));
+    let output = crate::model::run::run_real(sc, clock, Rc::new(backend), Some(handle));
+    port.shutdown();
+    let log = proxy.stop();
+    let wire = match clients {
+        Some(t) => {
+            // Real time: the clients finish on the wire's clock.
+            #[allow(clippy::disallowed_methods)]
+            let deadline = Instant::now() + std::time::Duration::from_secs_f64(CLIENT_GRACE_S);
+            #[allow(clippy::disallowed_methods)]
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            stop.notify_one();
+            t.join().unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    let stall = monitor.finish();
     let ev = replay::judged(sc, output);
     let mut s = sc.clone();
     s.expect = None;
     let report = replay::report(&s, ev);
-    let fields = compare(sim, &report, scale);
+    let mut fields = compare(sim, &report, scale);
+    if !sc.clients.is_empty() {
+        fields.extend(compare_wire(sim, &wire));
+    }
+    // The clients' own timers count too: a storm that left late or spread out is not the
+    // scenario's storm.
+    let client_lag = wire.iter().map(|a| a.late_ms).max().unwrap_or(0) as f64 * scale;
+    let stall = stall.max(client_lag);
+    let valid = stall <= STALL_LIMIT_MS;
     RealRun {
         trace: report.trace_text().lines().map(str::to_string).collect(),
         agree: fields.iter().all(|f| f.agree),
         fields,
+        valid,
+        invalid: (!valid).then(|| {
+            format!(
+                "the host stalled the run's timers by {stall:.0} ms (limit {STALL_LIMIT_MS} ms)"
+            )
+        }),
+        bench: bench(&wire, &report, scale, stall),
+        wire,
         report,
         proxy: log,
         seconds: started.elapsed().as_secs_f64(),
@@ -337,17 +549,25 @@ pub fn run(sc: &Scenario, opts: &RealOptions) -> Result<RealReport, RealError> {
     };
     let mut runs = Vec::new();
     for _ in 0..opts.runs {
-        let run = match (&opts.source, url_target) {
-            (_, Some(a)) => run_once(sc, a, opts.time_scale, &simulated),
-            (Source::Spawn(bin), None) => {
-                let p = RedisProcess::start(bin)?;
-                let r = run_once(sc, p.addr, opts.time_scale, &simulated);
-                drop(p);
-                r
+        // A run the host stalled is tried again, up to INVALID_RETRIES times; the last try
+        // stays in the report either way.
+        for retry in 0..=INVALID_RETRIES {
+            let run = match (&opts.source, url_target) {
+                (_, Some(a)) => run_once(sc, a, opts.time_scale, &simulated),
+                (Source::Spawn(bin), None) => {
+                    let p = RedisProcess::start(bin)?;
+                    let r = run_once(sc, p.addr, opts.time_scale, &simulated);
+                    drop(p);
+                    r
+                }
+                (Source::Url(_), None) => unreachable!("a URL source has its address"),
+            };
+            let valid = run.valid;
+            if valid || retry == INVALID_RETRIES {
+                runs.push(run);
+                break;
             }
-            (Source::Url(_), None) => unreachable!("a URL source has its address"),
-        };
-        runs.push(run);
+        }
     }
     let target: Vec<Violation> = simulated.violations.clone();
     let failure_seen = (!target.is_empty()).then(|| {

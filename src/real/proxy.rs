@@ -2,9 +2,13 @@
 //! scenario's `[redis.server]` timeline in real time, on its own thread (so a frozen model
 //! event loop does not freeze the network too).
 //!
-//! - While the timeline says down (before `up_from_ms`, in an outage), a new connection is
-//!   closed after `refuse_ms`, and a request on an open one closes it after `refuse_ms`:
-//!   the client sees a refused or reset connection, as the model's `Failed`.
+//! - While the timeline says down (before `up_from_ms`, in an outage) with `refuse_ms = 0`,
+//!   the proxy does not listen: a connect fails with `ECONNREFUSED`, as against a server that
+//!   is not there. With `refuse_ms > 0` a refusal takes that long: the connection is accepted
+//!   and reset (RST) after `refuse_ms`. A request on an open connection while down resets it
+//!   after `refuse_ms`: the client sees its request fail, as the model's `Failed`.
+//! - An outage is an unreachable server: an idle established connection survives it (nothing
+//!   on it notices until it is used), as TCP does across a partition.
 //! - An accepted connection is joined to the server only after `connect_ms` plus any spike
 //!   covering its start, so the handshake takes what the model says.
 //! - Every request is held `ping_ms` plus any spike covering the instant it arrived, in
@@ -17,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::engine::RealClock;
 use crate::scenario::RedisServer;
@@ -63,6 +67,24 @@ fn next_up(s: &RedisServer, t: u64) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
+/// The first instant after `t` at which `s` goes down (an outage's start), if any.
+fn next_down(s: &RedisServer, t: u64) -> u64 {
+    s.outages
+        .iter()
+        .map(|[a, _]| *a)
+        .filter(|a| *a > t)
+        .min()
+        .unwrap_or(u64::MAX)
+}
+
+/// A loopback socket bound to `addr`, reusable at once after its listener closes.
+fn bound_socket(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let s = tokio::net::TcpSocket::new_v4()?;
+    s.set_reuseaddr(true)?;
+    s.bind(addr)?;
+    Ok(s)
+}
+
 async fn sleep_until(clock: RealClock, t: u64) {
     #[allow(clippy::disallowed_methods)]
     tokio::time::sleep_until(tokio::time::Instant::from_std(clock.instant(t))).await;
@@ -79,6 +101,8 @@ async fn serve(
     if !s.up(a) {
         sleep_until(clock, a.saturating_add(s.refuse_ms)).await;
         n.refused.fetch_add(1, Ordering::Relaxed);
+        // A reset, not a graceful close: what a refusal looks like once the TCP handshake is done.
+        let _ = client.set_zero_linger();
         return;
     }
     sleep_until(clock, a + s.connect_ms + s.spike_extra(a)).await;
@@ -167,9 +191,9 @@ impl Proxy {
         server: &RedisServer,
         clock: RealClock,
     ) -> std::io::Result<Proxy> {
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        std_listener.set_nonblocking(true)?;
-        let addr = std_listener.local_addr()?;
+        // The port is reserved now; it listens only while connections are to be taken.
+        let first = bound_socket("127.0.0.1:0".parse().expect("a loopback address"))?;
+        let addr = first.local_addr()?;
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let counters = Arc::new(Counters::default());
         let s = Arc::new(server.clone());
@@ -177,6 +201,8 @@ impl Proxy {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        // Start returns once the port is in the state the timeline says (listening or not).
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
         // The proxy is real network IO on purpose; it has its own thread so a blocking call in
         // the model (a freeze) stalls the app, not the network.
         #[allow(clippy::disallowed_methods)]
@@ -184,25 +210,51 @@ impl Proxy {
             .name("readysim-proxy".into())
             .spawn(move || {
                 rt.block_on(async move {
-                    let Ok(listener) = TcpListener::from_std(std_listener) else {
-                        return;
-                    };
+                    let mut socket = Some(first);
+                    let mut ready = Some(ready_tx);
                     loop {
-                        tokio::select! {
-                            biased;
-                            _ = &mut stopped => break,
-                            r = listener.accept() => {
-                                if let Ok((sock, _)) = r {
-                                    #[allow(clippy::disallowed_methods)]
-                                    tokio::spawn(serve(sock, upstream, s.clone(), clock, n.clone()));
+                        let now = clock.now_ms();
+                        // Refusing at once: not listening, so the kernel answers RST.
+                        if s.refuse_ms == 0 && !s.up(now) {
+                            if let Some(r) = ready.take() {
+                                let _ = r.send(());
+                            }
+                            let up = next_up(&s, now);
+                            tokio::select! {
+                                biased;
+                                _ = &mut stopped => break,
+                                _ = sleep_until(clock, up) => {}
+                            }
+                            continue;
+                        }
+                        let Some(sock) = socket.take().or_else(|| bound_socket(addr).ok()) else {
+                            break;
+                        };
+                        let Ok(listener) = sock.listen(1024) else { break };
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(());
+                        }
+                        let down = if s.refuse_ms == 0 { next_down(&s, now) } else { u64::MAX };
+                        loop {
+                            tokio::select! {
+                                biased;
+                                _ = &mut stopped => return,
+                                _ = sleep_until(clock, down), if down != u64::MAX => break,
+                                r = listener.accept() => {
+                                    if let Ok((sock, _)) = r {
+                                        #[allow(clippy::disallowed_methods)]
+                                        tokio::spawn(serve(sock, upstream, s.clone(), clock, n.clone()));
+                                    }
                                 }
                             }
                         }
+                        // The listener closes here: new connects are refused until it is back.
                     }
                 });
                 // Dropping the runtime cancels every connection task: all sockets close.
                 drop(rt);
             })?;
+        let _ = ready_rx.recv();
         Ok(Proxy {
             addr,
             stop: Some(stop),
