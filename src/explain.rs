@@ -110,97 +110,31 @@ pub fn preset_story(p: Preset) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-/// Every knob of `p`, resolved, in the policy's order: (the file's knob name, value). The
-/// destructuring is exhaustive: a knob added to [`Policy`] does not compile until it is here.
+/// Every knob of `p`, resolved, in the knob list's order: (the file's knob name, value), with
+/// the constants every check ends up with after `constants` (R/d/T) and the group timeouts
+/// the phases use, right after the knobs they come from. The list is the policy's own
+/// (`knobs!` in policy.rs): a knob added there shows here.
 pub fn knobs(p: Preset) -> Vec<(String, String)> {
-    let Policy {
-        preset: _,
-        probe,
-        probe_error_log,
-        grace,
-        grace_ms,
-        reprobe_after_grace,
-        loop_shape,
-        constants,
-        checks,
-        group_timeouts_ms,
-        deadline_ms,
-        circular_check,
-        mask_in_staging,
-        noncritical_in_staging,
-        bypass_in_staging,
-        detect_cloud_run,
-        skip_outside_gcp,
-        guard,
-        guard_timeout_ms,
-        on_redis_error,
-        retry_after_ms,
-        sticky_breaker,
-        startup_reconnect_ms,
-        route,
-        accept_sleep_ms,
-        manager_limit,
-        manager_cleanup_ms,
-        manager_proactive_at,
-        manager_sweep_ms,
-        manager_idle_ms,
-        user_id_check,
-        connection_check,
-        keepalive_ms,
-        ws_auth_breaker_failures,
-        ws_auth_breaker_ms,
-    } = Policy::preset(p);
-    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    let pol = Policy::preset(p);
     let rdt =
         |c: &crate::policy::CheckConst| format!("{}/{}/{}", c.retries, c.delay_ms, c.declared_ms);
     let checks: Vec<String> = crate::vocab::Check::ALL
         .iter()
-        .zip(checks.iter())
+        .zip(pol.checks().iter())
         .map(|(c, k)| format!("{} {}", c.name(), rdt(k)))
         .collect();
-    let g = group_timeouts_ms.map(|g| g.to_string()).join(", ");
-    [
-        ("probe", probe.name().to_string()),
-        ("probe_error_log", probe_error_log.name().to_string()),
-        ("grace", grace.name().to_string()),
-        ("grace_ms", grace_ms.to_string()),
-        ("reprobe_after_grace", reprobe_after_grace.to_string()),
-        ("loop", loop_shape.name().to_string()),
-        ("constants", constants.name().to_string()),
-        ("checks (R/d/T)", checks.join(", ")),
-        ("group_timeouts_ms", g),
-        ("deadline_ms", deadline_ms.to_string()),
-        ("circular_check", circular_check.to_string()),
-        ("mask_in_staging", mask_in_staging.to_string()),
-        ("noncritical_in_staging", noncritical_in_staging.to_string()),
-        ("bypass_in_staging", bypass_in_staging.to_string()),
-        ("detect_cloud_run", detect_cloud_run.to_string()),
-        ("skip_outside_gcp", skip_outside_gcp.to_string()),
-        ("guard", guard.name().to_string()),
-        ("guard_timeout_ms", opt(guard_timeout_ms)),
-        ("on_redis_error", on_redis_error.name().to_string()),
-        ("retry_after_ms", retry_after_ms.to_string()),
-        ("sticky_breaker", sticky_breaker.to_string()),
-        ("startup_reconnect_ms", opt(startup_reconnect_ms)),
-        ("route", route.name().to_string()),
-        ("accept_sleep_ms", accept_sleep_ms.to_string()),
-        ("manager_limit", manager_limit.to_string()),
-        ("manager_cleanup_ms", manager_cleanup_ms.to_string()),
-        ("manager_proactive_at", manager_proactive_at.to_string()),
-        ("manager_sweep_ms", manager_sweep_ms.to_string()),
-        ("manager_idle_ms", manager_idle_ms.to_string()),
-        ("user_id_check", user_id_check.name().to_string()),
-        ("connection_check", connection_check.name().to_string()),
-        ("keepalive_ms", keepalive_ms.to_string()),
-        (
-            "ws_auth_breaker_failures",
-            ws_auth_breaker_failures.to_string(),
-        ),
-        ("ws_auth_breaker_ms", ws_auth_breaker_ms.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    let mut out = Vec::new();
+    for (k, v) in pol.knobs() {
+        out.push((k.to_string(), v));
+        if k == "constants" {
+            out.push(("checks (R/d/T)".to_string(), checks.join(", ")));
+        }
+        if k == "group_timeouts_ms" {
+            let g = pol.group_timeouts().map(|g| g.to_string()).join(", ");
+            out.push(("group timeouts in use".to_string(), g));
+        }
+    }
+    out
 }
 
 /// Shipped scenarios whose `[expect]` lists `v`.

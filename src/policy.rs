@@ -1,6 +1,9 @@
-//! Policies as data: the `[policy]` table of a file, the resolved knobs of a design, and the
-//! presets as values of it. Adding a preset is adding a variant below and its arm in
-//! [`Policy::preset`] (a forgotten arm does not compile).
+//! Policies as data: one list of knobs generates the `[policy]` table of a file, the resolved
+//! knobs of a design and what `explain` prints; the presets are values of it. Adding a knob
+//! is one entry in `knobs!`, its value in [`Policy::preset`]'s p0 (a forgotten one does not
+//! compile), its row in the field table (a test checks) and the code that reads it. Adding a
+//! preset is a variant below and its arm in [`Policy::preset`] (a forgotten arm does not
+//! compile).
 
 use serde::{Deserialize, Serialize};
 
@@ -39,122 +42,211 @@ names! {
     }
 }
 
-/// `[policy]`: a preset and optional knob overrides (`None`: the preset's value).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicySpec {
-    /// The preset the knobs start from.
-    pub preset: Preset,
+/// A knob's resolved value as `explain` and the docs print it.
+pub trait KnobValue {
+    /// The value in the words a file uses (`-`: absent, the default applies).
+    fn show(&self) -> String;
+}
+
+macro_rules! show_by_name {
+    ($($T:ty),*) => {$(
+        impl KnobValue for $T {
+            fn show(&self) -> String {
+                self.name().to_string()
+            }
+        }
+    )*};
+}
+show_by_name!(
+    ProbeMode,
+    LogLevel,
+    GraceMode,
+    LoopShape,
+    ConstantsTable,
+    GuardMode,
+    OnRedisError,
+    Route,
+    UserIdCheck,
+    ConnectionCheck
+);
+
+macro_rules! show_by_display {
+    ($($T:ty),*) => {$(
+        impl KnobValue for $T {
+            fn show(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+show_by_display!(bool, u32, u64);
+
+impl KnobValue for [u64; 3] {
+    fn show(&self) -> String {
+        self.map(|g| g.to_string()).join(", ")
+    }
+}
+
+impl<T: KnobValue> KnobValue for Option<T> {
+    fn show(&self) -> String {
+        self.as_ref().map_or("-".to_string(), KnobValue::show)
+    }
+}
+
+/// How a file's override lands on a resolved knob: a plain value is replaced, an optional one
+/// (absent means "the environment's" or "the table's") is set.
+trait Override<T> {
+    fn set(&mut self, v: T);
+}
+
+impl<T> Override<T> for T {
+    fn set(&mut self, v: T) {
+        *self = v;
+    }
+}
+
+impl<T> Override<T> for Option<T> {
+    fn set(&mut self, v: T) {
+        *self = Some(v);
+    }
+}
+
+/// THE list of knobs: every behaviour that differs by preset, written once. It generates
+/// [`PolicySpec`] (the file's `[policy]`: a preset and optional overrides), the knob fields of
+/// [`Policy`] (resolved), [`Policy::resolve`]'s overrides and [`Policy::knobs`] (what
+/// `explain` and docs/presets.md print). Each entry: doc, field, the type a file writes, the
+/// resolved type (`Option<_>` where absence means "the default elsewhere"), and the name in
+/// files. A preset is a value of [`Policy`] ([`Policy::preset`]); the field table
+/// (`scenario/fields.rs`) has one `policy.<name>` row per entry, which a test checks.
+macro_rules! knobs {
+    ($(
+        $(#[doc = $doc:literal])*
+        $field:ident : $spec:ty => $resolved:ty = $file:literal;
+    )*) => {
+        /// `[policy]`: a preset and optional knob overrides (`None`: the preset's value).
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct PolicySpec {
+            /// The preset the knobs start from.
+            pub preset: Preset,
+            $(
+                $(#[doc = $doc])*
+                #[serde(default, skip_serializing_if = "Option::is_none", rename = $file)]
+                pub $field: Option<$spec>,
+            )*
+        }
+
+        /// Every knob, resolved: a preset's values with the file's overrides applied.
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Policy {
+            /// The preset it started from.
+            pub preset: Preset,
+            $(
+                $(#[doc = $doc])*
+                pub $field: $resolved,
+            )*
+        }
+
+        impl Policy {
+            /// Every knob's file name, in the list's order.
+            pub const KNOB_NAMES: &'static [&'static str] = &[$($file),*];
+
+            /// `spec`'s overrides on top of `self`.
+            fn apply(&mut self, spec: &PolicySpec) {
+                $(
+                    if let Some(v) = spec.$field.clone() {
+                        Override::set(&mut self.$field, v);
+                    }
+                )*
+            }
+
+            /// Every knob: (its name in files, its value as a file would write it).
+            pub fn knobs(&self) -> Vec<(&'static str, String)> {
+                vec![$(($file, KnobValue::show(&self.$field))),*]
+            }
+        }
+    };
+}
+
+knobs! {
     /// How the validator probes Redis.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe: Option<ProbeMode>,
-    /// The level a raising probe's error is logged at (readysim extension).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe_error_log: Option<LogLevel>,
+    probe: ProbeMode => ProbeMode = "probe";
+    /// The level a raising probe's error is logged at (DEBUG to p2, ERROR from p4).
+    probe_error_log: LogLevel => LogLevel = "probe_error_log";
     /// Grace after a probe that said connected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grace: Option<GraceMode>,
+    grace: GraceMode => GraceMode = "grace";
     /// Length of the grace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grace_ms: Option<u64>,
+    grace_ms: u64 => u64 = "grace_ms";
     /// Probe again after the grace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reprobe_after_grace: Option<bool>,
+    reprobe_after_grace: bool => bool = "reprobe_after_grace";
     /// The poll loop's shape.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(rename = "loop")]
-    pub loop_shape: Option<LoopShape>,
+    loop_shape: LoopShape => LoopShape = "loop";
     /// Which per-check constants table to use.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub constants: Option<ConstantsTable>,
-    /// Retries R of the redis check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_retries: Option<u32>,
-    /// Delay d of the redis check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_delay_ms: Option<u64>,
-    /// Declared timeout T of the redis check (dead config).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub declared_redis_timeout_ms: Option<u64>,
-    /// Group timeouts G of phases 1, 2 and 3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_timeouts_ms: Option<[u64; 3]>,
+    constants: ConstantsTable => ConstantsTable = "constants";
+    /// Retries R of the redis check (absent: the table's).
+    redis_retries: u32 => Option<u32> = "redis_retries";
+    /// Delay d of the redis check (absent: the table's).
+    redis_delay_ms: u64 => Option<u64> = "redis_delay_ms";
+    /// Declared timeout T of the redis check, read by no loop (absent: the table's).
+    declared_redis_timeout_ms: u64 => Option<u64> = "declared_redis_timeout_ms";
+    /// Group timeouts G of phases 1, 2 and 3 (absent: the table's).
+    group_timeouts_ms: [u64; 3] => Option<[u64; 3]> = "group_timeouts_ms";
     /// Deadline of the event-driven wait.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deadline_ms: Option<u64>,
+    deadline_ms: u64 => u64 = "deadline_ms";
     /// Whether `websocket_integration` requires `startup_complete`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub circular_check: Option<bool>,
+    circular_check: bool => bool = "circular_check";
     /// In staging, a false or raising redis probe counts as ready.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mask_in_staging: Option<bool>,
+    mask_in_staging: bool => bool = "mask_in_staging";
     /// In staging, redis and websocket_integration are non-critical (readysim extension).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noncritical_in_staging: Option<bool>,
+    noncritical_in_staging: bool => bool = "noncritical_in_staging";
     /// In staging, a failed validation is logged and startup carries on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bypass_in_staging: Option<bool>,
+    bypass_in_staging: bool => bool = "bypass_in_staging";
     /// `cloud_run = true` counts as GCP (readysim extension; p9 and reference).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detect_cloud_run: Option<bool>,
+    detect_cloud_run: bool => bool = "detect_cloud_run";
     /// Outside GCP the validator skips everything and reports ready (readysim extension;
     /// false only for reference, which validates everywhere).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skip_outside_gcp: Option<bool>,
+    skip_outside_gcp: bool => bool = "skip_outside_gcp";
     /// The per-connection guard.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guard: Option<GuardMode>,
-    /// The guard's own time limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guard_timeout_ms: Option<u64>,
+    guard: GuardMode => GuardMode = "guard";
+    /// The guard's own time limit (absent: by environment, 3000 staging and development /
+    /// 5000 production / 1000 test).
+    guard_timeout_ms: u64 => Option<u64> = "guard_timeout_ms";
     /// What a Redis error does to a WebSocket message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_redis_error: Option<OnRedisError>,
+    on_redis_error: OnRedisError => OnRedisError = "on_redis_error";
     /// `Retry-After` of a 503 (readysim extension).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after_ms: Option<u64>,
+    retry_after_ms: u64 => u64 = "retry_after_ms";
     /// The breaker never closes by itself (readysim extension; false only for reference).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sticky_breaker: Option<bool>,
-    /// Reconnect period while startup waits, instead of the backoff (readysim extension).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub startup_reconnect_ms: Option<u64>,
+    sticky_breaker: bool => bool = "sticky_breaker";
+    /// Reconnect period while startup waits, instead of the backoff (readysim extension;
+    /// reference: 500).
+    startup_reconnect_ms: u64 => Option<u64> = "startup_reconnect_ms";
     /// The WebSocket route's generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub route: Option<Route>,
+    route: Route => Route = "route";
     /// Sleeps after accept, before authentication.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accept_sleep_ms: Option<u64>,
+    accept_sleep_ms: u64 => u64 = "accept_sleep_ms";
     /// Managers per user before the factory refuses (route f1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manager_limit: Option<u32>,
+    manager_limit: u32 => u32 = "manager_limit";
     /// C of the emergency cleanup.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manager_cleanup_ms: Option<u64>,
-    /// Run the emergency cleanup already at this many managers (0: never early).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manager_proactive_at: Option<u32>,
-    /// Period of the background sweep.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manager_sweep_ms: Option<u64>,
+    manager_cleanup_ms: u64 => u64 = "manager_cleanup_ms";
+    /// Run the emergency cleanup already at this many managers (0: only at the limit).
+    manager_proactive_at: u32 => u32 = "manager_proactive_at";
+    /// Period of the background sweep (the first that long after startup completes).
+    manager_sweep_ms: u64 => u64 = "manager_sweep_ms";
     /// The sweep reclaims managers idle this long.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manager_idle_ms: Option<u64>,
-    /// Which user ids the route's format check accepts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id_check: Option<UserIdCheck>,
+    manager_idle_ms: u64 => u64 = "manager_idle_ms";
+    /// Which user ids the route's format check accepts (route f1).
+    user_id_check: UserIdCheck => UserIdCheck = "user_id_check";
     /// The per-connection service check (routes f1 and f3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection_check: Option<ConnectionCheck>,
+    connection_check: ConnectionCheck => ConnectionCheck = "connection_check";
     /// The server keepalive's interval and pong timeout.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keepalive_ms: Option<u64>,
+    keepalive_ms: u64 => u64 = "keepalive_ms";
     /// Failed connections that open the WebSocket authenticator's breaker (routes f3, f4).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ws_auth_breaker_failures: Option<u32>,
+    ws_auth_breaker_failures: u32 => u32 = "ws_auth_breaker_failures";
     /// How long the WebSocket authenticator's breaker stays open after its last failure.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ws_auth_breaker_ms: Option<u64>,
+    ws_auth_breaker_ms: u64 => u64 = "ws_auth_breaker_ms";
+    /// The judge holds the design to the stricter contract (any 1011 is a violation):
+    /// readysim's reference design, not the real code's.
+    strict_contract: bool => bool = "strict_contract";
 }
 
 /// Retries R, delay d and declared timeout T of one check.
@@ -215,85 +307,9 @@ pub fn table(t: ConstantsTable) -> ([CheckConst; 6], [u64; 3]) {
     }
 }
 
-/// Every knob, resolved: a preset's values with the file's overrides applied.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Policy {
-    /// The preset it started from.
-    pub preset: Preset,
-    /// Redis probe mode.
-    pub probe: ProbeMode,
-    /// The level a raising probe's error is logged at (DEBUG to p2, ERROR from p4).
-    pub probe_error_log: LogLevel,
-    /// Grace mode.
-    pub grace: GraceMode,
-    /// Grace length.
-    pub grace_ms: u64,
-    /// Probe again after the grace.
-    pub reprobe_after_grace: bool,
-    /// Loop shape.
-    pub loop_shape: LoopShape,
-    /// Constants table.
-    pub constants: ConstantsTable,
-    /// Per-check constants, in [`Check::ALL`] order (redis overrides applied).
-    pub checks: [CheckConst; 6],
-    /// Group timeouts of phases 1-3.
-    pub group_timeouts_ms: [u64; 3],
-    /// Deadline of the event-driven wait.
-    pub deadline_ms: u64,
-    /// The circular websocket_integration check.
-    pub circular_check: bool,
-    /// Staging masking of the redis probe.
-    pub mask_in_staging: bool,
-    /// Staging: redis and websocket_integration non-critical.
-    pub noncritical_in_staging: bool,
-    /// Staging bypass of a failed validation.
-    pub bypass_in_staging: bool,
-    /// `cloud_run` counts as GCP.
-    pub detect_cloud_run: bool,
-    /// Outside GCP, skip validation and report ready (the real validator; not reference).
-    pub skip_outside_gcp: bool,
-    /// Per-connection guard.
-    pub guard: GuardMode,
-    /// The guard's limit (`None`: from the environment, 3000 staging / 5000 production / 1000).
-    pub guard_timeout_ms: Option<u64>,
-    /// Redis errors while serving.
-    pub on_redis_error: OnRedisError,
-    /// Retry-After of a 503.
-    pub retry_after_ms: u64,
-    /// The breaker never closes by itself.
-    pub sticky_breaker: bool,
-    /// Reconnect period while startup waits (reference: 500).
-    pub startup_reconnect_ms: Option<u64>,
-    /// The WebSocket route's generation.
-    pub route: Route,
-    /// Sleeps after accept, before authentication.
-    pub accept_sleep_ms: u64,
-    /// Managers per user before the factory refuses (route f1).
-    pub manager_limit: u32,
-    /// C of the emergency cleanup.
-    pub manager_cleanup_ms: u64,
-    /// The emergency cleanup already runs at this many managers (0: only at the limit).
-    pub manager_proactive_at: u32,
-    /// Period of the background sweep (the first that long after startup completes).
-    pub manager_sweep_ms: u64,
-    /// The sweep reclaims managers idle this long.
-    pub manager_idle_ms: u64,
-    /// Which user ids the route's format check accepts (route f1).
-    pub user_id_check: UserIdCheck,
-    /// The per-connection service check (routes f1 and f3).
-    pub connection_check: ConnectionCheck,
-    /// The server keepalive's interval and pong timeout.
-    pub keepalive_ms: u64,
-    /// Failed connections that open the WebSocket authenticator's breaker (routes f3, f4).
-    pub ws_auth_breaker_failures: u32,
-    /// How long that breaker fails connections after its last counted failure.
-    pub ws_auth_breaker_ms: u64,
-}
-
 impl Policy {
     /// The preset's values, before overrides.
     pub fn preset(p: Preset) -> Policy {
-        let (checks, groups) = table(ConstantsTable::V0Gcp);
         let p0 = Policy {
             preset: p,
             probe: ProbeMode::PropertyCall,
@@ -303,8 +319,10 @@ impl Policy {
             reprobe_after_grace: false,
             loop_shape: LoopShape::Linear,
             constants: ConstantsTable::V0Gcp,
-            checks,
-            group_timeouts_ms: groups,
+            redis_retries: None,
+            redis_delay_ms: None,
+            declared_redis_timeout_ms: None,
+            group_timeouts_ms: None,
             deadline_ms: spec::REFERENCE_DEADLINE_MS,
             circular_check: true,
             mask_in_staging: false,
@@ -330,13 +348,12 @@ impl Policy {
             keepalive_ms: spec::KEEPALIVE_MS,
             ws_auth_breaker_failures: 5,
             ws_auth_breaker_ms: 30_000,
+            strict_contract: false,
         };
-        let redis = Check::Redis as usize;
-        let p1 = {
-            let mut x = p0.clone();
-            x.checks[redis].declared_ms = 60000;
-            x.grace = GraceMode::Blocking;
-            x
+        let p1 = Policy {
+            declared_redis_timeout_ms: Some(60000),
+            grace: GraceMode::Blocking,
+            ..p0.clone()
         };
         // p4 on: staging masking, and the probe's error logged at ERROR.
         let p4 = Policy {
@@ -346,27 +363,22 @@ impl Policy {
             connection_check: ConnectionCheck::AsyncBackoff,
             ..p1.clone()
         };
-        let (p0_cleanup, p0_sweep) = (p0.manager_cleanup_ms, p0.manager_sweep_ms);
-        let final_tables = table(ConstantsTable::Final);
-        let staging_p7 = |mut x: Policy| {
-            x.constants = ConstantsTable::Final;
-            x.checks = final_tables.0;
-            x.group_timeouts_ms = final_tables.1;
-            x.grace = GraceMode::Async;
-            x.circular_check = false;
-            x.mask_in_staging = true;
-            x.noncritical_in_staging = true;
-            x.bypass_in_staging = true;
-            x.guard = GuardMode::Degrade;
-            x.route = Route::F4;
-            x.user_id_check = UserIdCheck::None;
-            x.connection_check = ConnectionCheck::None;
-            // f4 releases a manager when its socket closes; the incident-time constants stay,
-            // so `route = "f1"` on these presets gets p0's, as the contract says.
-            x.manager_cleanup_ms = p0_cleanup;
-            x.manager_proactive_at = 0;
-            x.manager_sweep_ms = p0_sweep;
-            x
+        // p7 on: the final table (p1's declared 60 s went with the old table), the guard,
+        // route f4. f4 releases a manager when its socket closes; the incident-time constants
+        // stay, so `route = "f1"` on these presets gets p0's, as the contract says.
+        let p7 = Policy {
+            constants: ConstantsTable::Final,
+            declared_redis_timeout_ms: None,
+            grace: GraceMode::Async,
+            circular_check: false,
+            mask_in_staging: true,
+            noncritical_in_staging: true,
+            bypass_in_staging: true,
+            guard: GuardMode::Degrade,
+            route: Route::F4,
+            user_id_check: UserIdCheck::None,
+            connection_check: ConnectionCheck::None,
+            ..p4.clone()
         };
         let mut out = match p {
             Preset::P0 => p0,
@@ -381,26 +393,27 @@ impl Policy {
                 user_id_check: UserIdCheck::E2eNarrow,
                 ..p4
             },
-            Preset::P6 => {
-                let mut x = p4;
-                x.checks[redis] = c(4, 1500, 3000);
-                x.group_timeouts_ms = [20000, 10000, 5000];
-                x.circular_check = false;
-                x.mask_in_staging = true;
-                x.noncritical_in_staging = true;
-                x.bypass_in_staging = true;
+            Preset::P6 => Policy {
+                redis_retries: Some(4),
+                redis_delay_ms: Some(1500),
+                declared_redis_timeout_ms: Some(3000),
+                group_timeouts_ms: Some([20000, 10000, 5000]),
+                circular_check: false,
+                mask_in_staging: true,
+                noncritical_in_staging: true,
+                bypass_in_staging: true,
                 // 04:06-10:46 on 2025-09-09, before the "phase 2" cleanup.
-                x.manager_cleanup_ms = 10_000;
-                x.manager_proactive_at = 12;
-                x.manager_sweep_ms = 120_000;
-                x.user_id_check = UserIdCheck::Numeric;
-                x.connection_check = ConnectionCheck::Blocking;
-                x
-            }
-            Preset::P7 => staging_p7(p4),
+                manager_cleanup_ms: 10_000,
+                manager_proactive_at: 12,
+                manager_sweep_ms: 120_000,
+                user_id_check: UserIdCheck::Numeric,
+                connection_check: ConnectionCheck::Blocking,
+                ..p4
+            },
+            Preset::P7 => p7,
             Preset::P8 => Policy {
                 probe: ProbeMode::Faithful,
-                ..staging_p7(p4)
+                ..p7
             },
             Preset::P9 => Policy {
                 probe: ProbeMode::Faithful,
@@ -410,7 +423,7 @@ impl Policy {
                 // The constants of 2025-09-11 on.
                 ws_auth_breaker_failures: 3,
                 ws_auth_breaker_ms: 15_000,
-                ..staging_p7(p4)
+                ..p7
             },
             Preset::Reference => Policy {
                 probe: ProbeMode::Operational,
@@ -426,6 +439,7 @@ impl Policy {
                 startup_reconnect_ms: Some(spec::REFERENCE_RECHECK_MS),
                 route: Route::Reference,
                 user_id_check: UserIdCheck::None,
+                strict_contract: true,
                 ..p0
             },
         };
@@ -433,73 +447,37 @@ impl Policy {
         out
     }
 
-    /// The preset named in `spec`, with every override in `spec` applied.
+    /// The preset named in `spec`, with every override in `spec` applied. A file that picks
+    /// its own constants table gets that table whole: the preset's changes relative to its
+    /// own table (p1's declared 60 s, p6's redis 4 x 1.5 s and group timeouts) do not carry
+    /// over; the file's own redis and group overrides then apply.
     pub fn resolve(spec: &PolicySpec) -> Policy {
         let mut p = Policy::preset(spec.preset);
-        if let Some(t) = spec.constants {
-            let (checks, groups) = table(t);
-            p.constants = t;
-            p.checks = checks;
-            p.group_timeouts_ms = groups;
+        if spec.constants.is_some() {
+            p.redis_retries = None;
+            p.redis_delay_ms = None;
+            p.declared_redis_timeout_ms = None;
+            p.group_timeouts_ms = None;
         }
-        let redis = Check::Redis as usize;
-        macro_rules! set {
-            ($field:ident) => {
-                if let Some(v) = spec.$field.clone() {
-                    p.$field = v;
-                }
-            };
-        }
-        set!(probe);
-        set!(probe_error_log);
-        set!(grace);
-        set!(grace_ms);
-        set!(reprobe_after_grace);
-        set!(deadline_ms);
-        set!(circular_check);
-        set!(mask_in_staging);
-        set!(noncritical_in_staging);
-        set!(bypass_in_staging);
-        set!(detect_cloud_run);
-        set!(skip_outside_gcp);
-        set!(guard);
-        set!(on_redis_error);
-        set!(retry_after_ms);
-        set!(sticky_breaker);
-        set!(route);
-        set!(accept_sleep_ms);
-        set!(manager_limit);
-        set!(manager_cleanup_ms);
-        set!(manager_proactive_at);
-        set!(manager_sweep_ms);
-        set!(manager_idle_ms);
-        set!(user_id_check);
-        set!(connection_check);
-        set!(keepalive_ms);
-        set!(ws_auth_breaker_failures);
-        set!(ws_auth_breaker_ms);
-        if let Some(v) = spec.loop_shape {
-            p.loop_shape = v;
-        }
-        if let Some(v) = spec.redis_retries {
-            p.checks[redis].retries = v;
-        }
-        if let Some(v) = spec.redis_delay_ms {
-            p.checks[redis].delay_ms = v;
-        }
-        if let Some(v) = spec.declared_redis_timeout_ms {
-            p.checks[redis].declared_ms = v;
-        }
-        if let Some(g) = spec.group_timeouts_ms {
-            p.group_timeouts_ms = g;
-        }
-        if spec.guard_timeout_ms.is_some() {
-            p.guard_timeout_ms = spec.guard_timeout_ms;
-        }
-        if spec.startup_reconnect_ms.is_some() {
-            p.startup_reconnect_ms = spec.startup_reconnect_ms;
-        }
+        p.apply(spec);
         p
+    }
+
+    /// The per-check constants, in [`Check::ALL`] order: the table's, with the redis
+    /// overrides.
+    pub fn checks(&self) -> [CheckConst; 6] {
+        let mut checks = table(self.constants).0;
+        let redis = &mut checks[Check::Redis as usize];
+        redis.retries = self.redis_retries.unwrap_or(redis.retries);
+        redis.delay_ms = self.redis_delay_ms.unwrap_or(redis.delay_ms);
+        redis.declared_ms = self.declared_redis_timeout_ms.unwrap_or(redis.declared_ms);
+        checks
+    }
+
+    /// Group timeouts G of phases 1-3: the override, or the table's.
+    pub fn group_timeouts(&self) -> [u64; 3] {
+        self.group_timeouts_ms
+            .unwrap_or_else(|| table(self.constants).1)
     }
 
     /// Whether the validator believes it runs in GCP.
@@ -525,7 +503,7 @@ impl Policy {
 
     /// Constants of one check.
     pub fn check(&self, c: Check) -> CheckConst {
-        self.checks[c as usize]
+        self.checks()[c as usize]
     }
 }
 
@@ -557,7 +535,7 @@ mod tests {
     fn p6_cuts_the_budget() {
         let p = Policy::preset(Preset::P6);
         assert_eq!(p.check(Check::Redis), c(4, 1500, 3000));
-        assert_eq!(p.group_timeouts_ms, [20000, 10000, 5000]);
+        assert_eq!(p.group_timeouts(), [20000, 10000, 5000]);
         assert!(!p.circular_check && p.bypass_in_staging);
     }
 
@@ -573,7 +551,7 @@ mod tests {
         let p = Policy::resolve(&spec);
         assert_eq!(p.probe, ProbeMode::Faithful);
         assert_eq!(p.check(Check::Redis).retries, 2);
-        assert_eq!(p.group_timeouts_ms, [1, 2, 3]);
+        assert_eq!(p.group_timeouts(), [1, 2, 3]);
     }
 
     #[test]

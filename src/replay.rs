@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::engine::EngineKind;
 use crate::judge::{self, Contract, Env, Finding};
 use crate::model::{self, RunOutput};
-use crate::policy::Preset;
+use crate::policy::Policy;
 use crate::scenario::{Expect, Scenario};
 use crate::trace;
 use crate::vocab::{Check, Outcome, Reason, StartupOutcome, Violation};
@@ -29,7 +29,7 @@ pub struct Evaluation {
 /// the real system's.
 pub fn contract(sc: &Scenario) -> Contract {
     Contract {
-        strict: sc.policy.preset == Preset::Reference,
+        strict: Policy::resolve(&sc.policy).strict_contract,
     }
 }
 

@@ -142,7 +142,7 @@ pub async fn poll_phases(w: &Rc<World>, p: &dyn RedisProbe, actor: Actor) -> Pol
     let mut failed = Vec::new();
     let mut redis = None;
     for (i, phase) in PHASES.iter().enumerate() {
-        let group = w.policy.group_timeouts_ms[i];
+        let group = w.policy.group_timeouts()[i];
         for &check in phase.iter() {
             let started = w.now();
             match run_check_with(w, p, actor, check, group).await {

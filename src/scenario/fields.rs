@@ -344,7 +344,7 @@ pub static FIELDS: &[Field] = &[
     row("policy.redis_retries", Knob, Validator, Ty::Count, 0, MAX_RETRIES as u64, opt!(policy.redis_retries => |s| resolved(s, |p, _| u64::from(p.check(Check::Redis).retries))), "retries R of the redis check").d(Draw::Uniform(0, 8)),
     row("policy.redis_delay_ms", Knob, Validator, Ty::Ms, 0, T, opt!(policy.redis_delay_ms => |s| resolved(s, |p, _| p.check(Check::Redis).delay_ms)), "delay d between redis probes").d(Draw::Length(0, 3000)),
     row("policy.declared_redis_timeout_ms", Knob, Validator, Ty::Ms, 0, T, opt!(policy.declared_redis_timeout_ms => |s| resolved(s, |p, _| p.check(Check::Redis).declared_ms)), "the timeout T the code declares and no loop reads").d(Draw::Length(0, 60000)),
-    row("policy.group_timeouts_ms", Knob, Validator, Ty::Triple, 0, T, Access::Triple(|s| s.policy.group_timeouts_ms, |s, v| s.policy.group_timeouts_ms = v, |s| Policy::resolve(&s.policy).group_timeouts_ms), "group timeouts G of phases 1, 2 and 3").d(Draw::Length(0, 60000)),
+    row("policy.group_timeouts_ms", Knob, Validator, Ty::Triple, 0, T, Access::Triple(|s| s.policy.group_timeouts_ms, |s, v| s.policy.group_timeouts_ms = v, |s| Policy::resolve(&s.policy).group_timeouts()), "group timeouts G of phases 1, 2 and 3").d(Draw::Length(0, 60000)),
     row("policy.deadline_ms", Knob, Validator, Ty::Ms, 0, T, opt!(policy.deadline_ms => |s| resolved(s, |p, _| p.deadline_ms)), "the event loop's deadline from the validator's start").d(Draw::Length(0, 60000)),
     row("policy.circular_check", Knob, Validator, Ty::Bool, 0, 0, flag!(policy.circular_check), "websocket_integration requires startup_complete").d(Draw::Flag),
     row("policy.mask_in_staging", Knob, Validator, Ty::Bool, 0, 0, flag!(policy.mask_in_staging), "in staging a false or raising redis probe counts as ready").d(Draw::Flag),
@@ -370,6 +370,7 @@ pub static FIELDS: &[Field] = &[
     row("policy.keepalive_ms", Knob, Route, Ty::Ms, 1, T, opt!(policy.keepalive_ms => |s| resolved(s, |p, _| p.keepalive_ms)), "the server keepalive's interval and pong timeout").d(Draw::Length(1000, 30000)),
     row("policy.ws_auth_breaker_failures", Knob, Route, Ty::Count, 1, MAX_CLIENTS as u64, opt!(policy.ws_auth_breaker_failures => |s| resolved(s, |p, _| u64::from(p.ws_auth_breaker_failures))), "failed connections that open the WebSocket authenticator's breaker").d(Draw::Uniform(1, 6)),
     row("policy.ws_auth_breaker_ms", Knob, Route, Ty::Ms, 0, T, opt!(policy.ws_auth_breaker_ms => |s| resolved(s, |p, _| p.ws_auth_breaker_ms)), "how long that breaker fails connections after its last failure").d(Draw::Length(0, 30000)),
+    row("policy.strict_contract", Knob, Validator, Ty::Bool, 0, 0, flag!(policy.strict_contract), "the judge holds the design to the stricter contract: any 1011 counts"),
     row("startup.init_ms", Timing, Startup, Ty::Ms, 0, T, num!(startup.init_ms), "phase INIT").d(Draw::Uniform(0, 1000)),
     row("startup.dependencies_ms", Timing, Startup, Ty::Ms, 0, T, num!(startup.dependencies_ms), "phase DEPENDENCIES").d(Draw::Uniform(0, 1000)),
     row("startup.database_ms", Timing, Startup, Ty::Ms, 0, T, num!(startup.database_ms), "phase DATABASE").d(Draw::Uniform(0, 3000)),
@@ -536,6 +537,20 @@ pub fn allowed(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_knob_has_its_row_and_every_policy_row_is_a_knob() {
+        let rows: Vec<&str> = FIELDS
+            .iter()
+            .filter_map(|f| f.path.strip_prefix("policy."))
+            .filter(|p| *p != "preset")
+            .collect();
+        assert_eq!(
+            rows,
+            Policy::KNOB_NAMES,
+            "the field table's policy rows, in knob order"
+        );
+    }
 
     #[test]
     fn every_written_path_finds_its_row() {
