@@ -5,19 +5,18 @@
 
 use std::path::Path;
 
+use readysim::bless;
 use readysim::engine::EngineKind;
-use readysim::replay;
 
 fn check(path: &Path) -> datatest_stable::Result<()> {
     let sc = readysim::scenario::load(path)?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut rep = replay::replay(&sc, EngineKind::Fast);
-    let stored = replay::stored_trace(&root, &sc.name);
-    rep.drift = replay::drift(
-        &sc,
-        &rep,
-        stored.as_ref().map(|(t, p)| (t.as_str(), p.clone())),
-    );
+    // The one rule the CLI's `replay` and `all` use too.
+    let checked = bless::check(&root, &sc, EngineKind::Fast);
+    if checked.passes() {
+        return Ok(());
+    }
+    let rep = &checked.report;
     let bless = format!("cargo run --release -- replay {} --bless", sc.name);
     if !rep.matches {
         let mut o = format!("\n{} does not match its [expect]:\n", path.display());
@@ -42,23 +41,21 @@ fn check(path: &Path) -> datatest_stable::Result<()> {
             }
         }
         o.push_str(&format!(
-            "  after reviewing the change, accept it with:\n    {bless}\n"
+            "  after reviewing the change, accept it with:\n    {bless}\n  (a changed verdict also needs --accept-verdict-change)\n"
         ));
         // Real lines on stderr (test harnesses show a returned error as one quoted string).
         eprintln!("{o}");
         return Err(format!("{}: expectations differ (see above)", sc.name).into());
     }
-    if let Some((text, source)) = stored {
-        if text != rep.trace_text() {
-            eprintln!(
-                "\n{}: the trace hash matches but the stored trace {source} is stale;\n  \
-                 rewrite it with:\n    {bless}\n",
-                sc.name
-            );
-            return Err(format!("{}: stale stored trace", sc.name).into());
-        }
+    if let Some(p) = &checked.stale_trace {
+        eprintln!(
+            "\n{}: the trace hash matches but the stored trace {} is stale;\n  \
+             rewrite it with:\n    {bless}\n",
+            sc.name,
+            p.display()
+        );
     }
-    Ok(())
+    Err(format!("{}: stale stored trace", sc.name).into())
 }
 
 datatest_stable::harness! {

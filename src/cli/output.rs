@@ -6,10 +6,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use readysim::engine::EngineKind;
-use readysim::replay::{Drift, Report};
-use readysim::scenario::{Preset, Scenario};
-use readysim::{Outcome, Reason, StartupOutcome, Violation};
+use crate::engine::EngineKind;
+use crate::replay::{Drift, Report};
+use crate::scenario::{Preset, Scenario};
+use crate::{Outcome, Reason, StartupOutcome, Violation};
 
 fn or_dash<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map_or("-".to_string(), T::to_string)
@@ -50,7 +50,7 @@ pub fn print_replay(sc: &Scenario, rep: &Report, kind: EngineKind) {
     print_or_exit(&replay_head(sc, kind));
     let mut chunk = String::with_capacity(1 << 16);
     for e in &rep.evaluation.output.trace {
-        readysim::trace::render_line(e, &mut chunk);
+        crate::trace::render_line(e, &mut chunk);
         chunk.push('\n');
         if chunk.len() >= 1 << 16 {
             print_or_exit(&chunk);
@@ -112,7 +112,7 @@ fn replay_tail(sc: &Scenario, rep: &Report) -> String {
         "  failed_services  {}",
         rep.failed_services
             .as_deref()
-            .map_or("-".into(), list::<readysim::Check>)
+            .map_or("-".into(), list::<crate::Check>)
     );
     let _ = writeln!(o, "  message          {}", or_dash(&rep.message));
     let _ = writeln!(
@@ -193,11 +193,6 @@ pub fn drift_text(d: &Drift, name: &str) -> String {
     o
 }
 
-/// The last accepted trace of scenario `name`, with its path.
-pub fn previous_trace(scenarios: &Path, name: &str) -> Option<(String, String)> {
-    readysim::replay::stored_trace(scenarios, name)
-}
-
 /// `compare`: one row per preset.
 pub fn compare_table(sc: &Scenario, reports: &[(Preset, Report)]) -> String {
     let mut o = String::new();
@@ -227,7 +222,7 @@ pub fn compare_table(sc: &Scenario, reports: &[(Preset, Report)]) -> String {
             or_dash(&r.elapsed_ms),
             r.failed_services
                 .as_deref()
-                .map_or("-".into(), list::<readysim::Check>),
+                .map_or("-".into(), list::<crate::Check>),
             summarize_clients(&clients),
             r.lost_messages.to_string(),
             list(&r.violations),
@@ -295,6 +290,16 @@ impl Row {
             violations: r.violations.clone(),
             problem,
         }
+    }
+
+    /// A row for a checked file: it passes by the one rule ([`crate::bless::Checked::passes`]).
+    pub fn from_checked(p: &Path, c: &crate::bless::Checked, has_expect: bool) -> Row {
+        let mut row = Row::from_report(p, &c.report, has_expect);
+        row.pass = c.passes();
+        if let Some(t) = &c.stale_trace {
+            row.problem = Some(format!("stale stored trace {}", t.display()));
+        }
+        row
     }
 
     /// A row for a file that could not be replayed.
@@ -387,7 +392,7 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
 /// `eprintln!` with control characters escaped (messages quote scenario text and paths).
 macro_rules! errln {
     ($($t:tt)*) => {
-        eprintln!("{}", readysim::printable::printable(&format!($($t)*)))
+        eprintln!("{}", crate::printable::printable(&format!($($t)*)))
     };
 }
 
@@ -421,7 +426,7 @@ pub fn print_json_streamed(value: &impl serde::Serialize) {
             match std::str::from_utf8(buf) {
                 Ok(s) => self
                     .0
-                    .write_all(readysim::printable::printable(s).as_bytes())
+                    .write_all(crate::printable::printable(s).as_bytes())
                     .map(|_| buf.len()),
                 Err(_) => self.0.write(buf),
             }
@@ -454,10 +459,10 @@ fn write_failed(e: std::io::Error) -> ! {
 }
 
 /// Writes `text` to standard output; a closed pipe (`| head`) ends the process quietly.
-/// Control characters are escaped (see `readysim::printable`).
+/// Control characters are escaped (see `crate::printable`).
 pub fn print_or_exit(text: &str) {
     use std::io::Write as _;
-    let text = readysim::printable::printable(text);
+    let text = crate::printable::printable(text);
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         write_failed(e);
