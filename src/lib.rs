@@ -22,11 +22,17 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "cli")]
 pub mod bench;
+pub mod bless;
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod cli;
 pub mod engine;
 pub mod explain;
 pub mod picture;
 pub mod printable;
+#[cfg(feature = "real")]
 pub mod real;
 pub mod replay;
 pub mod scenario;

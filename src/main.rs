@@ -1,17 +1,9 @@
-//! The `readysim` binary: parse arguments, call the library, map errors to exit codes.
-
-mod cli;
-
-use clap::Parser;
+//! The `readysim` binary: the library's command line (`readysim::cli`, feature `cli`).
 
 /// Counts heap bytes per thread, for `readysim bench`'s memory rows.
 #[global_allocator]
-static HEAP: readysim::bench::heap::Counting = readysim::bench::heap::Counting;
+static HEAP: readysim::cli::HeapCounter = readysim::cli::HeapCounter;
 
 fn main() -> std::process::ExitCode {
-    readysim::bench::heap::installed();
-    match cli::Cli::try_parse() {
-        Ok(c) => cli::run(c),
-        Err(e) => cli::usage_error(e),
-    }
+    readysim::cli::main()
 }

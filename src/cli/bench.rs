@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use std::fmt::Write as _;
 
-use readysim::bench;
-use readysim::search;
+use crate::bench;
+use crate::search;
 
 use super::{BadInput, Cli, Exit};
 

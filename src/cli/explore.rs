@@ -1,5 +1,5 @@
 //! `readysim explore` and `readysim classify`: argument checks, the progress bar, the summary
-//! table, found-failure lines and JSON. The search itself is `readysim::search`.
+//! table, found-failure lines and JSON. The search itself is `crate::search`.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -9,12 +9,12 @@ use std::time::Instant;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use readysim::engine::EngineKind;
-use readysim::scenario;
-use readysim::search::{
+use crate::engine::EngineKind;
+use crate::scenario;
+use crate::search::{
     self, classify, record::RecordDir, strategy, Code, ExploreOptions, Found, Observer, Summary,
 };
-use readysim::{unknown_name, Violation};
+use crate::{unknown_name, Violation};
 
 use super::{BadInput, Cli, Exit};
 
@@ -354,7 +354,7 @@ pub fn summary_text(s: &Summary, command: &str) -> String {
     }
     let cov = s.coverage();
     let _ = writeln!(o, "\ncoverage: cases that reached each named ordering");
-    for ((name, what), (_, n)) in readysim::ORDERINGS.iter().zip(cov.named()) {
+    for ((name, what), (_, n)) in crate::ORDERINGS.iter().zip(cov.named()) {
         let _ = writeln!(o, "  {name:<30} {n:>8}  {what}");
     }
     let never = cov.never();
@@ -413,7 +413,7 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
             .map_err(|e| BadInput::msg(format!("--html {}: cannot create: {e}", h.display())))?;
     }
     let (k, n) = opts.shard;
-    let per_code = readysim::search::shard_cases(opts.cases, k, n);
+    let per_code = crate::search::shard_cases(opts.cases, k, n);
     let bar = ProgressBar::with_draw_target(
         Some(per_code * opts.codes.len() as u64),
         ProgressDrawTarget::stderr(),
@@ -508,7 +508,7 @@ fn html_report(
     summary: &Summary,
     kind: EngineKind,
 ) -> Result<(), BadInput> {
-    use readysim::picture::html;
+    use crate::picture::html;
     let mut entries = Vec::new();
     for f in &summary.found {
         let file = f
@@ -518,7 +518,7 @@ fn html_report(
             .or_else(|| scenario::find(&cli.scenarios, &f.name).ok());
         let page = match file.map(|p| scenario::load(&p)) {
             Some(Ok(sc)) => {
-                let rep = readysim::replay::replay(&sc, kind);
+                let rep = crate::replay::replay(&sc, kind);
                 let name = format!("{}.html", f.name);
                 super::pictures::write_out(&out.join(&name), "html", &html::page(&sc, &rep))?;
                 Some(name)
@@ -542,7 +542,7 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
             .map(|s| parse_property(s))
             .collect::<Result<_, _>>()?
     };
-    let ev = readysim::evaluate(&sc, kind);
+    let ev = crate::evaluate(&sc, kind);
     let shown: BTreeSet<Violation> = props.intersection(&ev.violations).copied().collect();
     if shown.is_empty() {
         return Err(BadInput::msg(format!(

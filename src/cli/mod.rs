@@ -1,21 +1,34 @@
-//! The command line: clap commands and their output (tables, JSON). No model logic lives here;
-//! every command is a thin shell over library calls the tests use too.
+//! The command line (feature `cli`): clap commands and their output (tables, JSON). No model
+//! logic lives here; every command is a thin shell over library calls the tests use too. Not
+//! part of the library's API: the binary calls [`main`].
 
 #[macro_use]
-pub mod output;
-pub mod bench;
-pub mod explore;
-pub mod pictures;
-pub mod real;
+pub(crate) mod output;
+pub(crate) mod bench;
+pub(crate) mod explore;
+pub(crate) mod pictures;
+pub(crate) mod real;
+
+/// The allocator `readysim bench` reads its memory rows from (the binary installs it).
+pub use crate::bench::heap::Counting as HeapCounter;
+
+/// The `readysim` command: parses the arguments, runs the command, gives the exit code.
+pub fn main() -> ExitCode {
+    crate::bench::heap::installed();
+    match Cli::try_parse() {
+        Ok(c) => run(c),
+        Err(e) => usage_error(e),
+    }
+}
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use readysim::engine::EngineKind;
-use readysim::replay::{self, Report};
-use readysim::scenario::{self, Preset, Scenario};
+use crate::engine::EngineKind;
+use crate::replay::{self, Report};
+use crate::scenario::{self, Preset, Scenario};
 
 /// How a command ends, as the process's exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,9 +135,14 @@ pub enum Command {
     Replay {
         /// Scenario name or path to a .toml file.
         name: String,
-        /// Rewrite the file's [expect] from this run (after you reviewed the change).
+        /// Rewrite the file's [expect] from this run (after you reviewed the change). Refused,
+        /// with nothing written, when the run changes the verdict the file claims (startup,
+        /// failed services, client outcomes or reasons, violations).
         #[arg(long)]
         bless: bool,
+        /// With --bless: accept a changed verdict too (it is printed).
+        #[arg(long, requires = "bless")]
+        accept_verdict_change: bool,
         /// Pictures of the run.
         #[command(flatten)]
         pictures: pictures::ReplayPictures,
@@ -292,8 +310,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Replay {
             name,
             bless,
+            accept_verdict_change,
             pictures,
-        }) => replay_one(&cli, name, kind, *bless, pictures),
+        }) => replay_one(&cli, name, kind, (*bless, *accept_verdict_change), pictures),
         Some(Command::List { builtin }) => list(&cli, *builtin),
         Some(Command::Compare { name, html }) => compare(&cli, name, kind, html.as_deref()),
         Some(Command::Map(a)) => pictures::map_cmd(&cli, a, kind),
@@ -396,7 +415,7 @@ pub fn resolve_text(root: &Path, name: &str) -> Result<(PathBuf, String, Scenari
 
 /// `readysim seed-suite`.
 fn seed_suite(cli: &Cli, markdown: bool) -> Result<Exit, BadInput> {
-    use readysim::seed_suite as ss;
+    use crate::seed_suite as ss;
     let dir = cli.scenarios.join("seed-suite");
     if !dir.is_dir() {
         return Err(BadInput::msg(format!(
@@ -439,7 +458,7 @@ fn replay_one(
     cli: &Cli,
     name: &str,
     kind: EngineKind,
-    bless: bool,
+    (bless, accept_verdict_change): (bool, bool),
     pics: &pictures::ReplayPictures,
 ) -> Result<Exit, BadInput> {
     if pics.trace && !cli.json {
@@ -447,67 +466,56 @@ fn replay_one(
             "--trace adds the events to the JSON report: use it with --json".into(),
         ));
     }
-    let (path, text, sc) = resolve_text(&cli.scenarios, name)?;
+    let (path, sc) = resolve(&cli.scenarios, name)?;
     pictures::check_outputs(&[
         ("svg", &pics.svg),
         ("html", &pics.html),
         ("chrome-trace", &pics.chrome_trace),
     ])?;
-    let mut rep = replay::replay(&sc, kind);
-    let previous = output::previous_trace(&cli.scenarios, &sc.name);
-    rep.drift = replay::drift(
-        &sc,
-        &rep,
-        previous.as_ref().map(|(t, p)| (t.as_str(), p.clone())),
-    );
     if bless {
-        if scenario::builtin::is_builtin(&path) {
-            return Err(BadInput::msg(format!(
-                "{}: this is the copy built into readysim, which cannot be rewritten; run from a checkout, or give --scenarios DIR with your own copy",
-                path.display()
-            )));
-        }
-        let expect = replay::expect_of(&rep);
-        let blessed = scenario::edit::set_table(&text, "expect", &expect)
-            .map_err(|e| BadInput::msg(format!("{}: {e}", path.display())))?;
-        scenario::edit::write_back(&path, &text, &blessed)
-            .map_err(|e| BadInput::msg(e.to_string()))?;
-        // The stored trace goes with it, when the project keeps stored traces.
-        let stored = replay::stored_trace_path(&cli.scenarios, &sc.name);
-        // Only for a file of this project's scenarios folder: a file blessed elsewhere has
-        // no stored trace here.
-        let inside = match (path.canonicalize(), cli.scenarios.canonicalize()) {
-            (Ok(f), Ok(root)) => f.starts_with(root),
-            _ => false,
-        };
-        let kept = inside && stored.parent().is_some_and(|d| d.is_dir());
-        if kept {
-            scenario::write_atomic(&stored, &replay::stored_trace_text(&rep.trace_text()), true)
-                .map_err(|e| BadInput::msg(format!("{}: cannot write: {e}", stored.display())))?;
-        }
+        let done = crate::bless::bless(&cli.scenarios, &path, kind, accept_verdict_change)
+            .map_err(|e| match e {
+                crate::bless::BlessError::VerdictChange(_) => BadInput::msg(format!(
+                    "{}: not blessed: {e}\n  if the new verdict is right (checked against the model's rules), run again with --accept-verdict-change",
+                    path.display()
+                )),
+                e => BadInput::msg(e.to_string()),
+            })?;
         if cli.json {
             outln!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({
-                    "blessed": path.display().to_string(),
-                    "stored_trace": kept.then(|| stored.display().to_string()),
-                    "expect": expect,
+                    "blessed": done.path.display().to_string(),
+                    "stored_trace": done.stored_trace.as_ref().map(|p| p.display().to_string()),
+                    "expect": done.expect,
+                    "verdict_changes": done.verdict_changes,
                 }))
                 .expect("json")
             );
         } else {
-            let also = if kept {
-                format!(" and {}", stored.display())
-            } else {
-                String::new()
-            };
+            for c in &done.verdict_changes {
+                errln!(
+                    "verdict change accepted: {}: {} -> {}",
+                    c.field,
+                    c.was,
+                    c.now
+                );
+            }
+            let also = done
+                .stored_trace
+                .as_ref()
+                .map_or(String::new(), |p| format!(" and {}", p.display()));
             errln!(
                 "blessed {}: [expect]{also} rewritten from this run",
-                path.display()
+                done.path.display()
             );
         }
         return Ok(Exit::Ok);
     }
+    let checked = crate::bless::check(&cli.scenarios, &sc, kind);
+    let passes = checked.passes();
+    let stale = checked.stale_trace.clone();
+    let rep = checked.report;
     pictures::replay_pictures(&sc, &rep, pics)?;
     if cli.json {
         let mut v = serde_json::to_value(&rep).expect("a report serialises");
@@ -522,11 +530,15 @@ fn replay_one(
     } else {
         output::print_replay(&sc, &rep, kind);
     }
-    Ok(if rep.matches {
-        Exit::Ok
-    } else {
-        Exit::Mismatch
-    })
+    if let Some(p) = stale {
+        errln!(
+            "{}: the trace hash matches but the stored trace {} is stale; rewrite it with: {}",
+            sc.name,
+            p.display(),
+            output::bless_command(&sc.name)
+        );
+    }
+    Ok(if passes { Exit::Ok } else { Exit::Mismatch })
 }
 
 /// The scenario files under `root`, with a note for each thing skipped; a missing or empty
@@ -554,8 +566,8 @@ fn scanned(root: &Path) -> Result<Vec<PathBuf>, BadInput> {
 
 fn explain(cli: &Cli, name: Option<&str>, list: bool) -> Result<Exit, BadInput> {
     let text = match name {
-        Some(n) if !list => readysim::explain::explain(n).map_err(BadInput::msg)?,
-        _ => readysim::explain::list(),
+        Some(n) if !list => crate::explain::explain(n).map_err(BadInput::msg)?,
+        _ => crate::explain::list(),
     };
     if cli.json {
         outln!(
@@ -680,7 +692,7 @@ fn all(cli: &Cli, kind: EngineKind) -> Result<Exit, BadInput> {
             }
             Ok(sc) => {
                 let has = sc.expect.is_some();
-                output::Row::from_report(p, &replay::replay(&sc, kind), has)
+                output::Row::from_checked(p, &crate::bless::check(&cli.scenarios, &sc, kind), has)
             }
             Err(e) => {
                 bad = true;

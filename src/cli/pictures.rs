@@ -1,15 +1,15 @@
 //! The picture options and commands: `replay --svg/--html/--chrome-trace`, `compare --html`,
-//! `map`, and the files they write. The pictures themselves are `readysim::picture`.
+//! `map`, and the files they write. The pictures themselves are `crate::picture`.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use readysim::engine::EngineKind;
-use readysim::picture::{self, map};
-use readysim::replay::Report;
-use readysim::scenario::{self, Preset, Scenario};
-use readysim::unknown_name;
+use crate::engine::EngineKind;
+use crate::picture::{self, map};
+use crate::replay::Report;
+use crate::scenario::{self, Preset, Scenario};
+use crate::unknown_name;
 
 use super::{resolve, BadInput, Cli, Exit};
 
@@ -116,7 +116,7 @@ pub fn replay_pictures(sc: &Scenario, rep: &Report, p: &ReplayPictures) -> Resul
 /// took 2 kB an event).
 pub struct TraceJson<'a>(pub &'a Report);
 
-struct Events<'a>(&'a [readysim::trace::Event]);
+struct Events<'a>(&'a [crate::trace::Event]);
 
 /// One event as `--json --trace` prints it (fields in the sorted order of every JSON object).
 #[derive(serde::Serialize)]
@@ -142,7 +142,7 @@ impl serde::Serialize for Events<'_> {
     }
 }
 
-struct Choices<'a>(&'a [readysim::engine::Choice]);
+struct Choices<'a>(&'a [crate::engine::Choice]);
 
 /// One same-instant choice as `--json --trace` prints it.
 #[derive(serde::Serialize)]

@@ -1,13 +1,13 @@
 //! `readysim real`: options, the side-by-side traces, the agreement table and JSON. The runs
-//! themselves are `readysim::real`.
+//! themselves are `crate::real`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
 
-use readysim::real::{self, RealOptions, RealReport, Source};
-use readysim::scenario;
+use crate::real::{self, RealOptions, RealReport, Source};
+use crate::scenario;
 
 use super::{resolve, BadInput, Cli, Exit};
 
@@ -36,6 +36,25 @@ pub struct RealArgs {
     /// With --all: skip scenarios whose run would take longer than this (real seconds).
     #[arg(long, default_value_t = 60.0, value_name = "S")]
     pub max_seconds: f64,
+    /// Where the WebSocket endpoint listens (default: a free loopback port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// A client (1-based, as traces number them) you play yourself with any WebSocket client:
+    /// readysim prints its URL and when to connect, and waits up to 60 s for it (repeatable).
+    #[arg(long = "external-client", value_name = "N", conflicts_with = "all")]
+    pub external: Vec<u32>,
+    /// Your own service instead of readysim's model: a shell command started for each run
+    /// with PORT, REDIS_URL (the fault proxy) and the scenario's environment; `{port}` and
+    /// `{redis_url}` in it are substituted. Stopped (its whole process group) when the run ends.
+    #[arg(long, value_name = "COMMAND", conflicts_with_all = ["external", "listen"])]
+    pub app: Option<String>,
+    /// With --app: an http://HOST:PORT/PATH URL (`{port}` substituted) whose first 2xx answer
+    /// is when the service declared itself ready.
+    #[arg(long, value_name = "URL", requires = "app")]
+    pub ready_url: Option<String>,
+    /// With --app: the path of the service's WebSocket endpoint.
+    #[arg(long, value_name = "PATH", default_value = "/ws", requires = "app")]
+    pub ws_path: String,
 }
 
 fn source(a: &RealArgs) -> Result<Source, BadInput> {
@@ -58,6 +77,58 @@ fn source(a: &RealArgs) -> Result<Source, BadInput> {
         })?,
     };
     Ok(Source::Spawn(bin))
+}
+
+/// The `--app` options, checked before anything starts.
+fn app_spec(a: &RealArgs) -> Result<Option<real::AppSpec>, BadInput> {
+    let Some(command) = &a.app else {
+        return Ok(None);
+    };
+    if command.trim().is_empty() {
+        return Err(BadInput::msg("--app: an empty command".into()));
+    }
+    if let Some(u) = &a.ready_url {
+        real::app::http_target(&real::app::substitute(u, 1, ""))
+            .map_err(|e| BadInput::msg(format!("--ready-url {u}: {e}")))?;
+    }
+    if !a.ws_path.starts_with('/') {
+        return Err(BadInput::msg(format!(
+            "--ws-path {}: expected a path starting with /",
+            a.ws_path
+        )));
+    }
+    Ok(Some(real::AppSpec {
+        command: command.clone(),
+        ready_url: a.ready_url.clone(),
+        ws_path: a.ws_path.clone(),
+    }))
+}
+
+/// What was seen of the user's service (`--app`), run by run.
+fn app_text(r: &RealReport) -> String {
+    let mut o = String::new();
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0} ms"));
+    for (i, run) in r.runs.iter().enumerate() {
+        let Some(s) = &run.app else { continue };
+        let _ = writeln!(
+            o,
+            "app run {}: port {} listening at {}; ready at {}; exited at {}{}; {} output lines",
+            i + 1,
+            s.port,
+            ms(s.listening_ms),
+            ms(s.ready_ms),
+            ms(s.exited_ms),
+            s.exit.as_ref().map_or(String::new(), |e| format!(" ({e})")),
+            s.output_lines
+        );
+        if !run.agree {
+            let _ = writeln!(o, "  its last output lines:");
+            for l in s.output_tail.iter().rev().take(10).rev() {
+                let _ = writeln!(o, "  | {l}");
+            }
+        }
+    }
+    o
 }
 
 /// The two traces side by side, row by row.
@@ -86,9 +157,16 @@ fn fields_table(r: &RealReport) -> String {
         return o;
     };
     let n = r.runs.len();
+    let w = first
+        .fields
+        .iter()
+        .map(|f| f.field.len())
+        .max()
+        .unwrap_or(0)
+        .max(16);
     let _ = write!(
         o,
-        "{:<16} {:<40} {:<40} {:<8}",
+        "{:<w$} {:<40} {:<40} {:<8}",
         "field", "simulated", "real (run 1)", "agrees"
     );
     if n > 1 {
@@ -102,7 +180,7 @@ fn fields_table(r: &RealReport) -> String {
         }
         let _ = write!(
             o,
-            "{:<16} {:<40} {:<40} {:<8}",
+            "{:<w$} {:<40} {:<40} {:<8}",
             f.field,
             clip(&sim, 40),
             clip(&f.real, 40),
@@ -143,7 +221,11 @@ fn text(r: &RealReport, traces: bool) -> String {
             ""
         }
     );
-    if traces && !r.runs.is_empty() {
+    let app = r.runs.iter().any(|run| run.app.is_some());
+    if app {
+        o.push('\n');
+        o.push_str(&app_text(r));
+    } else if traces && !r.runs.is_empty() {
         o.push('\n');
         o.push_str(&side_by_side(r, 0));
     }
@@ -209,7 +291,7 @@ fn text(r: &RealReport, traces: bool) -> String {
 }
 
 /// The benchmark block of one run (real milliseconds).
-fn bench_text(run: usize, b: &readysim::real::Bench) -> String {
+fn bench_text(run: usize, b: &crate::real::Bench) -> String {
     let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
     let graces: Vec<String> = b.graces_ms.iter().map(|g| format!("{g:.0}")).collect();
     let closes: Vec<String> = b
@@ -217,8 +299,11 @@ fn bench_text(run: usize, b: &readysim::real::Bench) -> String {
         .iter()
         .map(|(r, n)| format!("{r} {n}"))
         .collect();
+    let ready = b.ready_ms.map_or(String::new(), |r| {
+        format!("ready (first 2xx of --ready-url) {r:.1} ms; ")
+    });
     format!(
-        "bench {run}: init (start to first accepted WebSocket) {} ms; graces {} ms; handshake p50 {} / p95 {} / max {} ms; 1011 closes: {}; host stall {:.1} ms\n",
+        "bench {run}: {ready}init (start to first accepted WebSocket) {} ms; graces {} ms; handshake p50 {} / p95 {} / max {} ms; 1011 closes: {}; host stall {:.1} ms\n",
         ms(b.init_ms),
         if graces.is_empty() { "-".to_string() } else { graces.join(", ") },
         ms(b.handshake_p50_ms),
@@ -232,9 +317,13 @@ fn bench_text(run: usize, b: &readysim::real::Bench) -> String {
 /// Runs `readysim real`.
 pub fn real_cmd(cli: &Cli, a: &RealArgs) -> Result<Exit, BadInput> {
     let opts = RealOptions {
-        source: source(a)?,
         runs: a.runs,
         time_scale: a.time_scale,
+        listen: a.listen,
+        external: a.external.clone(),
+        announce: Some(|line| errln!("{line}")),
+        app: app_spec(a)?,
+        ..RealOptions::new(source(a)?)
     };
     // Ctrl-C stops every server this process started before it exits.
     let _ = ctrlc::set_handler(|| {
@@ -255,7 +344,7 @@ pub fn real_cmd(cli: &Cli, a: &RealArgs) -> Result<Exit, BadInput> {
     let mut skipped = Vec::new();
     for sc in &scenarios {
         if a.all {
-            let sim = readysim::replay(sc, readysim::EngineKind::Fast);
+            let sim = crate::replay(sc, crate::EngineKind::Fast);
             let secs = sim.evaluation.output.engine.end_ms as f64 / 1000.0 * a.time_scale;
             if secs > a.max_seconds {
                 skipped.push(format!("{} ({secs:.0} s)", sc.name));
@@ -263,7 +352,14 @@ pub fn real_cmd(cli: &Cli, a: &RealArgs) -> Result<Exit, BadInput> {
             }
             errln!("real: {} (about {secs:.0} s)", sc.name);
         }
-        let r = real::run(sc, &opts).map_err(|e| BadInput::msg(e.to_string()))?;
+        let r = match real::run(sc, &opts) {
+            Ok(r) => r,
+            // The handler is stopping everything and exits 130 itself: report nothing.
+            Err(real::RealError::Interrupted) => loop {
+                std::thread::park();
+            },
+            Err(e) => return Err(BadInput::msg(e.to_string())),
+        };
         reports.push(r);
     }
     let agree = reports.iter().all(RealReport::agree);

@@ -31,6 +31,7 @@
 mod decide;
 mod fast;
 mod real;
+#[cfg(feature = "tokio-engine")]
 mod tokio_rt;
 
 use std::future::Future;
@@ -47,7 +48,9 @@ pub enum EngineKind {
     /// readysim's single-threaded executor: decisions choose among same-instant ready tasks.
     #[default]
     Fast,
-    /// tokio's current_thread runtime with paused time: FIFO only, the cross-check.
+    /// tokio's current_thread runtime with paused time: FIFO only, the cross-check
+    /// (feature `tokio-engine`).
+    #[cfg(feature = "tokio-engine")]
     Tokio,
 }
 
@@ -56,6 +59,7 @@ impl EngineKind {
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::Fast => "fast",
+            #[cfg(feature = "tokio-engine")]
             EngineKind::Tokio => "tokio",
         }
     }
@@ -116,6 +120,7 @@ pub enum Rt {
     /// readysim's executor.
     Fast(Rc<fast::Core>),
     /// tokio's paused runtime.
+    #[cfg(feature = "tokio-engine")]
     Tokio(Rc<tokio_rt::Core>),
     /// tokio with the real clock (`readysim real`).
     Real(Rc<real::Core>),
@@ -127,6 +132,7 @@ impl Rt {
     pub fn now(&self) -> u64 {
         match self {
             Rt::Fast(c) => c.now(),
+            #[cfg(feature = "tokio-engine")]
             Rt::Tokio(c) => c.now(),
             Rt::Real(c) => c.now(),
         }
@@ -136,6 +142,7 @@ impl Rt {
     pub fn sleep_until(&self, t: u64) -> Sleep {
         match self {
             Rt::Fast(c) => Sleep::Fast(fast::Core::sleep_until(c, t)),
+            #[cfg(feature = "tokio-engine")]
             Rt::Tokio(c) => Sleep::Tokio(c.sleep_until(t)),
             Rt::Real(c) => Sleep::Real(c.sleep_until(t)),
         }
@@ -151,6 +158,7 @@ impl Rt {
     pub fn spawn(&self, fut: impl Future<Output = ()> + 'static) {
         match self {
             Rt::Fast(c) => c.spawn(fut),
+            #[cfg(feature = "tokio-engine")]
             Rt::Tokio(c) => c.spawn(fut),
             Rt::Real(c) => c.spawn(fut),
         }
@@ -166,6 +174,7 @@ impl Rt {
     pub async fn freeze(&self, d: u64) {
         match self {
             Rt::Fast(c) => c.freeze(d),
+            #[cfg(feature = "tokio-engine")]
             Rt::Tokio(c) => c.freeze(d),
             Rt::Real(c) => c.freeze(d),
         }
@@ -175,6 +184,7 @@ impl Rt {
     pub fn draw(&self) -> Option<u32> {
         match self {
             Rt::Fast(c) => c.draw(),
+            #[cfg(feature = "tokio-engine")]
             Rt::Tokio(c) => c.draw(),
             Rt::Real(c) => c.draw(),
         }
@@ -184,6 +194,7 @@ impl Rt {
     pub fn stop(&self) {
         match self {
             Rt::Fast(c) => c.stop(),
+            #[cfg(feature = "tokio-engine")]
             Rt::Tokio(c) => c.stop(),
             Rt::Real(c) => c.stop(),
         }
@@ -195,6 +206,7 @@ pub enum Sleep {
     /// The fast engine's timer.
     Fast(fast::Sleep),
     /// The tokio engine's timer.
+    #[cfg(feature = "tokio-engine")]
     Tokio(tokio_rt::Sleep),
     /// The real-time engine's timer.
     Real(real::Sleep),
@@ -205,6 +217,7 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match self.get_mut() {
             Sleep::Fast(s) => Pin::new(s).poll(cx),
+            #[cfg(feature = "tokio-engine")]
             Sleep::Tokio(s) => Pin::new(s).poll(cx),
             Sleep::Real(s) => Pin::new(s).poll(cx),
         }
@@ -308,6 +321,7 @@ where
 {
     match kind {
         EngineKind::Fast => fast::run(config, root),
+        #[cfg(feature = "tokio-engine")]
         EngineKind::Tokio => tokio_rt::run(config, root),
     }
 }

@@ -54,6 +54,7 @@ pub fn run_hashed(sc: &Scenario, kind: EngineKind) -> RunOutput {
 /// The same world in real time on `clock`, its manager talking to `redis` instead of the
 /// modelled server, and its accept path serving real sockets through `wire` when given
 /// (`readysim real`).
+#[cfg(feature = "real")]
 pub fn run_real(
     sc: &Scenario,
     clock: RealClock,
@@ -66,12 +67,7 @@ pub fn run_real(
 /// What a real run adds: its clock, its Redis, and its sockets.
 type Real = (RealClock, Rc<dyn RedisBackend>, Option<Rc<dyn Wire>>);
 
-fn run_with(
-    sc: &Scenario,
-    builder: Builder,
-    real: Option<Real>,
-    hash_only: bool,
-) -> RunOutput {
+fn run_with(sc: &Scenario, builder: Builder, real: Option<Real>, hash_only: bool) -> RunOutput {
     let slot: Rc<RefCell<Option<Rc<World>>>> = Rc::new(RefCell::new(None));
     let builder = builder
         .horizon_ms(sc.run.horizon_ms)

@@ -95,6 +95,7 @@ impl ServerModel {
 }
 
 /// How a request to a real server ended (its time is the clock's when it did).
+#[cfg_attr(not(feature = "real"), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
     /// Answered.

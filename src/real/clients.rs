@@ -72,9 +72,12 @@ struct Plan {
     rtt_ms: u64,
     user_id: String,
     token: Token,
+    /// The endpoint's path (`/ws`).
+    path: std::sync::Arc<str>,
 }
 
-fn plans(sc: &Scenario) -> Vec<Plan> {
+fn plans(sc: &Scenario, path: &str) -> Vec<Plan> {
+    let path: std::sync::Arc<str> = path.into();
     crate::model::clients::expand(sc)
         .into_iter()
         .map(|p| Plan {
@@ -89,6 +92,7 @@ fn plans(sc: &Scenario) -> Vec<Plan> {
             rtt_ms: p.spec.rtt_ms,
             user_id: p.user_id,
             token: p.spec.token,
+            path: path.clone(),
         })
         .collect()
 }
@@ -99,16 +103,19 @@ async fn sleep_until(clock: RealClock, t: u64) {
     tokio::time::sleep_until(tokio::time::Instant::from_std(clock.instant(t))).await;
 }
 
-/// Runs every client of `sc` against `addr` on its own thread; the handle gives back what
-/// each attempt saw, in attempt order (client by client), once they are all done or `stop`
-/// is set.
+/// Runs every client of `sc` against `addr` (its WebSocket endpoint at `path`) on its own
+/// thread; the handle gives back what each attempt saw, in attempt order (client by client),
+/// once they are all done or `stop` is set.
 pub fn start(
     sc: &Scenario,
     addr: SocketAddr,
+    path: &str,
     clock: RealClock,
     stop: std::sync::Arc<tokio::sync::Notify>,
+    external: &[u32],
 ) -> std::thread::JoinHandle<Vec<WireAttempt>> {
-    let plans = plans(sc);
+    let mut plans = plans(sc, path);
+    plans.retain(|p| !external.contains(&(p.index + 1)));
     // The clients are outside the server: their own thread, so a frozen server loop does not
     // freeze them (real threads are what this mode is for).
     #[allow(clippy::disallowed_methods)]
@@ -228,8 +235,9 @@ async fn handshake(
     };
     let _ = s.set_nodelay(true);
     let req = format!(
-        "GET /ws?client={}&attempt={attempt}&try={try_no} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer {}\r\nX-User-Id: {}\r\n\r\n",
-        p.index,
+        "GET {}?client={}&attempt={attempt}&try={try_no} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer {}\r\nX-User-Id: {}\r\n\r\n",
+        p.path,
+        p.index + 1,
         if p.token == Token::Invalid { "invalid" } else { "valid" },
         p.user_id
     );

@@ -11,8 +11,10 @@
 //! This is the one part of readysim with real time and real IO; it is not deterministic,
 //! which is what it measures.
 
+pub mod app;
 mod client;
 pub mod clients;
+mod process;
 mod proxy;
 mod server;
 mod wire;
@@ -24,8 +26,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+pub use app::{AppObserved, AppSpec};
+pub use process::{stop_all, stopping};
 pub use proxy::{Proxy, ProxyLog};
-pub use server::{answers_ping, find_redis_server, stop_all, RedisProcess};
+pub use server::{answers_ping, find_redis_server, RedisProcess};
 
 use crate::engine::{EngineKind, RealClock};
 use crate::replay::{self, Report};
@@ -40,12 +44,15 @@ pub enum RealError {
     Server(String),
     /// A bad option.
     Options(String),
+    /// Ctrl-C or SIGTERM: the handler is stopping every process; no report is made.
+    Interrupted,
 }
 
 impl std::fmt::Display for RealError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RealError::Server(s) | RealError::Options(s) => f.write_str(s),
+            RealError::Interrupted => f.write_str("interrupted"),
         }
     }
 }
@@ -70,6 +77,30 @@ pub struct RealOptions {
     pub runs: u32,
     /// Real seconds per scenario second (1.0: real time; 0.1: ten times faster).
     pub time_scale: f64,
+    /// Where the WebSocket endpoint listens (default: a free loopback port).
+    pub listen: Option<SocketAddr>,
+    /// Clients (1-based, as the trace numbers them) that readysim does not play: you connect
+    /// them yourself, with any WebSocket client, to the URL the announcement gives.
+    pub external: Vec<u32>,
+    /// Called with a line to show before each run starts (the endpoint, the external clients).
+    pub announce: Option<fn(&str)>,
+    /// The user's own service to run the scenario against, instead of the model's.
+    pub app: Option<AppSpec>,
+}
+
+impl RealOptions {
+    /// One run at real time against `source`, readysim playing every client.
+    pub fn new(source: Source) -> RealOptions {
+        RealOptions {
+            source,
+            runs: 1,
+            time_scale: 1.0,
+            listen: None,
+            external: Vec::new(),
+            announce: None,
+            app: None,
+        }
+    }
 }
 
 /// The real latency floor: a scenario time that scales below this many real ms reads as
@@ -103,8 +134,10 @@ pub struct FieldCheck {
 /// One real run.
 #[derive(Debug, Serialize)]
 pub struct RealRun {
-    /// The real run's report (judged by the same oracles, on the real trace).
-    pub report: Report,
+    /// The real run's report (judged by the same oracles, on the real trace); none for
+    /// `--app`, which has no trace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
     /// The real run's rendered trace (times in scenario ms).
     pub trace: Vec<String>,
     /// What the real clients saw on the wire, attempt by attempt.
@@ -123,6 +156,9 @@ pub struct RealRun {
     pub bench: Bench,
     /// What the fault proxy did.
     pub proxy: ProxyLog,
+    /// With `--app`: what was seen of the service from outside.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppObserved>,
     /// Real seconds the run took.
     pub seconds: f64,
 }
@@ -145,6 +181,9 @@ pub struct Bench {
     pub closes_1011: std::collections::BTreeMap<String, u32>,
     /// The longest the host kept the stall monitor's 5 ms timer from firing on time.
     pub host_stall_ms: f64,
+    /// With `--app` and `--ready-url`: when the service first answered it with 2xx.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready_ms: Option<f64>,
 }
 
 /// The result of `readysim real`.
@@ -366,7 +405,7 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
 }
 
 /// The benchmarks of one run: from the wire and the real trace.
-fn bench(wire: &[clients::WireAttempt], report: &Report, scale: f64, stall: f64) -> Bench {
+fn bench(wire: &[clients::WireAttempt], report: Option<&Report>, scale: f64, stall: f64) -> Bench {
     let mut hs: Vec<f64> = wire
         .iter()
         .flat_map(|a| a.handshake_real_ms.clone())
@@ -381,8 +420,9 @@ fn bench(wire: &[clients::WireAttempt], report: &Report, scale: f64, stall: f64)
             *closes.entry(r).or_insert(0) += 1;
         }
     }
-    // A grace lasts from its event to the next event of the same actor.
-    let trace = &report.evaluation.output.trace;
+    // A grace lasts from its event to the next event of the same actor (only a trace shows
+    // graces: a service seen from outside has none).
+    let trace = report.map_or(&[][..], |r| &r.evaluation.output.trace[..]);
     let graces_ms = trace
         .iter()
         .enumerate()
@@ -405,6 +445,7 @@ fn bench(wire: &[clients::WireAttempt], report: &Report, scale: f64, stall: f64)
         handshake_max_ms: hs.last().copied(),
         closes_1011: closes,
         host_stall_ms: stall,
+        ready_ms: None,
     }
 }
 
@@ -444,9 +485,32 @@ fn compare_wire(sim: &Report, wire: &[clients::WireAttempt]) -> Vec<FieldCheck> 
     ]
 }
 
+/// What to tell before a run: the endpoint, and which clients are the user's to connect.
+fn announcement(sc: &Scenario, addr: SocketAddr, external: &[u32]) -> String {
+    let mut s = format!(
+        "WebSocket endpoint ws://{addr}/ws?client=N&attempt=A&try=T (N 1-based, A and T from 0)"
+    );
+    let plans = crate::model::clients::expand(sc);
+    for n in external {
+        if let Some(p) = plans.get((*n as usize).saturating_sub(1)) {
+            s.push_str(&format!(
+                "\n  client#{n} is yours: connect to ws://{addr}/ws?client={n}&attempt=0&try=0 at {} ms after this line",
+                p.at_ms
+            ));
+        }
+    }
+    s
+}
+
 /// One real run of `sc` against a server at `upstream`: the fault proxy in front of it, the
 /// model serving a real port, the real clients on their own thread, the stall monitor beside.
-fn run_once(sc: &Scenario, upstream: SocketAddr, scale: f64, sim: &Report) -> RealRun {
+fn run_once(
+    sc: &Scenario,
+    upstream: SocketAddr,
+    opts: &RealOptions,
+    sim: &Report,
+) -> Result<RealRun, RealError> {
+    let scale = opts.time_scale;
     // Wall time only to say how long the run took.
     #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
@@ -461,10 +525,20 @@ fn run_once(sc: &Scenario, upstream: SocketAddr, scale: f64, sim: &Report) -> Re
     };
     let url = format!("redis://{}/", proxy.addr);
     let backend = client::RealRedis::new(&url, clock).expect("a valid loopback URL");
-    let port = wire::RealWire::new(clock).expect("a loopback port for the WebSocket endpoint");
+    let listen = opts
+        .listen
+        .unwrap_or_else(|| "127.0.0.1:0".parse().expect("a loopback address"));
+    let port = wire::RealWire::new(clock, listen).map_err(|e| {
+        RealError::Options(format!(
+            "--listen {listen}: cannot bind the WebSocket endpoint: {e}"
+        ))
+    })?;
+    if let Some(say) = opts.announce {
+        say(&announcement(sc, port.addr(), &opts.external));
+    }
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());
-    let clients =
-        (!sc.clients.is_empty()).then(|| clients::start(sc, port.addr(), clock, stop.clone()));
+    let clients = (!sc.clients.is_empty())
+        .then(|| clients::start(sc, port.addr(), "/ws", clock, stop.clone(), &opts.external));
     let port = Rc::new(port);
     let handle: Rc<dyn crate::model::wire::Wire> = Rc::new(wire::WireHandle(port.clone()));
     let output = crate::model::run::run_real(sc, clock, Rc::new(backend), Some(handle));
@@ -490,7 +564,7 @@ fn run_once(sc: &Scenario, upstream: SocketAddr, scale: f64, sim: &Report) -> Re
     s.expect = None;
     let report = replay::report(&s, ev);
     let mut fields = compare(sim, &report, scale);
-    if !sc.clients.is_empty() {
+    if !sc.clients.is_empty() && opts.external.is_empty() {
         fields.extend(compare_wire(sim, &wire));
     }
     // The clients' own timers count too: a storm that left late or spread out is not the
@@ -498,7 +572,7 @@ fn run_once(sc: &Scenario, upstream: SocketAddr, scale: f64, sim: &Report) -> Re
     let client_lag = wire.iter().map(|a| a.late_ms).max().unwrap_or(0) as f64 * scale;
     let stall = stall.max(client_lag);
     let valid = stall <= STALL_LIMIT_MS;
-    RealRun {
+    Ok(RealRun {
         trace: report.trace_text().lines().map(str::to_string).collect(),
         agree: fields.iter().all(|f| f.agree),
         fields,
@@ -508,11 +582,25 @@ fn run_once(sc: &Scenario, upstream: SocketAddr, scale: f64, sim: &Report) -> Re
                 "the host stalled the run's timers by {stall:.0} ms (limit {STALL_LIMIT_MS} ms)"
             )
         }),
-        bench: bench(&wire, &report, scale, stall),
+        bench: bench(&wire, Some(&report), scale, stall),
         wire,
-        report,
+        report: Some(report),
         proxy: log,
+        app: None,
         seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// One run against the model's own accept path, or against the user's service.
+fn run_one(
+    sc: &Scenario,
+    upstream: SocketAddr,
+    opts: &RealOptions,
+    sim: &Report,
+) -> Result<RealRun, RealError> {
+    match &opts.app {
+        Some(spec) => app::run_app_once(sc, upstream, spec, sim),
+        None => run_once(sc, upstream, opts, sim),
     }
 }
 
@@ -531,6 +619,11 @@ pub fn run(sc: &Scenario, opts: &RealOptions) -> Result<RealReport, RealError> {
             "--runs {}: expected 1 to 1000",
             opts.runs
         )));
+    }
+    if opts.app.is_some() && (opts.time_scale != 1.0 || !opts.external.is_empty()) {
+        return Err(RealError::Options(
+            "--app runs at real time with readysim playing every client: --time-scale and --external-client do not apply".into(),
+        ));
     }
     let mut s = sc.clone();
     s.expect = None;
@@ -553,15 +646,17 @@ pub fn run(sc: &Scenario, opts: &RealOptions) -> Result<RealReport, RealError> {
         // stays in the report either way.
         for retry in 0..=INVALID_RETRIES {
             let run = match (&opts.source, url_target) {
-                (_, Some(a)) => run_once(sc, a, opts.time_scale, &simulated),
+                (_, Some(a)) => run_one(sc, a, opts, &simulated),
                 (Source::Spawn(bin), None) => {
-                    let p = RedisProcess::start(bin)?;
-                    let r = run_once(sc, p.addr, opts.time_scale, &simulated);
-                    drop(p);
-                    r
+                    RedisProcess::start(bin).and_then(|p| run_one(sc, p.addr, opts, &simulated))
                 }
                 (Source::Url(_), None) => unreachable!("a URL source has its address"),
             };
+            // What a run saw while the handler killed its processes is not a result.
+            if stopping() {
+                return Err(RealError::Interrupted);
+            }
+            let run = run?;
             let valid = run.valid;
             if valid || retry == INVALID_RETRIES {
                 runs.push(run);
@@ -570,9 +665,13 @@ pub fn run(sc: &Scenario, opts: &RealOptions) -> Result<RealReport, RealError> {
         }
     }
     let target: Vec<Violation> = simulated.violations.clone();
-    let failure_seen = (!target.is_empty()).then(|| {
+    let failure_seen = (!target.is_empty() && opts.app.is_none()).then(|| {
         runs.iter()
-            .filter(|r| target.iter().all(|v| r.report.violations.contains(v)))
+            .filter(|r| {
+                r.report
+                    .as_ref()
+                    .is_some_and(|rep| target.iter().all(|v| rep.violations.contains(v)))
+            })
             .count() as u32
     });
     Ok(RealReport {
@@ -584,7 +683,10 @@ pub fn run(sc: &Scenario, opts: &RealOptions) -> Result<RealReport, RealError> {
         runs,
         failure_seen,
         unscalable: unscalable(sc, opts.time_scale),
-        caveats: caveats(sc),
+        caveats: match &opts.app {
+            Some(spec) => app::app_caveats(sc, spec),
+            None => caveats(sc),
+        },
     })
 }
 

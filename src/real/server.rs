@@ -1,37 +1,21 @@
 //! A private `redis-server`: started on a free loopback port with no persistence, waited for
-//! until it answers PING, and always stopped (on drop, on error, and by the Ctrl-C handler
-//! through [`stop_all`]).
+//! until it answers PING, and always stopped with its folder (on drop, on error, and by the
+//! Ctrl-C handler through [`super::process::stop_all`]).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::process::{self, Owned};
 use super::RealError;
-
-/// The PIDs of every server this process started and has not stopped yet.
-static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-
-/// Stops every server still running (for a Ctrl-C handler, which cannot reach the guards).
-pub fn stop_all() {
-    let pids = std::mem::take(&mut *RUNNING.lock().unwrap_or_else(|e| e.into_inner()));
-    for pid in pids {
-        let _ = Command::new("kill")
-            .arg(pid.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 /// A running `redis-server` this process owns.
 pub struct RedisProcess {
-    child: Child,
+    child: Owned,
     /// Where it listens.
     pub addr: SocketAddr,
-    dir: PathBuf,
 }
 
 /// `redis-server` from `READYSIM_REDIS_SERVER`, else from PATH, if there is one.
@@ -73,38 +57,36 @@ impl RedisProcess {
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port().map_err(|e| RealError::Server(format!("no free port: {e}")))?;
-            let dir =
-                std::env::temp_dir().join(format!("readysim-redis-{}-{port}", std::process::id()));
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| RealError::Server(format!("{}: {e}", dir.display())))?;
-            let child = Command::new(bin)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            let dir = tempfile::Builder::new()
+                .prefix("readysim-redis-")
+                .tempdir()
+                .map_err(|e| RealError::Server(format!("no temporary folder: {e}")))?
+                .keep();
+            let mut cmd = Command::new(bin);
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .args(["--protected-mode", "yes", "--loglevel", "warning"])
                 .arg("--dir")
                 .arg(&dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|e| RealError::Server(format!("cannot start {}: {e}", bin.display())))?;
-            RUNNING
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(child.id());
+                .stderr(Stdio::piped());
+            let child = process::spawn(&mut cmd, Some(dir.clone())).map_err(|e| {
+                let _ = std::fs::remove_dir_all(&dir);
+                RealError::Server(format!("cannot start {}: {e}", bin.display()))
+            })?;
             let mut p = RedisProcess {
                 child,
                 addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                dir,
             };
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(5) {
                 if answers_ping(p.addr) {
                     return Ok(p);
                 }
-                if let Ok(Some(status)) = p.child.try_wait() {
+                if let Some(status) = p.child.try_wait() {
                     let mut err = String::new();
-                    if let Some(mut e) = p.child.stderr.take() {
+                    if let Some(mut e) = p.child.child_mut().stderr.take() {
                         let _ = e.read_to_string(&mut err);
                     }
                     last = format!("{} exited ({status}): {}", bin.display(), err.trim());
@@ -118,18 +100,5 @@ impl RedisProcess {
             // Dropping `p` stops it; try another port (another process may have taken this one).
         }
         Err(RealError::Server(last))
-    }
-}
-
-impl Drop for RedisProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let id = self.child.id();
-        RUNNING
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|p| *p != id);
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

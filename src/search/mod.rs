@@ -8,6 +8,7 @@
 //!   new signature --shrink (keeps it)--> minimal Scenario --classify--> recorded file
 //! ```
 
+#[cfg(feature = "cli")]
 pub mod bench;
 pub mod classify;
 pub mod merge;
