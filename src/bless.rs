@@ -34,7 +34,7 @@ impl Checked {
 /// Replays `sc` (a file under the `scenarios` folder) on `kind` and checks it against its
 /// file and its stored trace.
 pub fn check(scenarios: &Path, sc: &Scenario, kind: EngineKind) -> Checked {
-    let mut report = replay::replay(sc, kind);
+    let mut report = replay::replay_valid(sc, kind);
     let stored = replay::stored_trace(scenarios, &sc.name);
     report.drift = replay::drift(
         sc,
@@ -113,8 +113,11 @@ pub enum BlessError {
     VerdictChange(Vec<VerdictChange>),
     /// The file is readysim's built-in copy, not a file on disk.
     BuiltIn(PathBuf),
-    /// The file could not be read, parsed or rewritten.
+    /// The file could not be read or parsed, or was refused (changed meanwhile, read-only,
+    /// hard-linked).
     File(String),
+    /// Writing failed (a full disk, a file-size limit): the file is untouched.
+    Write(String),
 }
 
 impl std::fmt::Display for BlessError {
@@ -133,6 +136,7 @@ impl std::fmt::Display for BlessError {
                 p.display()
             ),
             BlessError::File(e) => f.write_str(e),
+            BlessError::Write(e) => write!(f, "{e}; not written, the file is as it was"),
         }
     }
 }
@@ -169,7 +173,7 @@ pub fn bless(
         .map_err(|e| BlessError::File(format!("{}: {e}", path.display())))?;
     let stem = path.file_stem().and_then(|s| s.to_str());
     let sc = scenario::parse(&text, path, stem).map_err(|e| BlessError::File(e.to_string()))?;
-    let rep = replay::replay(&sc, kind);
+    let rep = replay::replay_valid(&sc, kind);
     let expect = replay::expect_of(&rep);
     let changes = sc
         .expect
@@ -181,8 +185,10 @@ pub fn bless(
     }
     let blessed = scenario::edit::set_table(&text, "expect", &expect)
         .map_err(|e| BlessError::File(format!("{}: {e}", path.display())))?;
-    scenario::edit::write_back(path, &text, &blessed)
-        .map_err(|e| BlessError::File(e.to_string()))?;
+    scenario::edit::write_back(path, &text, &blessed).map_err(|e| match e {
+        scenario::edit::EditError::Io(..) => BlessError::Write(e.to_string()),
+        e => BlessError::File(e.to_string()),
+    })?;
     // Only for a file of this project's scenarios folder: a file blessed elsewhere has no
     // stored trace here.
     let stored = replay::stored_trace_path(scenarios, &sc.name);
@@ -193,7 +199,7 @@ pub fn bless(
     let kept = inside && stored.parent().is_some_and(|d| d.is_dir());
     if kept {
         scenario::write_atomic(&stored, &replay::stored_trace_text(&rep.trace_text()), true)
-            .map_err(|e| BlessError::File(format!("{}: cannot write: {e}", stored.display())))?;
+            .map_err(|e| BlessError::Write(format!("{}: cannot write: {e}", stored.display())))?;
     }
     Ok(Blessed {
         path: path.to_path_buf(),

@@ -199,9 +199,11 @@ pub fn explain(name: &str) -> Result<String, String> {
     if let Some(f) = fields::field(name) {
         let _ = writeln!(
             o,
-            "field {}: {}\n\nAllowed: {}\nWhen absent: {}",
+            "field {}: {}\n\nRole: {} (group {})\nAllowed: {}\nWhen absent: {}",
             f.path,
             f.doc,
+            f.role().name(),
+            f.group.name(),
             f.allowed(),
             default_of(f)
         );
@@ -241,6 +243,7 @@ fn default_of(f: &fields::Field) -> String {
     }
 }
 
+#[cfg(test)]
 /// The field reference of `docs/format.md`: one row per field of the table.
 pub fn fields_markdown() -> String {
     let mut o = String::from(
@@ -261,6 +264,7 @@ pub fn fields_markdown() -> String {
     o
 }
 
+#[cfg(test)]
 /// The body of `docs/presets.md`: each preset's story, then one row per knob and one column
 /// per preset.
 pub fn presets_markdown() -> String {
@@ -293,6 +297,7 @@ pub fn presets_markdown() -> String {
     o
 }
 
+#[cfg(test)]
 /// The table of `docs/violations.md`: each oracle, when it fires, the scenarios that show it.
 pub fn violations_markdown() -> String {
     let mut o = String::from(
@@ -318,6 +323,7 @@ pub fn violations_markdown() -> String {
     o
 }
 
+#[cfg(test)]
 /// The generated section between `<!-- BEGIN name -->` and `<!-- END name -->` in a doc.
 pub fn section<'a>(doc: &'a str, name: &str) -> Option<&'a str> {
     let b = format!("<!-- BEGIN {name} -->\n");
@@ -327,6 +333,7 @@ pub fn section<'a>(doc: &'a str, name: &str) -> Option<&'a str> {
     Some(&doc[i..j])
 }
 
+#[cfg(test)]
 /// `doc` with its generated section `name` replaced by `body`.
 pub fn with_section(doc: &str, name: &str, body: &str) -> Option<String> {
     let cur = section(doc, name)?;
@@ -339,6 +346,7 @@ pub fn with_section(doc: &str, name: &str, body: &str) -> Option<String> {
     ))
 }
 
+#[cfg(test)]
 /// The docs with generated sections: (file under `docs/`, section, its current text).
 pub fn generated() -> Vec<(&'static str, &'static str, String)> {
     vec![

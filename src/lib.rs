@@ -11,35 +11,49 @@
 //!
 //! ```
 //! let sc = readysim::load(std::path::Path::new("scenarios/incident-2025-09-09.toml"))?;
-//! let report = readysim::replay(&sc, readysim::EngineKind::Fast);
+//! let report = readysim::replay(&sc, readysim::EngineKind::Fast)?;
 //! assert!(report.matches, "the incident replays as its file says");
 //! assert_eq!(report.elapsed_ms, Some(7508));
-//! # Ok::<(), readysim::ScenarioError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The CLI (`readysim replay`, `compare`, `list`, `explore`, `classify`, `bench`) and the
-//! tests call the same functions.
+//! The facade: [`load`] or [`scenario::parse`] a scenario,
+//! [`scenario::validate`] it (every error, not just the first), [`replay()`] or [`evaluate`] it
+//! (both validate a scenario built in code first), [`explore`] for failures, [`bless`] a file's
+//! `[expect]`, and the report types they return. The engine's [`Rt`] and [`Builder`] are
+//! opaque. Option and report structs are `#[non_exhaustive]`: build them with their
+//! constructors and setters.
+//!
+//! Cargo features: `cli` (default) builds the `readysim` binary and brings in `real`;
+//! `real` is the real-services mode (a real Redis behind a fault proxy, real WebSocket
+//! clients); `tokio-engine` is the second, tokio-based engine used to cross-check the fast
+//! one. With `default-features = false` the library pulls in neither clap, indicatif, redis
+//! nor tokio's `test-util`.
 
 #![warn(missing_docs)]
 
 #[cfg(feature = "cli")]
-pub mod bench;
+pub(crate) mod bench;
 pub mod bless;
 #[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
 pub mod engine;
-pub mod explain;
+#[cfg(feature = "cli")]
+pub(crate) mod explain;
 pub mod picture;
-pub mod printable;
+pub(crate) mod printable;
 #[cfg(feature = "real")]
 pub mod real;
 pub mod replay;
 pub mod scenario;
 pub mod search;
-pub mod seed_suite;
+#[cfg(feature = "cli")]
+pub(crate) mod seed_suite;
 pub mod trace;
 
+#[cfg(all(test, feature = "cli"))]
+mod docs_tests;
 mod gate;
 pub(crate) mod judge;
 pub(crate) mod model;

@@ -10,12 +10,13 @@ use crate::engine::EngineKind;
 use crate::judge::{self, Contract, Env, Finding};
 use crate::model::{self, RunOutput};
 use crate::policy::Policy;
-use crate::scenario::{Expect, Scenario};
+use crate::scenario::{self, Expect, Invalid, Scenario};
 use crate::trace;
 use crate::vocab::{Check, Outcome, Reason, StartupOutcome, Violation};
 
 /// One run with its violations: what search needs, without rendering any text.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Evaluation {
     /// The run.
     pub output: RunOutput,
@@ -33,8 +34,16 @@ pub fn contract(sc: &Scenario) -> Contract {
     }
 }
 
-/// Runs `sc` once on `kind` and applies the oracles.
-pub fn evaluate(sc: &Scenario, kind: EngineKind) -> Evaluation {
+/// Validates `sc` (it may have been built in code), runs it once on `kind` and applies the
+/// oracles.
+pub fn evaluate(sc: &Scenario, kind: EngineKind) -> Result<Evaluation, Invalid> {
+    scenario::validate(sc)?;
+    Ok(evaluate_valid(sc, kind))
+}
+
+/// [`evaluate`] for a scenario already validated (loaded from a file, or generated within
+/// the table's ranges).
+pub(crate) fn evaluate_valid(sc: &Scenario, kind: EngineKind) -> Evaluation {
     judged(sc, model::run(sc, kind))
 }
 
@@ -78,6 +87,7 @@ impl fmt::Display for Value {
 
 /// One field of `[expect]` that did not match.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Mismatch {
     /// The `[expect]` field.
     pub field: &'static str,
@@ -89,6 +99,7 @@ pub struct Mismatch {
 
 /// The replay contract's result (the JSON object of `replay --json`).
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// Scenario name.
     pub name: String,
@@ -135,8 +146,14 @@ impl Report {
 /// run with the file's `[expect]`.
 ///
 /// The second run keeps only its trace's hash, so a replay holds one trace, not two.
-pub fn replay(sc: &Scenario, kind: EngineKind) -> Report {
-    let mut first = evaluate(sc, kind);
+pub fn replay(sc: &Scenario, kind: EngineKind) -> Result<Report, Invalid> {
+    scenario::validate(sc)?;
+    Ok(replay_valid(sc, kind))
+}
+
+/// [`replay`] for a scenario already validated.
+pub(crate) fn replay_valid(sc: &Scenario, kind: EngineKind) -> Report {
+    let mut first = evaluate_valid(sc, kind);
     let hash = trace::hash(&first.output.trace);
     let second = model::run_hashed(sc, kind);
     if second.trace_hash.as_deref() != Some(hash.as_str()) {
@@ -290,6 +307,7 @@ pub fn expect_of(rep: &Report) -> Expect {
 /// How a drifted trace differs from the previous one: the first differing lines, and the
 /// command that rewrites `[expect]` once the change has been reviewed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Drift {
     /// `expect.trace_hash` in the file.
     pub expected_hash: String,

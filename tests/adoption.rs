@@ -238,7 +238,7 @@ fn stale(p: &Path) {
 }
 
 #[test]
-fn bless_keeps_crlf_comments_mode_links_and_prints_json() {
+fn bless_keeps_crlf_comments_mode_symlinks_and_prints_json() {
     let (dir, p) = scratch("slow-redis");
     stale(&p);
     let text = fs::read_to_string(&p)
@@ -251,15 +251,13 @@ fn bless_keeps_crlf_comments_mode_links_and_prints_json() {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
     }
-    // Blessed through a symlink, with a second hard link to the file.
+    // Blessed through a symlink (a hard-linked file is refused: tests/reliability_2.rs).
     fs::create_dir_all(dir.path().join("links")).unwrap();
     let link = dir.path().join("links").join("slow-redis.toml");
-    let hard = dir.path().join("hard-copy");
     #[cfg(unix)]
     std::os::unix::fs::symlink(&p, &link).unwrap();
     #[cfg(not(unix))]
     fs::copy(&p, &link).unwrap();
-    fs::hard_link(&p, &hard).unwrap();
     let (code, out, err) = run_in(
         dir.path(),
         &["--json", "replay", link.to_str().unwrap(), "--bless"],
@@ -271,11 +269,6 @@ fn bless_keeps_crlf_comments_mode_links_and_prints_json() {
     assert!(new.contains("[expect]  # checked by hand\r\n"), "{new}");
     assert!(!new.replace("\r\n", "").contains('\n'), "still CRLF");
     assert!(new.contains("trace_hash = \"1cefe644ef6d6582\""), "{new}");
-    assert_eq!(
-        fs::read_to_string(&hard).unwrap(),
-        new,
-        "the hard link sees the new text"
-    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -306,8 +299,4 @@ fn bless_refuses_read_only_files_and_files_changed_meanwhile() {
     #[allow(clippy::permissions_set_readonly_false)]
     perm.set_readonly(false);
     fs::set_permissions(&p, perm).unwrap();
-    // The library refuses to write over text that is not what it read.
-    let e = readysim::scenario::edit::write_back(&p, "something else", "new").unwrap_err();
-    assert!(e.to_string().contains("changed"), "{e}");
-    assert_eq!(fs::read_to_string(&p).unwrap(), before);
 }

@@ -52,14 +52,8 @@ fn python() -> Option<PathBuf> {
 
 /// Runs `name` against the example app started with `flags`, once.
 fn run(env: &Env, name: &str, flags: &str) -> Result<RealReport, Failed> {
-    let opts = RealOptions {
-        app: Some(AppSpec {
-            command: format!("{} {APP} {flags}", env.python.display()),
-            ready_url: Some(READY_URL.into()),
-            ws_path: "/ws".into(),
-        }),
-        ..RealOptions::new(Source::Spawn(env.redis.clone()))
-    };
+    let opts = RealOptions::new(Source::Spawn(env.redis.clone()))
+        .app(AppSpec::new(format!("{} {APP} {flags}", env.python.display())).ready_url(READY_URL));
     real::run(&load(name), &opts).map_err(|e| Failed::from(e.to_string()))
 }
 
@@ -235,17 +229,13 @@ fn cleanup_after_success_and_failure(env: &Env) -> Result<(), Failed> {
 /// is left.
 fn cleanup_after_a_crash(env: &Env) -> Result<(), Failed> {
     let before = our_temp_dirs();
-    let opts = RealOptions {
-        app: Some(AppSpec {
-            command: format!(
-                "{} {APP} --fixed & sleep 1.5; kill -SEGV $!; wait $!",
-                env.python.display()
-            ),
-            ready_url: Some(READY_URL.into()),
-            ws_path: "/ws".into(),
-        }),
-        ..RealOptions::new(Source::Spawn(env.redis.clone()))
-    };
+    let opts = RealOptions::new(Source::Spawn(env.redis.clone())).app(
+        AppSpec::new(format!(
+            "{} {APP} --fixed & sleep 1.5; kill -SEGV $!; wait $!",
+            env.python.display()
+        ))
+        .ready_url(READY_URL),
+    );
     let r = real::run(&load("incident-probe-fixed"), &opts)?;
     let app = r.runs[0].app.as_ref().ok_or("no app")?;
     if app.exited_ms.is_none() || r.agree() {

@@ -68,21 +68,6 @@ fn bench_json_has_six_rows_and_the_ratios() {
     assert!(v["explore_jobs"].is_null(), "{text}");
 }
 
-/// The scaling scenarios pass the loader's validation and each runs to its end inside the step
-/// budget.
-#[test]
-fn scaling_scenarios_are_valid_and_end() {
-    for (axis, value, sc) in readysim::bench::scaling_scenarios() {
-        readysim::scenario::validate(&sc).unwrap_or_else(|e| panic!("{axis} {value}: {e:?}"));
-        let ev = readysim::replay::evaluate(&sc, readysim::EngineKind::Fast);
-        assert_ne!(
-            ev.output.engine.end,
-            readysim::engine::EndReason::StepBudget,
-            "{axis} {value}"
-        );
-    }
-}
-
 #[test]
 fn bench_falls_back_to_the_built_in_incident() {
     let dir = std::env::temp_dir().join(format!("readysim-bench-empty-{}", std::process::id()));

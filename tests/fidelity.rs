@@ -10,7 +10,7 @@ use readysim::trace::{ConnectWhy, Ev, Event, ProbeResult};
 use readysim::{Actor, Check, Outcome, Preset, StartupOutcome, Violation};
 
 fn run(body: &str) -> readysim::replay::Evaluation {
-    readysim::evaluate(&scenario(body), EngineKind::Fast)
+    readysim::evaluate(&scenario(body), EngineKind::Fast).expect("a valid scenario")
 }
 
 fn count(trace: &[Event], pred: impl Fn(&Event) -> bool) -> usize {
@@ -161,7 +161,7 @@ fn p7_makes_three_probes_on_the_incident() {
     let mut p7 = sc.clone();
     p7.policy.preset = Preset::P7;
     p7.expect = None;
-    let ev = readysim::evaluate(&p7, EngineKind::Fast);
+    let ev = readysim::evaluate(&p7, EngineKind::Fast).expect("a valid scenario");
     let probes = count(&ev.output.trace, |e| {
         e.actor == Actor::Validator
             && matches!(
@@ -360,6 +360,7 @@ fn the_reference_particulars_hold() {
 fn the_1011_of_ping_spike_needs_the_counterfactual_knob() {
     let sc = readysim::load(std::path::Path::new("scenarios/ping-spike-1011.toml")).expect("it");
     assert!(readysim::evaluate(&sc, EngineKind::Fast)
+        .expect("a valid scenario")
         .violations
         .contains(&Violation::Ws1011));
     for p in Preset::ALL.into_iter().filter(|p| *p != Preset::Reference) {
@@ -367,7 +368,7 @@ fn the_1011_of_ping_spike_needs_the_counterfactual_knob() {
         s.policy.preset = p;
         s.policy.on_redis_error = None;
         s.expect = None;
-        let ev = readysim::evaluate(&s, EngineKind::Fast);
+        let ev = readysim::evaluate(&s, EngineKind::Fast).expect("a valid scenario");
         assert!(
             !ev.output
                 .results

@@ -265,7 +265,7 @@ fn replay_bounded(sc: &Scenario) -> Result<(), TestCaseError> {
         .unwrap_or(FUZZ_MAX_STEPS)
         .min(FUZZ_MAX_STEPS);
     sc.run.max_steps = Some(budget);
-    let ev = readysim::replay::evaluate(&sc, EngineKind::Fast);
+    let ev = readysim::replay::evaluate(&sc, EngineKind::Fast).expect("a valid scenario");
     let e = &ev.output.engine;
     prop_assert!(e.steps <= budget);
     prop_assert!(e.end_ms <= sc.run.horizon_ms);
@@ -282,7 +282,7 @@ fn replay_bounded(sc: &Scenario) -> Result<(), TestCaseError> {
     );
     let first_hash = readysim::trace::hash(&ev.output.trace);
     // replay() runs it again (keeping only the hash) and flags a differing trace.
-    let fast = readysim::replay::replay(&sc, EngineKind::Fast);
+    let fast = readysim::replay::replay(&sc, EngineKind::Fast).expect("a valid scenario");
     prop_assert_eq!(&fast.trace_hash, &first_hash, "two runs, two traces");
     prop_assert!(
         !fast
@@ -290,7 +290,10 @@ fn replay_bounded(sc: &Scenario) -> Result<(), TestCaseError> {
             .contains(&readysim::Violation::Nondeterminism),
         "the same input ran twice gave two traces"
     );
-    let tokio = readysim::replay::report(&sc, readysim::replay::evaluate(&sc, EngineKind::Tokio));
+    let tokio = readysim::replay::report(
+        &sc,
+        readysim::replay::evaluate(&sc, EngineKind::Tokio).expect("a valid scenario"),
+    );
     prop_assert!(tokio.evaluation.output.engine.end_ms <= sc.run.horizon_ms);
     // The engines count steps alike only up to the budget: tokio polls a task once per wake,
     // the fast engine once per ready turn, so a run cut by the budget may end at different

@@ -9,6 +9,7 @@ use readysim::Violation;
 
 fn violates(body: &str, v: Violation) -> bool {
     readysim::evaluate(&scenario(body), EngineKind::Fast)
+        .expect("a valid scenario")
         .violations
         .contains(&v)
 }
@@ -77,7 +78,7 @@ fn ws_1011_only_when_the_server_was_up() {
     let outage = format!(
         "[policy]\npreset = \"p8\"\non_redis_error = \"close_1011\"\n[redis.server]\noutages = [[9900, 20000]]\n{clients}"
     );
-    let ev = readysim::evaluate(&scenario(&outage), EngineKind::Fast);
+    let ev = readysim::evaluate(&scenario(&outage), EngineKind::Fast).expect("a valid scenario");
     assert_eq!(
         ev.output.results.clients[0],
         Some(readysim::Outcome::Closed1011)

@@ -18,7 +18,7 @@ fn head(preset: &str, policy_extra: &str) -> String {
 fn ends(text: &str, kind: EngineKind) -> String {
     let sc = scenario::parse(text, Path::new("p.toml"), Some("p")).expect("a valid scenario");
     let budget = sc.run.max_steps.unwrap_or(DEFAULT_MAX_STEPS);
-    let ev = readysim::replay::evaluate(&sc, kind);
+    let ev = readysim::replay::evaluate(&sc, kind).expect("a valid scenario");
     let e = &ev.output.engine;
     assert!(e.steps <= budget, "steps {} over budget {budget}", e.steps);
     assert!(
@@ -112,7 +112,7 @@ fn one_ms_reconnect_loop_for_a_day_stops_at_the_step_budget() {
     );
     for kind in [EngineKind::Fast, EngineKind::Tokio] {
         let sc = scenario::parse(&text, Path::new("p.toml"), Some("p")).expect("valid");
-        let ev = readysim::replay::evaluate(&sc, kind);
+        let ev = readysim::replay::evaluate(&sc, kind).expect("a valid scenario");
         assert_eq!(ev.output.engine.end, EndReason::StepBudget, "{kind:?}");
         assert_eq!(ev.output.engine.steps, 50_000, "{kind:?}");
         assert_eq!(
@@ -206,8 +206,8 @@ fn a_freeze_longer_than_the_horizon_ends_at_it_on_both_engines() {
     let text = head("p1", "probe = \"faithful\"\ngrace_ms = 1000000000000\n")
         + "[run]\nhorizon_ms = 100000\n";
     let sc = scenario::parse(&text, Path::new("p.toml"), Some("p")).expect("valid");
-    let fast = readysim::replay::evaluate(&sc, EngineKind::Fast);
-    let tokio = readysim::replay::evaluate(&sc, EngineKind::Tokio);
+    let fast = readysim::replay::evaluate(&sc, EngineKind::Fast).expect("a valid scenario");
+    let tokio = readysim::replay::evaluate(&sc, EngineKind::Tokio).expect("a valid scenario");
     for ev in [&fast, &tokio] {
         assert!(ev.output.engine.end_ms <= 100_000);
         assert!(ev.output.trace.iter().all(|e| e.t <= 100_000));

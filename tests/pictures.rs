@@ -20,7 +20,7 @@ fn load(name: &str) -> Scenario {
 }
 
 fn svg_of(sc: &Scenario) -> String {
-    let rep = readysim::replay(sc, EngineKind::Fast);
+    let rep = readysim::replay(sc, EngineKind::Fast).expect("a valid scenario");
     timeline::svg(&picture::build(sc, &rep))
 }
 
@@ -187,7 +187,7 @@ fn every_shipped_scenario_draws_one_named_mark_per_violation() {
     assert!(files.len() > 20);
     for f in files {
         let sc = scenario::load(&f).expect("shipped");
-        let rep = readysim::replay(&sc, EngineKind::Fast);
+        let rep = readysim::replay(&sc, EngineKind::Fast).expect("a valid scenario");
         let svg = timeline::svg(&picture::build(&sc, &rep));
         let doc = roxmltree::Document::parse(&svg)
             .unwrap_or_else(|e| panic!("{}: not XML: {e}", sc.name));
@@ -233,7 +233,7 @@ fn a_long_empty_stretch_is_compressed_and_the_action_keeps_the_width() {
     let sc = common::scenario(
         "[policy]\npreset = \"p8\"\n\n[[clients]]\nat_ms = 5000\n\n[[clients]]\nat_ms = 590000\n\n[run]\nhorizon_ms = 600000\n",
     );
-    let rep = readysim::replay(&sc, EngineKind::Fast);
+    let rep = readysim::replay(&sc, EngineKind::Fast).expect("a valid scenario");
     let pic = picture::build(&sc, &rep);
     assert!(pic.end >= 590_000);
     let axis = timeline::Axis::of(&pic);
@@ -252,7 +252,7 @@ fn a_long_empty_stretch_is_compressed_and_the_action_keeps_the_width() {
     assert_eq!(with_class(&doc, "break").len(), gaps.len());
     // The incident has no such stretch: drawn to scale.
     let inc = load("incident-2025-09-09");
-    let rep = readysim::replay(&inc, EngineKind::Fast);
+    let rep = readysim::replay(&inc, EngineKind::Fast).expect("a valid scenario");
     assert!(timeline::Axis::of(&picture::build(&inc, &rep))
         .gaps()
         .is_empty());
@@ -296,7 +296,7 @@ fn the_cli_writes_identical_pictures_on_every_run() {
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<svg") && page.contains("Elapsed: 7.51s"));
     let inc = load("incident-2025-09-09");
-    let rep = readysim::replay(&inc, EngineKind::Fast);
+    let rep = readysim::replay(&inc, EngineKind::Fast).expect("a valid scenario");
     let rows = rep.evaluation.output.trace.len() + 2; // and the two same-instant decisions
     assert_eq!(
         page.matches("<tr><td class=\"n\">").count(),
@@ -308,7 +308,7 @@ fn the_cli_writes_identical_pictures_on_every_run() {
 #[test]
 fn chrome_trace_has_the_required_fields() {
     let sc = load("incident-2025-09-09");
-    let rep = readysim::replay(&sc, EngineKind::Fast);
+    let rep = readysim::replay(&sc, EngineKind::Fast).expect("a valid scenario");
     let pic = picture::build(&sc, &rep);
     let text = serde_json::to_string(&picture::chrome::trace(&pic)).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
@@ -354,7 +354,8 @@ fn replay_json_trace_adds_the_events() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     let events = v["trace"].as_array().expect("trace");
-    let rep = readysim::replay(&load("incident-2025-09-09"), EngineKind::Fast);
+    let rep =
+        readysim::replay(&load("incident-2025-09-09"), EngineKind::Fast).expect("a valid scenario");
     assert_eq!(events.len(), rep.evaluation.output.trace.len());
     assert_eq!(events.len(), rep.trace_text().lines().count());
     assert_eq!(events[0]["actor"], "startup");
@@ -396,7 +397,7 @@ fn race_map_cells_agree_with_replays() {
             s.policy.preset = panel.preset;
             s.redis.server.up_from_ms = m.x.values[i];
             s.redis.manager.stabilize_ms = m.y.values[j];
-            let rep = readysim::replay(&s, EngineKind::Fast);
+            let rep = readysim::replay(&s, EngineKind::Fast).expect("a valid scenario");
             let cat = &m.categories[panel.cells[j][i]];
             assert_eq!(cat.violations, rep.violations, "panel {p} cell ({i},{j})");
             assert_eq!(cat.startup, rep.startup, "panel {p} cell ({i},{j})");

@@ -10,7 +10,7 @@ use readysim::trace::{AuthStep, Ev};
 use readysim::{Actor, Outcome, Preset, Reason, Scenario, Violation};
 
 fn run(body: &str) -> readysim::replay::Evaluation {
-    readysim::evaluate(&scenario(body), EngineKind::Fast)
+    readysim::evaluate(&scenario(body), EngineKind::Fast).expect("a valid scenario")
 }
 
 fn shipped(name: &str) -> Scenario {
@@ -142,7 +142,7 @@ fn the_sweep_reclaims_idle_managers() {
 #[test]
 fn the_user_id_check_is_deterministic_and_version_dependent() {
     let sc = shipped("e2e-user-id-1011");
-    let ev = readysim::evaluate(&sc, EngineKind::Fast);
+    let ev = readysim::evaluate(&sc, EngineKind::Fast).expect("a valid scenario");
     assert_eq!(
         outcomes(&ev),
         vec![(Some(Outcome::Closed1011), Some(Reason::InternalError))]
@@ -161,13 +161,13 @@ fn the_user_id_check_is_deterministic_and_version_dependent() {
         let mut s = sc.clone();
         s.clients[0].at_ms = at;
         s.expect = None;
-        let o = outcomes(&readysim::evaluate(&s, EngineKind::Fast));
+        let o = outcomes(&readysim::evaluate(&s, EngineKind::Fast).expect("a valid scenario"));
         assert_eq!(o[0].1, Some(Reason::InternalError), "at {at}");
     }
     let mut p4 = sc.clone();
     p4.policy.preset = Preset::P4;
     p4.expect = None;
-    let ev = readysim::evaluate(&p4, EngineKind::Fast);
+    let ev = readysim::evaluate(&p4, EngineKind::Fast).expect("a valid scenario");
     assert_eq!(outcomes(&ev), vec![(Some(Outcome::Served), None)]);
     // p4's per-connection service check: the 62 s backoff before the welcome frame.
     let t = &ev.output.trace;
@@ -184,7 +184,7 @@ fn the_user_id_check_is_deterministic_and_version_dependent() {
 #[test]
 fn the_auth_service_breaker_opens_on_the_third_failure_for_ten_seconds() {
     let sc = shipped("auth-breaker-1011");
-    let ev = readysim::evaluate(&sc, EngineKind::Fast);
+    let ev = readysim::evaluate(&sc, EngineKind::Fast).expect("a valid scenario");
     let o = outcomes(&ev);
     assert!(o
         .iter()
@@ -194,7 +194,7 @@ fn the_auth_service_breaker_opens_on_the_third_failure_for_ten_seconds() {
     let mut two = sc.clone();
     two.clients[0].reconnects = 1;
     two.expect = None;
-    let ev2 = readysim::evaluate(&two, EngineKind::Fast);
+    let ev2 = readysim::evaluate(&two, EngineKind::Fast).expect("a valid scenario");
     assert!(!ev2
         .output
         .trace
@@ -210,7 +210,7 @@ fn the_auth_service_breaker_opens_on_the_third_failure_for_ten_seconds() {
         let mut s = sc.clone();
         s.clients[1].at_ms = at;
         s.expect = None;
-        let o = outcomes(&readysim::evaluate(&s, EngineKind::Fast));
+        let o = outcomes(&readysim::evaluate(&s, EngineKind::Fast).expect("a valid scenario"));
         assert_eq!(o[4].0 == Some(Outcome::Served), served, "client 2 at {at}");
     }
 }
@@ -227,7 +227,7 @@ fn only_route_f3_turns_auth_failures_into_1011() {
         let mut s = sc.clone();
         s.policy.route = Some(route);
         s.expect = None;
-        let ev = readysim::evaluate(&s, EngineKind::Fast);
+        let ev = readysim::evaluate(&s, EngineKind::Fast).expect("a valid scenario");
         assert!(
             outcomes(&ev)
                 .iter()
@@ -329,7 +329,7 @@ fn keepalive_closes_only_when_the_stall_covers_an_outstanding_ping() {
             c.at_ms = at;
         }
         s.expect = None;
-        outcomes(&readysim::evaluate(&s, EngineKind::Fast))[0]
+        outcomes(&readysim::evaluate(&s, EngineKind::Fast).expect("a valid scenario"))[0]
     };
     let closed = (Some(Outcome::Closed1011), Some(Reason::Keepalive));
     assert_eq!(first(23_010), closed);
@@ -357,7 +357,7 @@ fn keepalive_closes_only_when_the_stall_covers_an_outstanding_ping() {
     let mut small = sc.clone();
     small.clients.truncate(1 + 39);
     small.expect = None;
-    let o = outcomes(&readysim::evaluate(&small, EngineKind::Fast));
+    let o = outcomes(&readysim::evaluate(&small, EngineKind::Fast).expect("a valid scenario"));
     assert_eq!(o[0].0, Some(Outcome::Served), "39 x 500 ms < 20 s");
 }
 
@@ -377,7 +377,7 @@ fn the_reference_closes_nothing_with_1011() {
             ..Default::default()
         };
         s.expect = None;
-        let ev = readysim::evaluate(&s, EngineKind::Fast);
+        let ev = readysim::evaluate(&s, EngineKind::Fast).expect("a valid scenario");
         assert!(
             !ev.output
                 .results
@@ -401,7 +401,7 @@ fn the_real_1011s_need_no_on_redis_error_override() {
     ] {
         let sc = shipped(name);
         assert_eq!(sc.policy.on_redis_error, None, "{name}");
-        let rep = readysim::replay(&sc, EngineKind::Fast);
+        let rep = readysim::replay(&sc, EngineKind::Fast).expect("a valid scenario");
         assert!(rep.matches, "{name}: {:?}", rep.mismatches);
         assert!(rep.violations.contains(&Violation::Ws1011), "{name}");
         assert!(

@@ -30,10 +30,7 @@ fn load(name: &str) -> readysim::Scenario {
 /// Runs `name` for real at `scale` and checks that every field agrees.
 fn agrees(bin: &Path, name: &str, scale: f64) -> Result<real::RealReport, Failed> {
     let sc = load(name);
-    let opts = RealOptions {
-        time_scale: scale,
-        ..RealOptions::new(Source::Spawn(bin.to_path_buf()))
-    };
+    let opts = RealOptions::new(Source::Spawn(bin.to_path_buf())).time_scale(scale);
     let r = real::run(&sc, &opts).map_err(|e| Failed::from(e.to_string()))?;
     let run = &r.runs[0];
     let bad: Vec<String> = run

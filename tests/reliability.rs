@@ -194,7 +194,7 @@ fn the_step_budget_is_capped_and_the_worst_file_stays_bounded() {
         .expect_err("a budget over the cap is refused");
     assert_eq!(over.field, "run.max_steps", "{over}");
     let sc = readysim::scenario::parse(&pathological(max), Path::new("x.toml"), None).unwrap();
-    let rep = readysim::replay(&sc, readysim::EngineKind::Fast);
+    let rep = readysim::replay(&sc, readysim::EngineKind::Fast).expect("a valid scenario");
     let out = &rep.evaluation.output;
     assert_eq!(out.engine.steps, max);
     // At most a few events a step: the bound docs/limits.md states (2 here, 3 allowed).
@@ -553,8 +553,8 @@ fn bless_json_prints_what_was_blessed() {
 fn both_engines(text: &str) -> (readysim::Report, readysim::Report) {
     let sc = readysim::scenario::parse(text, Path::new("x.toml"), None).unwrap();
     (
-        readysim::replay(&sc, readysim::EngineKind::Fast),
-        readysim::replay(&sc, readysim::EngineKind::Tokio),
+        readysim::replay(&sc, readysim::EngineKind::Fast).expect("a valid scenario"),
+        readysim::replay(&sc, readysim::EngineKind::Tokio).expect("a valid scenario"),
     )
 }
 

@@ -46,7 +46,7 @@ proptest! {
         let back = scenario::parse(&text, Path::new("<generated>"), None);
         prop_assert!(back.is_ok(), "{:?}", back.err());
         prop_assert_eq!(back.unwrap(), sc.clone());
-        let rep = replay::replay(&sc, KIND);
+        let rep = replay::replay(&sc, KIND).expect("a valid scenario");
         prop_assert!(!rep.violations.iter().any(|v| matches!(v, Violation::Nondeterminism | Violation::Hang)),
             "{:?}", rep.violations);
     }
@@ -58,7 +58,7 @@ proptest! {
         let sc = strategy::build(Code::preset(Preset::P0).template(), &p, false);
         prop_assert_eq!(&sc.policy, &readysim::PolicySpec { preset: Preset::P0, ..Default::default() });
         let gcp = matches!(sc.environment.name, EnvName::Production | EnvName::Staging);
-        let ev = replay::evaluate(&sc, KIND);
+        let ev = replay::evaluate(&sc, KIND).expect("a valid scenario");
         if gcp {
             prop_assert_ne!(ev.output.results.startup.map(|s| s.name()), Some("ready"));
             prop_assert!(ev.violations.contains(&Violation::MaskedProbeError));
@@ -76,7 +76,7 @@ proptest! {
         let mut sc = strategy::build(Code::preset(preset).template(), &p, true);
         sc.policy.on_redis_error = None;
         sc.what_if.retain(|w| w != "policy.on_redis_error");
-        let ev = replay::evaluate(&sc, KIND);
+        let ev = replay::evaluate(&sc, KIND).expect("a valid scenario");
         prop_assert!(!ev.output.results.reasons.contains(&Some(readysim::Reason::RedisError)));
     }
 
@@ -90,7 +90,7 @@ proptest! {
         ],
     ) {
         let sc = strategy::build(Code::preset(Preset::Reference).template(), &p, false);
-        let ev = replay::evaluate(&sc, KIND);
+        let ev = replay::evaluate(&sc, KIND).expect("a valid scenario");
         let bad: Vec<_> = ev.violations.iter()
             .filter(|v| search::DEFAULT_PROPERTIES.contains(v)).collect();
         prop_assert!(bad.is_empty(), "{:?}", bad);
@@ -271,7 +271,7 @@ fn recorded_files_replay_and_are_never_rewritten() {
     );
     for (name, _) in &before {
         let sc = scenario::load(&dir.join(name)).expect("a recorded file loads");
-        let rep = replay::replay(&sc, KIND);
+        let rep = replay::replay(&sc, KIND).expect("a valid scenario");
         assert!(rep.matches, "{name}: {:?}", rep.mismatches);
         let sigs = search::record::signatures_of(&sc);
         assert!(

@@ -10,12 +10,13 @@ use readysim::Outcome;
 use readysim::Violation;
 
 fn outcomes(body: &str) -> (Vec<Option<Outcome>>, u64) {
-    let ev = readysim::evaluate(&scenario(body), EngineKind::Fast);
+    let ev = readysim::evaluate(&scenario(body), EngineKind::Fast).expect("a valid scenario");
     (ev.output.results.clients, ev.output.results.lost_messages)
 }
 
 fn has_event(body: &str, pred: impl Fn(&Ev) -> bool) -> bool {
     readysim::evaluate(&scenario(body), EngineKind::Fast)
+        .expect("a valid scenario")
         .output
         .trace
         .iter()
@@ -40,7 +41,7 @@ fn guard_none_accepts_without_looking() {
         "[policy]\npreset = \"p8\"\nguard = \"none\"\n{OUTAGE}[[clients]]\nat_ms = 40000\n"
     );
     assert!(has_event(&body, |e| *e == Ev::Accept));
-    let ev = readysim::evaluate(&scenario(&body), EngineKind::Fast);
+    let ev = readysim::evaluate(&scenario(&body), EngineKind::Fast).expect("a valid scenario");
     let client_checks = ev
         .output
         .trace
@@ -57,7 +58,7 @@ fn guard_degrade_accepts_in_degraded_mode_when_not_ready() {
     let body =
         format!("[policy]\npreset = \"p8\"\n{OUTAGE}[[clients]]\nat_ms = 40000\nmessages = 1\n");
     assert!(has_event(&body, |e| *e == Ev::AcceptDegraded));
-    let ev = readysim::evaluate(&scenario(&body), EngineKind::Fast);
+    let ev = readysim::evaluate(&scenario(&body), EngineKind::Fast).expect("a valid scenario");
     // A degraded accept is not a declaration of readiness.
     assert!(!ev.violations.contains(&Violation::FalseReady));
     assert_eq!(ev.output.results.lost_messages, 1);
@@ -73,7 +74,7 @@ fn guard_reject_answers_503_and_the_client_retries_after_retry_after() {
         o,
         vec![Some(Outcome::Rejected503), Some(Outcome::Rejected503)]
     );
-    let ev = readysim::evaluate(&scenario(&body), EngineKind::Fast);
+    let ev = readysim::evaluate(&scenario(&body), EngineKind::Fast).expect("a valid scenario");
     let retries = ev.output.trace.iter().filter(|e| e.ev == Ev::Retry).count();
     assert_eq!(retries, 2);
     // Redis back at 40500; the manager notices at its next reconnect tick (60524), and a
@@ -99,7 +100,7 @@ fn the_queue_holds_fifty_and_rejects_the_next() {
     for i in 0..52 {
         body.push_str(&format!("[[clients]]\nat_ms = {}\n", 31000 + i));
     }
-    let ev = readysim::evaluate(&scenario(&body), EngineKind::Fast);
+    let ev = readysim::evaluate(&scenario(&body), EngineKind::Fast).expect("a valid scenario");
     let held = ev
         .output
         .results
@@ -153,7 +154,7 @@ fn on_redis_error_decides_between_loss_error_frame_and_1011() {
 #[test]
 fn a_healthy_redis_handles_every_message() {
     let body = "[policy]\npreset = \"p8\"\n[[clients]]\nat_ms = 5000\nmessages = 5\n";
-    let ev = readysim::evaluate(&scenario(body), EngineKind::Fast);
+    let ev = readysim::evaluate(&scenario(body), EngineKind::Fast).expect("a valid scenario");
     let handled = ev
         .output
         .trace

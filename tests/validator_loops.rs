@@ -12,6 +12,7 @@ use readysim::{Actor, Check};
 /// (time, result) of every redis probe the validator made.
 fn redis_probes(sc: &Scenario) -> Vec<(u64, ProbeResult)> {
     readysim::evaluate(sc, EngineKind::Fast)
+        .expect("a valid scenario")
         .output
         .trace
         .iter()
@@ -28,6 +29,7 @@ fn redis_probes(sc: &Scenario) -> Vec<(u64, ProbeResult)> {
 
 fn poll_sleeps(sc: &Scenario) -> Vec<u64> {
     readysim::evaluate(sc, EngineKind::Fast)
+        .expect("a valid scenario")
         .output
         .trace
         .iter()
@@ -126,7 +128,9 @@ fn the_grace_passes_without_probing_again_unless_asked() {
 #[test]
 fn the_event_driven_wait_never_polls() {
     let sc = scenario("[policy]\npreset = \"reference\"\n[redis.server]\nup_from_ms = 10000\n");
-    let run = readysim::evaluate(&sc, EngineKind::Fast).output;
+    let run = readysim::evaluate(&sc, EngineKind::Fast)
+        .expect("a valid scenario")
+        .output;
     assert!(run.trace.iter().all(|e| !matches!(
         e.ev,
         Ev::PollSleep { .. }
@@ -147,7 +151,9 @@ fn masking_turns_a_false_probe_into_ready_only_in_staging() {
     let staging = scenario(
         "[environment]\nname = \"staging\"\n[policy]\npreset = \"p8\"\n[redis.server]\nup_from_ms = 900000\n",
     );
-    let run = readysim::evaluate(&staging, EngineKind::Fast).output;
+    let run = readysim::evaluate(&staging, EngineKind::Fast)
+        .expect("a valid scenario")
+        .output;
     assert!(run.trace.iter().any(|e| matches!(
         e.ev,
         Ev::CheckPassed {
@@ -156,7 +162,9 @@ fn masking_turns_a_false_probe_into_ready_only_in_staging() {
         }
     )));
     let production = scenario("[policy]\npreset = \"p8\"\n[redis.server]\nup_from_ms = 900000\n");
-    let run = readysim::evaluate(&production, EngineKind::Fast).output;
+    let run = readysim::evaluate(&production, EngineKind::Fast)
+        .expect("a valid scenario")
+        .output;
     assert!(!run.trace.iter().any(|e| matches!(
         e.ev,
         Ev::CheckPassed {
@@ -169,7 +177,9 @@ fn masking_turns_a_false_probe_into_ready_only_in_staging() {
 #[test]
 fn an_unawaited_probe_passes_at_once_without_cost_or_grace() {
     let sc = scenario("[policy]\npreset = \"p2\"\nprobe = \"unawaited\"\n");
-    let run = readysim::evaluate(&sc, EngineKind::Fast).output;
+    let run = readysim::evaluate(&sc, EngineKind::Fast)
+        .expect("a valid scenario")
+        .output;
     let start = run
         .trace
         .iter()

@@ -70,8 +70,8 @@ fn every_scenario_is_deterministic_in_process_and_across_processes() {
         for kind in ENGINES {
             let what = format!("{} on {}", sc.name, kind.name());
             // `replay` runs twice and flags a differing trace as `nondeterminism`.
-            let rep = replay::replay(&sc, kind);
-            let again = replay::report(&sc, replay::evaluate(&sc, kind));
+            let rep = replay::replay(&sc, kind).expect("a valid scenario");
+            let again = replay::report(&sc, replay::evaluate(&sc, kind).expect("a valid scenario"));
             in_process += 3;
             assert!(
                 !rep.violations
@@ -113,8 +113,14 @@ fn every_preset_variant_is_deterministic() {
             s.policy.preset = p;
             s.expect = None;
             for kind in ENGINES {
-                let a = replay::evaluate(&s, kind).output.trace;
-                let b = replay::evaluate(&s, kind).output.trace;
+                let a = replay::evaluate(&s, kind)
+                    .expect("a valid scenario")
+                    .output
+                    .trace;
+                let b = replay::evaluate(&s, kind)
+                    .expect("a valid scenario")
+                    .output
+                    .trace;
                 runs += 2;
                 assert!(
                     a == b,
@@ -143,13 +149,14 @@ fn backlogged_clients_wake_in_a_fixed_order() {
         );
         let sc = scenario::parse(&src, Path::new("backlog.toml"), Some("backlog")).unwrap();
         for kind in ENGINES {
-            let first = replay::report(&sc, replay::evaluate(&sc, kind));
+            let first = replay::report(&sc, replay::evaluate(&sc, kind).expect("a valid scenario"));
             assert_eq!(
                 first.clients,
                 vec![Some(readysim::Outcome::from_name(outcome).expect("an outcome")); 4]
             );
             for _ in 0..30 {
-                let again = replay::report(&sc, replay::evaluate(&sc, kind));
+                let again =
+                    replay::report(&sc, replay::evaluate(&sc, kind).expect("a valid scenario"));
                 assert_eq!(
                     again.trace_text(),
                     first.trace_text(),
@@ -192,8 +199,14 @@ fn allowed(sc: &Scenario) -> Allowed {
 
 /// Compares the engines on `sc`; returns which rule applied.
 fn cross_check(sc: &Scenario, what: &str) -> &'static str {
-    let fast = replay::report(sc, replay::evaluate(sc, EngineKind::Fast));
-    let tokio = replay::report(sc, replay::evaluate(sc, EngineKind::Tokio));
+    let fast = replay::report(
+        sc,
+        replay::evaluate(sc, EngineKind::Fast).expect("a valid scenario"),
+    );
+    let tokio = replay::report(
+        sc,
+        replay::evaluate(sc, EngineKind::Tokio).expect("a valid scenario"),
+    );
     assert_eq!(
         verdict(&fast),
         verdict(&tokio),

@@ -67,7 +67,7 @@ fn with_trace_hash(hash: &str) -> String {
 fn current_trace() -> (String, String) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{NAME}.toml"));
     let sc = readysim::load(&path).unwrap();
-    let rep = readysim::replay(&sc, EngineKind::Fast);
+    let rep = readysim::replay(&sc, EngineKind::Fast).expect("a valid scenario");
     (rep.trace_text(), rep.trace_hash)
 }
 

@@ -153,7 +153,7 @@ fn heap_peaks(set: &[Scenario]) -> Vec<(String, usize, Option<f64>)> {
     set.iter()
         .map(|sc| {
             let (events, peak) = heap::peak_of(|| {
-                replay::evaluate(black_box(sc), EngineKind::Fast)
+                replay::evaluate_valid(black_box(sc), EngineKind::Fast)
                     .output
                     .trace
                     .len()
@@ -239,7 +239,7 @@ fn scaling(budget: Duration) -> Vec<ScalingRow> {
     scaling_scenarios()
         .into_iter()
         .map(|(axis, value, sc)| {
-            let ev = replay::evaluate(&sc, EngineKind::Fast);
+            let ev = replay::evaluate_valid(&sc, EngineKind::Fast);
             let row = measure(
                 axis,
                 std::slice::from_ref(&sc),
@@ -322,7 +322,7 @@ pub fn mixed(root: &Path) -> (Vec<Scenario>, Vec<PathBuf>) {
 }
 
 fn run_once(sc: &Scenario, kind: EngineKind, tr: Trace) {
-    let ev = replay::evaluate(black_box(sc), kind);
+    let ev = replay::evaluate_valid(black_box(sc), kind);
     match tr {
         Trace::None => {
             black_box(&ev);
@@ -408,13 +408,13 @@ fn explore_cost(budget: Duration) -> (f64, f64) {
     let built: Vec<Scenario> = cases.iter().map(|&(c, i)| draws.case(c, i)).collect();
     // Warm up once each, untimed.
     for sc in &built {
-        black_box(replay::evaluate(sc, EngineKind::Fast));
+        black_box(replay::evaluate_valid(sc, EngineKind::Fast));
     }
     let explore = rate(&cases, budget, |&(c, i)| {
         black_box(runner::run_case(&draws, c, i, &props));
     });
     let replays = rate(&built, budget, |sc| {
-        black_box(replay::evaluate(sc, EngineKind::Fast));
+        black_box(replay::evaluate_valid(sc, EngineKind::Fast));
     });
     (explore, replays)
 }
@@ -484,7 +484,7 @@ pub fn run(root: &Path, budget: Duration) -> BenchReport {
     let (explore, replays) = explore_cost(budget);
     let explore_jobs = explore_jobs(budget);
     let scaling = scaling(budget / 8);
-    let verdict_ms = replay::evaluate(&inc[0], EngineKind::Fast)
+    let verdict_ms = replay::evaluate_valid(&inc[0], EngineKind::Fast)
         .output
         .engine
         .end_ms as f64;
@@ -611,4 +611,22 @@ pub fn table(r: &BenchReport) -> String {
         );
     }
     o
+}
+
+#[cfg(test)]
+mod scaling_tests {
+    /// The scaling scenarios pass the loader's validation and each runs to its end inside
+    /// the step budget.
+    #[test]
+    fn scaling_scenarios_are_valid_and_end() {
+        for (axis, value, sc) in super::scaling_scenarios() {
+            let ev = crate::replay::evaluate(&sc, crate::EngineKind::Fast)
+                .unwrap_or_else(|e| panic!("{axis} {value}: {e}"));
+            assert_ne!(
+                ev.output.engine.end,
+                crate::engine::EndReason::StepBudget,
+                "{axis} {value}"
+            );
+        }
+    }
 }

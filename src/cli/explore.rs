@@ -43,7 +43,7 @@ pub struct ExploreArgs {
     /// lost-message, lost-connection, hang).
     #[arg(long = "property", value_name = "NAME", num_args = 1..)]
     pub properties: Vec<String>,
-    /// Where shrunk failures are written (default: <scenarios>/found).
+    /// Where shrunk failures are written (default: `<scenarios>/found`).
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
     /// New signatures per code and property to shrink and record (the first K in case order;
@@ -518,7 +518,7 @@ fn html_report(
             .or_else(|| scenario::find(&cli.scenarios, &f.name).ok());
         let page = match file.map(|p| scenario::load(&p)) {
             Some(Ok(sc)) => {
-                let rep = crate::replay::replay(&sc, kind);
+                let rep = crate::replay::replay_valid(&sc, kind);
                 let name = format!("{}.html", f.name);
                 super::pictures::write_out(&out.join(&name), "html", &html::page(&sc, &rep))?;
                 Some(name)
@@ -542,7 +542,7 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
             .map(|s| parse_property(s))
             .collect::<Result<_, _>>()?
     };
-    let ev = crate::evaluate(&sc, kind);
+    let ev = crate::replay::evaluate_valid(&sc, kind);
     let shown: BTreeSet<Violation> = props.intersection(&ev.violations).copied().collect();
     if shown.is_empty() {
         return Err(BadInput::msg(format!(
@@ -579,7 +579,15 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
             }
         );
         let new = scenario::edit::replace_header_line(&new, "Classified", &line);
-        scenario::edit::write_back(&path, &text, &new).map_err(|e| BadInput::msg(e.to_string()))?;
+        match scenario::edit::write_back(&path, &text, &new) {
+            Ok(()) => {}
+            // A full disk is not bad input: exit 3, the file as it was.
+            Err(e @ scenario::edit::EditError::Io(..)) => {
+                errln!("error: {e}; not written, the file is as it was");
+                return Ok(Exit::NotWritten);
+            }
+            Err(e) => return Err(BadInput::msg(e.to_string())),
+        }
     }
     if cli.json {
         let v = serde_json::json!({

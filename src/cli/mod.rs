@@ -130,12 +130,12 @@ impl From<Engine> for EngineKind {
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Replay one scenario (a name under the scenarios folder, or a path) and check [expect].
+    /// Replay one scenario (a name under the scenarios folder, or a path) and check `[expect]`.
     #[command(after_help = REPLAY_HELP)]
     Replay {
         /// Scenario name or path to a .toml file.
         name: String,
-        /// Rewrite the file's [expect] from this run (after you reviewed the change). Refused,
+        /// Rewrite the file's `[expect]` from this run (after you reviewed the change). Refused,
         /// with nothing written, when the run changes the verdict the file claims (startup,
         /// failed services, client outcomes or reasons, violations).
         #[arg(long)]
@@ -171,7 +171,7 @@ pub enum Command {
     )]
     Map(pictures::MapArgs),
     /// The incident team's own 26 tests: each claim checked against its scenarios under
-    /// <scenarios>/seed-suite, and the totals (docs/seed-suite.md holds the same table).
+    /// `<scenarios>/seed-suite`, and the totals (docs/seed-suite.md holds the same table).
     SeedSuite {
         /// Print the table as Markdown (what docs/seed-suite.md holds).
         #[arg(long)]
@@ -261,12 +261,26 @@ pub struct BadInput {
     pub message: String,
     /// The located scenario error, when there is one (for `--json`).
     pub at: Option<scenario::ScenarioError>,
+    /// Not bad input after all: an output could not be written (a full disk); exit 3.
+    pub not_written: bool,
 }
 
 impl BadInput {
     /// A bad input with only a message.
     pub fn msg(message: String) -> BadInput {
-        BadInput { message, at: None }
+        BadInput {
+            message,
+            at: None,
+            not_written: false,
+        }
+    }
+
+    /// An output that could not be written (exit 3, `Exit::NotWritten`).
+    pub fn not_written(message: String) -> BadInput {
+        BadInput {
+            not_written: true,
+            ..BadInput::msg(message)
+        }
     }
 }
 
@@ -275,6 +289,7 @@ impl From<scenario::ScenarioError> for BadInput {
         BadInput {
             message: e.to_string(),
             at: Some(e),
+            not_written: false,
         }
     }
 }
@@ -345,14 +360,18 @@ pub fn run(cli: Cli) -> ExitCode {
         },
     };
     match result {
-        Ok(code) => code.into(),
+        Ok(code) => output::exit_after_output(code).into(),
         Err(bad) => {
             if cli.json {
                 outln!("{}", bad.to_json());
             } else {
                 errln!("error: {}", bad.message);
             }
-            Exit::BadInput.into()
+            if bad.not_written {
+                Exit::NotWritten.into()
+            } else {
+                Exit::BadInput.into()
+            }
         }
     }
 }
@@ -364,7 +383,8 @@ pub fn usage_error(e: clap::Error) -> ExitCode {
         let _ = e.print();
         return Exit::Ok.into();
     }
-    if std::env::args().any(|a| a == "--json") {
+    // args_os: a non-UTF-8 argument must not turn a usage error into a panic.
+    if std::env::args_os().any(|a| a == "--json") {
         let text = e.render().to_string();
         let head = text.split("\n\n").next().unwrap_or("");
         let first = head
@@ -473,14 +493,21 @@ fn replay_one(
         ("chrome-trace", &pics.chrome_trace),
     ])?;
     if bless {
-        let done = crate::bless::bless(&cli.scenarios, &path, kind, accept_verdict_change)
-            .map_err(|e| match e {
-                crate::bless::BlessError::VerdictChange(_) => BadInput::msg(format!(
+        let done = match crate::bless::bless(&cli.scenarios, &path, kind, accept_verdict_change) {
+            Ok(done) => done,
+            // A full disk is not bad input: exit 3, as for explore's unwritten files.
+            Err(e @ crate::bless::BlessError::Write(_)) => {
+                errln!("error: {e}");
+                return Ok(Exit::NotWritten);
+            }
+            Err(e @ crate::bless::BlessError::VerdictChange(_)) => {
+                return Err(BadInput::msg(format!(
                     "{}: not blessed: {e}\n  if the new verdict is right (checked against the model's rules), run again with --accept-verdict-change",
                     path.display()
-                )),
-                e => BadInput::msg(e.to_string()),
-            })?;
+                )))
+            }
+            Err(e) => return Err(BadInput::msg(e.to_string())),
+        };
         if cli.json {
             outln!(
                 "{}",
@@ -651,7 +678,7 @@ fn compare(cli: &Cli, name: &str, kind: EngineKind, html: Option<&Path>) -> Resu
             let mut s = sc.clone();
             s.policy.preset = p;
             s.expect = None;
-            (p, replay::report(&s, replay::evaluate(&s, kind)))
+            (p, replay::report(&s, replay::evaluate_valid(&s, kind)))
         })
         .collect();
     if let Some(f) = html {

@@ -396,14 +396,14 @@ macro_rules! errln {
     };
 }
 
-/// `print!` that ends the process quietly when standard output is a closed pipe.
+/// `print!` that goes quiet, not away, when standard output is a closed pipe.
 macro_rules! out {
     ($($t:tt)*) => {
         $crate::cli::output::print_or_exit(&format!($($t)*))
     };
 }
 
-/// `println!` that ends the process quietly when standard output is a closed pipe.
+/// `println!` that goes quiet, not away, when standard output is a closed pipe.
 macro_rules! outln {
     () => {
         $crate::cli::output::print_or_exit("\n")
@@ -419,6 +419,9 @@ macro_rules! outln {
 /// building the text first; escaped and ended like [`print_or_exit`].
 pub fn print_json_streamed(value: &impl serde::Serialize) {
     use std::io::Write as _;
+    if stdout_gone() {
+        return;
+    }
     /// Passes serde_json's output through `printable` (it writes whole `str` runs).
     struct Printable<W>(W);
     impl<W: std::io::Write> std::io::Write for Printable<W> {
@@ -448,20 +451,48 @@ pub fn print_json_streamed(value: &impl serde::Serialize) {
     }
 }
 
-/// Ends the process after a failed write to standard output: quietly (0) for a closed pipe
-/// (`| head`), with an error (2) otherwise.
-fn write_failed(e: std::io::Error) -> ! {
+/// Set once standard output is a closed pipe (`| head -1`): later output is dropped, and the
+/// command runs to its end (explore keeps recording) with its own exit code.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Set once a write to standard output failed for another reason (a full disk): the command
+/// still runs to its end, and ends with `Exit::NotWritten` if it would have ended with 0.
+static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records a failed write to standard output (see [`STDOUT_CLOSED`], [`STDOUT_FAILED`]).
+fn write_failed(e: std::io::Error) {
+    use std::sync::atomic::Ordering::Relaxed;
     if e.kind() == std::io::ErrorKind::BrokenPipe {
-        std::process::exit(0);
+        STDOUT_CLOSED.store(true, Relaxed);
+        return;
     }
-    eprintln!("error: cannot write to standard output: {e}");
-    std::process::exit(2);
+    if !STDOUT_FAILED.swap(true, Relaxed) {
+        eprintln!("error: cannot write to standard output: {e}");
+    }
 }
 
-/// Writes `text` to standard output; a closed pipe (`| head`) ends the process quietly.
-/// Control characters are escaped (see `crate::printable`).
+/// Whether output should be dropped: standard output is closed or failed.
+fn stdout_gone() -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    STDOUT_CLOSED.load(Relaxed) || STDOUT_FAILED.load(Relaxed)
+}
+
+/// The exit code of a command whose own result is `own`: a failed standard output (not a
+/// closed pipe) turns a success into `NotWritten`, since the report was lost.
+pub fn exit_after_output(own: super::Exit) -> super::Exit {
+    if own == super::Exit::Ok && STDOUT_FAILED.load(std::sync::atomic::Ordering::Relaxed) {
+        return super::Exit::NotWritten;
+    }
+    own
+}
+
+/// Writes `text` to standard output; after a closed pipe (`| head`) or a failed write, output
+/// is dropped and the command goes on. Control characters are escaped (see
+/// `crate::printable`).
 pub fn print_or_exit(text: &str) {
     use std::io::Write as _;
+    if stdout_gone() {
+        return;
+    }
     let text = crate::printable::printable(text);
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {

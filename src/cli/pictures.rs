@@ -64,8 +64,9 @@ pub fn write_out(path: &Path, what: &str, text: &str) -> Result<(), BadInput> {
             path.display()
         )));
     }
-    scenario::write_atomic(path, text, true)
-        .map_err(|e| BadInput::msg(format!("--{what} {}: cannot write: {e}", path.display())))?;
+    scenario::write_atomic(path, text, true).map_err(|e| {
+        BadInput::not_written(format!("--{what} {}: cannot write: {e}", path.display()))
+    })?;
     errln!("wrote {}", path.display());
     Ok(())
 }

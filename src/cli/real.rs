@@ -88,7 +88,7 @@ fn app_spec(a: &RealArgs) -> Result<Option<real::AppSpec>, BadInput> {
         return Err(BadInput::msg("--app: an empty command".into()));
     }
     if let Some(u) = &a.ready_url {
-        real::app::http_target(&real::app::substitute(u, 1, ""))
+        real::http_target(&real::substitute(u, 1, ""))
             .map_err(|e| BadInput::msg(format!("--ready-url {u}: {e}")))?;
     }
     if !a.ws_path.starts_with('/') {
@@ -344,7 +344,7 @@ pub fn real_cmd(cli: &Cli, a: &RealArgs) -> Result<Exit, BadInput> {
     let mut skipped = Vec::new();
     for sc in &scenarios {
         if a.all {
-            let sim = crate::replay(sc, crate::EngineKind::Fast);
+            let sim = crate::replay::replay_valid(sc, crate::EngineKind::Fast);
             let secs = sim.evaluation.output.engine.end_ms as f64 / 1000.0 * a.time_scale;
             if secs > a.max_seconds {
                 skipped.push(format!("{} ({secs:.0} s)", sc.name));

@@ -697,7 +697,7 @@ impl Drop for Sleep {
 pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
     let core = Rc::new(Core::new(config.decisions(), config.horizon_ms));
     let guard = CurrentGuard::enter(&core);
-    root(Rt::Fast(core.clone()));
+    root(Rt(super::Engine::Fast(core.clone())));
     let mut steps = 0u64;
     let end = loop {
         if core.stopped.get() {

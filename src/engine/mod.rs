@@ -101,6 +101,7 @@ pub enum EndReason {
 
 /// What the engine reports after a run.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct EngineReport {
     /// Why it ended.
     pub end: EndReason,
@@ -114,9 +115,14 @@ pub struct EngineReport {
     pub decisions_used: usize,
 }
 
-/// The handle model code uses for time, tasks and decisions.
+/// The handle model code uses for time, tasks and decisions. Opaque: which engine is behind
+/// it is the engine's business (the model never names one).
 #[derive(Clone)]
-pub enum Rt {
+pub struct Rt(pub(crate) Engine);
+
+/// The engine behind an [`Rt`].
+#[derive(Clone)]
+pub(crate) enum Engine {
     /// readysim's executor.
     Fast(Rc<fast::Core>),
     /// tokio's paused runtime.
@@ -130,22 +136,22 @@ impl Rt {
     /// Virtual now, in ms.
     #[inline]
     pub fn now(&self) -> u64 {
-        match self {
-            Rt::Fast(c) => c.now(),
+        match &self.0 {
+            Engine::Fast(c) => c.now(),
             #[cfg(feature = "tokio-engine")]
-            Rt::Tokio(c) => c.now(),
-            Rt::Real(c) => c.now(),
+            Engine::Tokio(c) => c.now(),
+            Engine::Real(c) => c.now(),
         }
     }
 
     /// Completes at virtual time `t` (at once if `t` has passed).
     pub fn sleep_until(&self, t: u64) -> Sleep {
-        match self {
-            Rt::Fast(c) => Sleep::Fast(fast::Core::sleep_until(c, t)),
+        Sleep(match &self.0 {
+            Engine::Fast(c) => SleepOn::Fast(fast::Core::sleep_until(c, t)),
             #[cfg(feature = "tokio-engine")]
-            Rt::Tokio(c) => Sleep::Tokio(c.sleep_until(t)),
-            Rt::Real(c) => Sleep::Real(c.sleep_until(t)),
-        }
+            Engine::Tokio(c) => SleepOn::Tokio(c.sleep_until(t)),
+            Engine::Real(c) => SleepOn::Real(c.sleep_until(t)),
+        })
     }
 
     /// Completes `d` ms from now.
@@ -156,11 +162,11 @@ impl Rt {
     /// Runs a task concurrently; its order among same-instant ready tasks is a decision.
     #[inline(always)]
     pub fn spawn(&self, fut: impl Future<Output = ()> + 'static) {
-        match self {
-            Rt::Fast(c) => c.spawn(fut),
+        match &self.0 {
+            Engine::Fast(c) => c.spawn(fut),
             #[cfg(feature = "tokio-engine")]
-            Rt::Tokio(c) => c.spawn(fut),
-            Rt::Real(c) => c.spawn(fut),
+            Engine::Tokio(c) => c.spawn(fut),
+            Engine::Real(c) => c.spawn(fut),
         }
     }
 
@@ -172,37 +178,40 @@ impl Rt {
     /// Blocks the whole event loop for `d` ms: the clock moves, no other task runs meanwhile,
     /// and timers that fell due fire late afterwards (a `time.sleep` inside a coroutine).
     pub async fn freeze(&self, d: u64) {
-        match self {
-            Rt::Fast(c) => c.freeze(d),
+        match &self.0 {
+            Engine::Fast(c) => c.freeze(d),
             #[cfg(feature = "tokio-engine")]
-            Rt::Tokio(c) => c.freeze(d),
-            Rt::Real(c) => c.freeze(d),
+            Engine::Tokio(c) => c.freeze(d),
+            Engine::Real(c) => c.freeze(d),
         }
     }
 
     /// The next decision value, if the list is not exhausted (for drawn factors).
     pub fn draw(&self) -> Option<u32> {
-        match self {
-            Rt::Fast(c) => c.draw(),
+        match &self.0 {
+            Engine::Fast(c) => c.draw(),
             #[cfg(feature = "tokio-engine")]
-            Rt::Tokio(c) => c.draw(),
-            Rt::Real(c) => c.draw(),
+            Engine::Tokio(c) => c.draw(),
+            Engine::Real(c) => c.draw(),
         }
     }
 
     /// Ends the run after the current step: the model has seen all it waits for.
     pub fn stop(&self) {
-        match self {
-            Rt::Fast(c) => c.stop(),
+        match &self.0 {
+            Engine::Fast(c) => c.stop(),
             #[cfg(feature = "tokio-engine")]
-            Rt::Tokio(c) => c.stop(),
-            Rt::Real(c) => c.stop(),
+            Engine::Tokio(c) => c.stop(),
+            Engine::Real(c) => c.stop(),
         }
     }
 }
 
-/// A virtual-time sleep of either engine.
-pub enum Sleep {
+/// A virtual-time sleep of any engine (opaque: await it).
+pub struct Sleep(SleepOn);
+
+/// The engine's own timer behind a [`Sleep`].
+enum SleepOn {
     /// The fast engine's timer.
     Fast(fast::Sleep),
     /// The tokio engine's timer.
@@ -215,11 +224,11 @@ pub enum Sleep {
 impl Future for Sleep {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match self.get_mut() {
-            Sleep::Fast(s) => Pin::new(s).poll(cx),
+        match &mut self.get_mut().0 {
+            SleepOn::Fast(s) => Pin::new(s).poll(cx),
             #[cfg(feature = "tokio-engine")]
-            Sleep::Tokio(s) => Pin::new(s).poll(cx),
-            Sleep::Real(s) => Pin::new(s).poll(cx),
+            SleepOn::Tokio(s) => Pin::new(s).poll(cx),
+            SleepOn::Real(s) => Pin::new(s).poll(cx),
         }
     }
 }

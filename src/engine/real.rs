@@ -64,12 +64,25 @@ impl Core {
         self.clock.now_ms()
     }
 
-    pub(super) fn sleep_until(&self, t: u64) -> Sleep {
+    pub(super) fn sleep_until(self: &Rc<Self>, t: u64) -> Sleep {
         Sleep {
-            clock: self.clock,
+            core: self.clone(),
             t,
             timer: None,
         }
+    }
+
+    /// Counts one step against the budget; false (and the run stopped) once it is spent.
+    fn take_step(&self) -> bool {
+        let n = self.steps.get();
+        if n >= self.max_steps {
+            if !self.budget_hit.replace(true) {
+                self.stop();
+            }
+            return false;
+        }
+        self.steps.set(n + 1);
+        true
     }
 
     #[allow(clippy::disallowed_methods)]
@@ -100,8 +113,12 @@ impl Core {
 /// once, without a trip through the scheduler: model code relies on `sleep_until(now)` being
 /// free, and on a timer that fell due during a freeze being seen as due on its first poll
 /// (tokio's own timers are only marked fired when its driver next runs).
+///
+/// Such a completion counts as a step, and none happens once the run is stopped or past its
+/// horizon: at a tiny `--time-scale` every deadline has passed, and a loop of sleeps would
+/// otherwise run inside one poll forever, out of reach of the budget and the horizon.
 pub struct Sleep {
-    clock: RealClock,
+    core: Rc<Core>,
     t: u64,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
@@ -109,10 +126,18 @@ pub struct Sleep {
 impl Future for Sleep {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.clock.now_ms() >= self.t {
+        let core = self.core.clone();
+        let now = core.clock.now_ms();
+        if now >= self.t {
+            if self.t >= core.horizon {
+                return Poll::Ready(());
+            }
+            if core.stopped.get() || now >= core.horizon || !core.take_step() {
+                return Poll::Pending;
+            }
             return Poll::Ready(());
         }
-        let at = tokio::time::Instant::from_std(self.clock.instant(self.t));
+        let at = tokio::time::Instant::from_std(core.clock.instant(self.t));
         // A real timer is the point of this engine.
         #[allow(clippy::disallowed_methods)]
         let timer = self
@@ -131,17 +156,9 @@ struct Counted {
 impl Future for Counted {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.core.stopped.get() {
+        if self.core.stopped.get() || !self.core.take_step() {
             return Poll::Pending;
         }
-        let n = self.core.steps.get();
-        if n >= self.core.max_steps {
-            if !self.core.budget_hit.replace(true) {
-                self.core.stop();
-            }
-            return Poll::Pending;
-        }
-        self.core.steps.set(n + 1);
         self.fut.as_mut().poll(cx)
     }
 }
@@ -171,7 +188,7 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, clock: RealClock, root: F) 
     });
     let c = core.clone();
     let end = local.block_on(&rt, async move {
-        root(Rt::Real(c.clone()));
+        root(Rt(super::Engine::Real(c.clone())));
         match first_of(c.stop.notified(), c.sleep_until(horizon)).await {
             Either::Left(()) if c.budget_hit.get() => EndReason::StepBudget,
             Either::Left(()) => EndReason::Stopped,

@@ -249,7 +249,7 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
             core: core.clone(),
             timer: Box::pin(tokio::time::sleep_until(start)),
         });
-        root(Rt::Tokio(core.clone()));
+        root(Rt(super::Engine::Tokio(core.clone())));
         let mut stopped = first_of(core.stop.notified(), core.sleep_until(horizon)).await;
         if let Either::Right(()) = stopped {
             // The fast engine runs everything that is ready at the horizon instant (timers due

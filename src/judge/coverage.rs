@@ -6,7 +6,7 @@ use crate::engine::Choice;
 use crate::trace::{ConnectWhy, Ev, Event, ProbeResult};
 use crate::vocab::{Actor, Check};
 
-/// The named orderings, in report order. Each is a bit of a [`Reached`] mask.
+/// The named orderings, in report order. Each is a bit of a `Reached` mask.
 pub const ORDERINGS: [(&str, &str); 16] = [
     (
         "probe-before-connect",

@@ -14,7 +14,7 @@ use crate::trace::Event;
 use crate::vocab::StartupOutcome;
 
 /// Default step budget: far above any valid scenario's needs, far below a hang's cost.
-pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
+pub const DEFAULT_MAX_STEPS: u64 = crate::scenario::limits::MAX_STEPS;
 
 /// Everything one run produced.
 #[derive(Clone, Debug)]
@@ -25,7 +25,7 @@ pub struct RunOutput {
     pub results: Results,
     /// What the engine reported.
     pub engine: EngineReport,
-    /// The trace hash, set instead of `trace` by [`run_hashed`].
+    /// The trace hash, set instead of `trace` by `run_hashed`.
     pub trace_hash: Option<String>,
     /// Whether the run ended before everything it waited for happened (startup, and every
     /// client that is not still connected).

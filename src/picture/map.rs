@@ -244,7 +244,7 @@ pub fn run(sc: &Scenario, x: MapAxis, y: MapAxis, presets: &[Preset], kind: Engi
                 let mut s = base.clone();
                 x.target.set(&mut s, vx);
                 y.target.set(&mut s, vy);
-                let ev = replay::evaluate(&s, kind);
+                let ev = replay::evaluate_valid(&s, kind);
                 let c = Category {
                     violations: ev.violations.iter().copied().collect(),
                     startup: ev.output.results.startup,

@@ -47,7 +47,7 @@ struct Seg {
     compressed: bool,
 }
 
-/// The time axis: virtual ms to x, with long empty gaps squeezed to [`GAP_W`].
+/// The time axis: virtual ms to x, with long empty gaps squeezed to `GAP_W`.
 #[derive(Clone, Debug)]
 pub struct Axis {
     segs: Vec<Seg>,
@@ -55,8 +55,8 @@ pub struct Axis {
 
 impl Axis {
     /// The axis for a picture: gaps between consecutive instants where something starts, ends
-    /// or happens (steady-state health pings aside) are compressed, largest first, while one is longer than [`GAP_MIN_MS`] and
-    /// more than [`GAP_SHARE`] of what is still drawn to scale.
+    /// or happens (steady-state health pings aside) are compressed, largest first, while one is longer than `GAP_MIN_MS` and
+    /// more than `GAP_SHARE` of what is still drawn to scale.
     pub fn of(p: &Picture) -> Axis {
         let mut at: Vec<u64> = vec![0, p.end];
         at.extend(p.spans.iter().flat_map(|s| [s.from, s.to]));

@@ -27,8 +27,9 @@ use crate::scenario::fields::{Access, Group, FIELDS};
 use crate::scenario::Scenario;
 use crate::vocab::StartupOutcome;
 
-/// How to start and watch the user's service.
+/// How to start and watch the user's service: [`AppSpec::new`], then the setters.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct AppSpec {
     /// A shell command (`sh -c`); `{port}` and `{redis_url}` are substituted.
     pub command: String,
@@ -37,6 +38,29 @@ pub struct AppSpec {
     pub ready_url: Option<String>,
     /// The WebSocket endpoint's path.
     pub ws_path: String,
+}
+
+impl AppSpec {
+    /// `command`, no readiness URL, the endpoint at `/ws`.
+    pub fn new(command: impl Into<String>) -> AppSpec {
+        AppSpec {
+            command: command.into(),
+            ready_url: None,
+            ws_path: "/ws".into(),
+        }
+    }
+
+    /// The readiness URL (`{port}` substituted).
+    pub fn ready_url(mut self, url: impl Into<String>) -> AppSpec {
+        self.ready_url = Some(url.into());
+        self
+    }
+
+    /// The WebSocket endpoint's path.
+    pub fn ws_path(mut self, path: impl Into<String>) -> AppSpec {
+        self.ws_path = path.into();
+        self
+    }
 }
 
 /// The text every readiness failure message of the model starts with; the service's output
@@ -52,6 +76,7 @@ const OUTPUT_LINE_BYTES: usize = 4096;
 
 /// What readysim saw of the service from outside, in real ms from its start.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct AppObserved {
     /// The command as run (after substitution).
     pub command: String,
@@ -69,7 +94,7 @@ pub struct AppObserved {
     pub exit: Option<String>,
     /// The startup outcome as seen from outside, when it can be seen.
     pub startup: Option<StartupOutcome>,
-    /// Its readiness failure line, from [`MESSAGE_ANCHOR`] on.
+    /// Its readiness failure line, from `MESSAGE_ANCHOR` on.
     pub message: Option<String>,
     /// Lines of output in all, and the last ones.
     pub output_lines: usize,

@@ -11,9 +11,9 @@
 //! This is the one part of readysim with real time and real IO; it is not deterministic,
 //! which is what it measures.
 
-pub mod app;
+mod app;
 mod client;
-pub mod clients;
+mod clients;
 mod process;
 mod proxy;
 mod server;
@@ -26,7 +26,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+pub(crate) use app::{http_target, substitute};
 pub use app::{AppObserved, AppSpec};
+pub use clients::WireAttempt;
 pub use process::{stop_all, stopping};
 pub use proxy::{Proxy, ProxyLog};
 pub use server::{answers_ping, find_redis_server, RedisProcess};
@@ -68,8 +70,9 @@ pub enum Source {
     Url(String),
 }
 
-/// How to run.
+/// How to run: [`RealOptions::new`], then the setters.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct RealOptions {
     /// The server.
     pub source: Source,
@@ -101,6 +104,24 @@ impl RealOptions {
             app: None,
         }
     }
+
+    /// Real runs (1 to 1000).
+    pub fn runs(mut self, n: u32) -> RealOptions {
+        self.runs = n;
+        self
+    }
+
+    /// Real seconds per scenario second, in (0, 10].
+    pub fn time_scale(mut self, f: f64) -> RealOptions {
+        self.time_scale = f;
+        self
+    }
+
+    /// Run against the user's service instead of the model's accept path.
+    pub fn app(mut self, spec: AppSpec) -> RealOptions {
+        self.app = Some(spec);
+        self
+    }
 }
 
 /// The real latency floor: a scenario time that scales below this many real ms reads as
@@ -117,6 +138,7 @@ pub fn tolerance_ms(v: u64, scale: f64) -> u64 {
 
 /// One compared field.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct FieldCheck {
     /// The `[expect]` field's name.
     pub field: &'static str,
@@ -133,6 +155,7 @@ pub struct FieldCheck {
 
 /// One real run.
 #[derive(Debug, Serialize)]
+#[non_exhaustive]
 pub struct RealRun {
     /// The real run's report (judged by the same oracles, on the real trace); none for
     /// `--app`, which has no trace.
@@ -165,6 +188,7 @@ pub struct RealRun {
 
 /// The incident team's benchmarks, measured on one real run (real milliseconds).
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct Bench {
     /// From the run's start (the process's start in the model) to the first WebSocket a
     /// client saw accepted (its 101).
@@ -188,6 +212,7 @@ pub struct Bench {
 
 /// The result of `readysim real`.
 #[derive(Debug, Serialize)]
+#[non_exhaustive]
 pub struct RealReport {
     /// The scenario.
     pub name: String,
@@ -502,6 +527,39 @@ fn announcement(sc: &Scenario, addr: SocketAddr, external: &[u32]) -> String {
     s
 }
 
+/// File descriptors a run needs beyond those open now: the runtimes, listeners, the proxy's
+/// pairs and the server's log (a fixed 64), and per client attempt its two ends and the
+/// proxy's share (3).
+fn descriptors_needed(sc: &Scenario) -> u64 {
+    let attempts: u64 = sc
+        .clients
+        .iter()
+        .map(|c| u64::from(c.count.max(1)) * (1 + u64::from(c.reconnects)))
+        .sum();
+    64 + 3 * attempts
+}
+
+/// Checks before anything starts that the run cannot run out of file descriptors (which
+/// would show as refused clients, a false disagreement, or a runtime that cannot start):
+/// raises the soft limit toward the hard one if needed, else says what to do.
+fn enough_descriptors(sc: &Scenario) -> Result<(), RealError> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let open = std::fs::read_dir("/proc/self/fd").map_or(16, |d| d.count() as u64);
+    let need = open + descriptors_needed(sc);
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return Ok(());
+    };
+    if need <= soft {
+        return Ok(());
+    }
+    if need <= hard && setrlimit(Resource::RLIMIT_NOFILE, need, hard).is_ok() {
+        return Ok(());
+    }
+    Err(RealError::Options(format!(
+        "too few file descriptors: this run needs about {need} (clients and their connections) and the limit is {soft} (hard limit {hard}); raise it (ulimit -n {need}) or run fewer clients"
+    )))
+}
+
 /// One real run of `sc` against a server at `upstream`: the fault proxy in front of it, the
 /// model serving a real port, the real clients on their own thread, the stall monitor beside.
 fn run_once(
@@ -521,7 +579,11 @@ fn run_once(
     let monitor = StallMonitor::start();
     let proxy = match Proxy::start(upstream, &sc.redis.server, clock) {
         Ok(p) => p,
-        Err(e) => panic!("cannot start the fault proxy on loopback: {e}"),
+        Err(e) => {
+            return Err(RealError::Server(format!(
+                "cannot start the fault proxy on loopback: {e}"
+            )))
+        }
     };
     let url = format!("redis://{}/", proxy.addr);
     let backend = client::RealRedis::new(&url, clock).expect("a valid loopback URL");
@@ -625,9 +687,10 @@ pub fn run(sc: &Scenario, opts: &RealOptions) -> Result<RealReport, RealError> {
             "--app runs at real time with readysim playing every client: --time-scale and --external-client do not apply".into(),
         ));
     }
+    enough_descriptors(sc)?;
     let mut s = sc.clone();
     s.expect = None;
-    let simulated = replay::replay(&s, EngineKind::Fast);
+    let simulated = replay::replay_valid(&s, EngineKind::Fast);
     let (server, url_target) = match &opts.source {
         Source::Spawn(bin) => (format!("{} (private, no persistence)", bin.display()), None),
         Source::Url(u) => {

@@ -69,6 +69,96 @@ fn reap_any() {
     }
 }
 
+/// A fresh temporary folder for a process this run starts, named
+/// `readysim-{what}-{pid}-XXXXXX` so that a later run can tell whether its owner is gone.
+pub fn temp_dir(what: &str) -> std::io::Result<PathBuf> {
+    Ok(tempfile::Builder::new()
+        .prefix(&format!("readysim-{what}-{}-", std::process::id()))
+        .tempdir()?
+        .keep())
+}
+
+/// Removes what killed runs left in the temporary directory (SIGKILL reaches no handler):
+/// folders named by [`temp_dir`] whose owner is no longer running, and folders of the older
+/// `readysim-redis-XXXXXX` naming that no live process owns; a `redis-server` still serving
+/// such a folder (a server from before `PR_SET_PDEATHSIG`, adopted by init) is killed first.
+/// Returns the folders removed.
+pub fn clean_stale() -> Vec<PathBuf> {
+    clean_stale_in(&std::env::temp_dir())
+}
+
+fn clean_stale_in(tmp: &std::path::Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("readysim-redis-") else {
+            continue;
+        };
+        let dir = e.path();
+        let users = processes_using(&dir);
+        let stale = match rest
+            .split_once('-')
+            .and_then(|(p, _)| p.parse::<i32>().ok())
+        {
+            Some(owner) => !alive(owner),
+            // The older naming: stale when nothing uses it, or only orphans (parent: init).
+            None => users.iter().all(|&(_, ppid)| ppid == 1),
+        };
+        if !stale || !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        for (pid, _) in users {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        if std::fs::remove_dir_all(&dir).is_ok() {
+            removed.push(dir);
+        }
+    }
+    removed
+}
+
+/// Whether process `pid` exists and is not a zombie.
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next())
+                != Some("Z")
+        })
+        .unwrap_or(false)
+}
+
+/// Processes (pid, parent pid) whose command line names `dir` (a server's `--dir`).
+fn processes_using(dir: &std::path::Path) -> Vec<(i32, i32)> {
+    let want = dir.as_os_str().as_encoded_bytes();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|p| p.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == want))
+        })
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let ppid = stat
+                .rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect()
+}
+
 /// A process (and its group) this process owns: stopped when dropped.
 pub struct Owned {
     child: Child,

@@ -54,14 +54,23 @@ impl RedisProcess {
     // Starting and waiting for a real server is the point of this module.
     #[allow(clippy::disallowed_methods)]
     pub fn start(bin: &Path) -> Result<RedisProcess, RealError> {
+        static CLEAN: std::sync::Once = std::sync::Once::new();
+        CLEAN.call_once(|| {
+            process::clean_stale();
+        });
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port().map_err(|e| RealError::Server(format!("no free port: {e}")))?;
-            let dir = tempfile::Builder::new()
-                .prefix("readysim-redis-")
-                .tempdir()
-                .map_err(|e| RealError::Server(format!("no temporary folder: {e}")))?
-                .keep();
+            let dir = process::temp_dir("redis")
+                .map_err(|e| RealError::Server(format!("no temporary folder: {e}")))?;
+            // Its output goes to a file, not a pipe: a pipe can fill, or be held open by a
+            // wrapper's child, and hang the reader; the file's tail explains a failed start.
+            let log_path = dir.join("server.log");
+            let log = std::fs::File::create(&log_path).and_then(|f| Ok((f.try_clone()?, f)));
+            let (out, err) = log.map_err(|e| {
+                let _ = std::fs::remove_dir_all(&dir);
+                RealError::Server(format!("cannot create {}: {e}", log_path.display()))
+            })?;
             let mut cmd = Command::new(bin);
             cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
@@ -69,8 +78,8 @@ impl RedisProcess {
                 .arg("--dir")
                 .arg(&dir)
                 .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped());
+                .stdout(out)
+                .stderr(err);
             let child = process::spawn(&mut cmd, Some(dir.clone())).map_err(|e| {
                 let _ = std::fs::remove_dir_all(&dir);
                 RealError::Server(format!("cannot start {}: {e}", bin.display()))
@@ -85,20 +94,33 @@ impl RedisProcess {
                     return Ok(p);
                 }
                 if let Some(status) = p.child.try_wait() {
-                    let mut err = String::new();
-                    if let Some(mut e) = p.child.child_mut().stderr.take() {
-                        let _ = e.read_to_string(&mut err);
-                    }
-                    last = format!("{} exited ({status}): {}", bin.display(), err.trim());
+                    let said = tail(&log_path, 2000);
+                    last = format!("{} exited ({status}): {}", bin.display(), said.trim());
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
             if last.is_empty() {
-                last = format!("{} did not answer PING within 5 s", bin.display());
+                let said = tail(&log_path, 2000);
+                last = format!(
+                    "{} did not answer PING within 5 s; it said: {}",
+                    bin.display(),
+                    if said.trim().is_empty() {
+                        "nothing"
+                    } else {
+                        said.trim()
+                    }
+                );
             }
             // Dropping `p` stops it; try another port (another process may have taken this one).
         }
         Err(RealError::Server(last))
     }
+}
+
+/// The last `max` bytes of the file at `path` (lossy UTF-8), or nothing.
+fn tail(path: &Path, max: usize) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let from = bytes.len().saturating_sub(max);
+    String::from_utf8_lossy(&bytes[from..]).into_owned()
 }

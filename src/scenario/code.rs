@@ -132,7 +132,7 @@ fn set_from_text(f: &Field, sc: &mut Scenario, text: &str) -> Result<(), String>
             })?;
             set(sc, Some(i));
         }
-        Access::Triple(_, set, _) => {
+        Access::Triple(_, set) => {
             let parts: Vec<u64> = text
                 .trim_matches(|c| c == '[' || c == ']')
                 .split(',')

@@ -1,8 +1,9 @@
 //! Rewriting one table of a scenario file (`[expect]` on bless, `[classification]` on
 //! `classify --write`) without touching anything else: comments, key order, the table's own
 //! style (a `[expect]` section, an inline `expect = { .. }`, dotted `expect.x = ..` keys),
-//! multi-line strings, line endings; and writing the result back so the file's mode, symlink
-//! target and hard links survive, refusing a file that changed since it was read.
+//! multi-line strings, line endings; and writing the result back so the file's mode and
+//! symlink target survive, refusing a file that changed since it was read (even during the
+//! write) or that has other hard links.
 
 use std::fs;
 use std::io::Write as _;
@@ -20,6 +21,9 @@ pub enum EditError {
     Changed(PathBuf),
     /// The file is read-only.
     ReadOnly(PathBuf),
+    /// The file has other hard links (their number): a rename would break them, a write in
+    /// place could leave every link half-written.
+    HardLinked(PathBuf, u64),
     /// Reading or writing failed.
     Io(PathBuf, std::io::Error),
 }
@@ -36,6 +40,11 @@ impl std::fmt::Display for EditError {
             EditError::ReadOnly(p) => write!(
                 f,
                 "{}: the file is read-only; readysim does not rewrite it",
+                p.display()
+            ),
+            EditError::HardLinked(p, n) => write!(
+                f,
+                "{}: the file has {n} hard links; readysim does not rewrite it (a rename would break the links, a write in place could leave them all half-written); make it a file of its own (cp FILE FILE.new && mv FILE.new FILE) and run again",
                 p.display()
             ),
             EditError::Io(p, e) => write!(f, "{}: {e}", p.display()),
@@ -118,6 +127,7 @@ fn merge(old: &mut Table, new: &Table) {
 /// `text` with the first line of its leading comment block that starts with `# {prefix}`
 /// replaced by `# {line}` (the header search writes, kept true when a file is re-classified);
 /// unchanged when there is no such line.
+#[cfg(feature = "cli")]
 pub fn replace_header_line(text: &str, prefix: &str, line: &str) -> String {
     let mut out = String::with_capacity(text.len() + line.len());
     let mut done = false;
@@ -137,13 +147,14 @@ pub fn replace_header_line(text: &str, prefix: &str, line: &str) -> String {
 }
 
 /// Writes `new` over `path`, which was read as `original`: refused if the file now differs
-/// from `original` or is read-only; the write goes to the symlink's target, keeps the mode,
-/// and for a file with other hard links rewrites it in place (a rename would break them).
+/// from `original`, is read-only or has other hard links. The write goes to a temporary file
+/// beside the symlink's target, with its mode, and is swapped in atomically; the swap is
+/// undone if what it replaced is not `original` (an edit made while readysim ran), so such an
+/// edit is never lost. On any failure the original is untouched.
 pub fn write_back(path: &Path, original: &str, new: &str) -> Result<(), EditError> {
     let io = |e| EditError::Io(path.to_path_buf(), e);
     let target = fs::canonicalize(path).map_err(io)?;
-    let now = fs::read(&target).map_err(io)?;
-    if now != original.as_bytes() {
+    if fs::read(&target).map_err(io)? != original.as_bytes() {
         return Err(EditError::Changed(path.to_path_buf()));
     }
     let meta = fs::metadata(&target).map_err(io)?;
@@ -151,13 +162,7 @@ pub fn write_back(path: &Path, original: &str, new: &str) -> Result<(), EditErro
         return Err(EditError::ReadOnly(path.to_path_buf()));
     }
     if links(&meta) > 1 {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(&target)
-            .map_err(io)?;
-        f.write_all(new.as_bytes()).map_err(io)?;
-        return f.sync_all().map_err(io);
+        return Err(EditError::HardLinked(path.to_path_buf(), links(&meta)));
     }
     let dir = target.parent().unwrap_or(Path::new("."));
     let name = target
@@ -166,17 +171,59 @@ pub fn write_back(path: &Path, original: &str, new: &str) -> Result<(), EditErro
         .unwrap_or("scenario");
     super::files::remove_stale_temps(dir);
     let tmp = dir.join(super::files::temp_name(name));
-    let result = (|| {
+    let written = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(new.as_bytes())?;
         f.set_permissions(meta.permissions())?;
-        f.sync_all()?;
-        fs::rename(&tmp, &target)
+        f.sync_all()
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let result = written
+        .map_err(io)
+        .and_then(|()| swap_in(&tmp, &target, original).map_err(|e| e.at(path)));
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
+/// Why the swap failed: the file changed, or IO.
+enum SwapError {
+    Changed,
+    Io(std::io::Error),
+}
+
+impl SwapError {
+    fn at(self, path: &Path) -> EditError {
+        match self {
+            SwapError::Changed => EditError::Changed(path.to_path_buf()),
+            SwapError::Io(e) => EditError::Io(path.to_path_buf(), e),
+        }
     }
-    result.map_err(io)
+}
+
+/// Puts `tmp` in `target`'s place if `target` still holds `original`. On Linux the two are
+/// exchanged atomically and `tmp` then holds what was replaced: if that is not `original`,
+/// they are exchanged back. Elsewhere (or on a file system without the exchange) the check
+/// is made just before a plain rename, which leaves a window of microseconds.
+fn swap_in(tmp: &Path, target: &Path, original: &str) -> Result<(), SwapError> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        match renameat_with(CWD, tmp, CWD, target, RenameFlags::EXCHANGE) {
+            Ok(()) => {
+                if fs::read(tmp).map_err(SwapError::Io)? == original.as_bytes() {
+                    return Ok(());
+                }
+                renameat_with(CWD, tmp, CWD, target, RenameFlags::EXCHANGE)
+                    .map_err(|e| SwapError::Io(e.into()))?;
+                return Err(SwapError::Changed);
+            }
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(SwapError::Io(e.into())),
+        }
+    }
+    if fs::read(target).map_err(SwapError::Io)? != original.as_bytes() {
+        return Err(SwapError::Changed);
+    }
+    fs::rename(tmp, target).map_err(SwapError::Io)
 }
 
 #[cfg(unix)]
@@ -204,6 +251,19 @@ mod tests {
             startup: "ready".into(),
             violations: vec!["false-ready".into()],
         }
+    }
+
+    #[test]
+    fn write_back_refuses_to_write_over_text_that_is_not_what_it_read() {
+        let dir = tempfile::Builder::new()
+            .prefix("readysim-test-")
+            .tempdir()
+            .unwrap();
+        let p = dir.path().join("s.toml");
+        fs::write(&p, "name = \"x\"\n").unwrap();
+        let e = write_back(&p, "something else", "new").unwrap_err();
+        assert!(e.to_string().contains("changed"), "{e}");
+        assert_eq!(fs::read_to_string(&p).unwrap(), "name = \"x\"\n");
     }
 
     #[test]

@@ -1,15 +1,15 @@
 //! The scenario file: load (serde + toml, unknown fields rejected), validate against the
 //! field table, locate every error by file, line, column and field, find files by name.
 
-pub mod builtin;
-pub mod code;
-pub mod deps;
-pub mod edit;
+pub(crate) mod builtin;
+pub(crate) mod code;
+pub(crate) mod deps;
+pub(crate) mod edit;
 mod expect;
-pub mod fields;
+pub(crate) mod fields;
 mod files;
 mod locate;
-pub mod slots;
+pub(crate) mod slots;
 mod timeline;
 mod types;
 mod validate;
@@ -24,7 +24,7 @@ pub use files::{
 };
 pub use timeline::Timeline;
 pub use types::*;
-pub use validate::{attempts, guard_probes, validate, FieldError};
+pub use validate::{attempts, guard_probes, validate, FieldError, Invalid};
 
 /// Limits on what a scenario may ask for (documented in the README).
 pub mod limits {
@@ -40,7 +40,7 @@ pub mod limits {
     pub const MAX_CLIENT_RETRIES: u32 = 1_000;
     /// Entries of `run.decisions`.
     pub const MAX_DECISIONS: usize = 100_000;
-    /// `run.max_steps`, the same as the default budget (`model::DEFAULT_MAX_STEPS`): a file
+    /// `run.max_steps`, also the default budget (`DEFAULT_MAX_STEPS` is this value): a file
     /// may lower it, not raise it. A step is one task poll and writes at most a few trace
     /// events, so this caps the kept trace (about 2 million events, ~100 MB, in the worst
     /// file found); a 20 million budget took 6 GB.
@@ -191,7 +191,8 @@ pub fn parse(src: &str, file: &Path, stem: Option<&str>) -> Result<Scenario, Sce
             message: e.message,
         }
     };
-    validate(&sc).map_err(located)?;
+    // A file reports its first error, located; `validate` gives every one.
+    validate(&sc).map_err(|mut e| located(e.errors.swap_remove(0)))?;
     if let Some(stem) = stem {
         if sc.name != stem {
             return Err(located(FieldError {

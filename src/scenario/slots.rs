@@ -139,23 +139,6 @@ pub fn count_slots(sc: &Scenario) -> Vec<Slot> {
         .collect()
 }
 
-/// Names and values of the timing parameters of `sc`.
-pub fn values(sc: &Scenario) -> Vec<(String, u64)> {
-    timing_slots(sc)
-        .into_iter()
-        .map(|s| (s.name(), s.get(sc)))
-        .collect()
-}
-
-/// A copy of `sc` with its `index`-th timing value set to `v`.
-pub fn with(sc: &Scenario, index: usize, v: u64) -> Scenario {
-    let mut c = sc.clone();
-    if let Some(s) = timing_slots(sc).into_iter().nth(index) {
-        s.set(&mut c, v);
-    }
-    c
-}
-
 /// The fields a scenario sets away from what absent fields mean: scalar timings, counts and
 /// limits off their defaults, every knob override and environment choice, each outage, spike
 /// and client, each client field off its default (`at_ms` aside: a client is its arrival),
@@ -229,8 +212,9 @@ mod tests {
         let at = |n: &str| names.iter().position(|x| x == n).expect(n);
         assert!(at("redis.server.outages[0].start") < at("redis.server.outages[0].end"));
         assert_eq!(at("clients[0].rtt_ms") + 1, at("clients[1].at_ms"));
-        for (i, s) in slots.iter().enumerate() {
-            let c = with(&sc, i, 7.max(s.min()));
+        for s in &slots {
+            let mut c = sc.clone();
+            s.set(&mut c, 7.max(s.min()));
             assert_eq!(s.get(&c), 7.max(s.min()), "{}", s.name());
         }
     }

@@ -90,8 +90,42 @@ fn list_len(f: &Field, n: usize) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Every range of the table, then the rules that relate fields to each other.
-pub fn validate(sc: &Scenario) -> Result<(), FieldError> {
+/// Everything wrong with a scenario, in field-table order: every field out of its range, and
+/// the first fault each rule that relates fields to each other found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// The errors (at least one).
+    pub errors: Vec<FieldError>,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.errors.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// Checks `sc` (from a file or built in code) against the field table's ranges and the
+/// format's rules, and reports every error.
+pub fn validate(sc: &Scenario) -> Result<(), Invalid> {
+    // The order of the old first-error checks, so a file's first error stays the same.
+    let mut errors: Vec<FieldError> = identity(sc).err().into_iter().collect();
+    ranges(sc, &mut errors);
+    errors.extend(Dep::all().filter_map(|dep| outages(sc, dep).err()));
+    for rule in [clients, client_work, what_ifs, expectations] {
+        errors.extend(rule(sc).err());
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Invalid { errors })
+    }
+}
+
+/// The format number and the name.
+fn identity(sc: &Scenario) -> Result<(), FieldError> {
     if sc.format != 1 {
         return fail(
             "format",
@@ -112,7 +146,21 @@ pub fn validate(sc: &Scenario) -> Result<(), FieldError> {
             ),
         );
     }
+    Ok(())
+}
+
+/// Every field against its row's range, one error per field (a list: its first bad element).
+fn ranges(sc: &Scenario, errors: &mut Vec<FieldError>) {
     for f in FIELDS {
+        if let Err(e) = field_in_range(sc, f) {
+            errors.push(e);
+        }
+    }
+}
+
+/// One row's range check.
+fn field_in_range(sc: &Scenario, f: &Field) -> Result<(), FieldError> {
+    {
         match f.access {
             Access::Num(get, _) => in_range(f, f.path, get(sc))?,
             Access::Opt(get, ..) => {
@@ -149,13 +197,7 @@ pub fn validate(sc: &Scenario) -> Result<(), FieldError> {
             _ => {}
         }
     }
-    for dep in Dep::all() {
-        outages(sc, dep)?;
-    }
-    clients(sc)?;
-    client_work(sc)?;
-    what_ifs(sc)?;
-    expectations(sc)
+    Ok(())
 }
 
 /// Each `what_if` entry names a code field the file sets, once.

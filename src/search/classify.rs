@@ -10,6 +10,9 @@
 //! client first connects or not) is not a failure going away and is not counted. **Race** iff
 //! some small perturbation removes the failure; otherwise **deterministic**. Every perturbed
 //! run is evaluated once and judged for every target.
+// Without the CLI, parts only the CLI reads are unused; the default build still checks them.
+// (`classify --write` and explore's report are CLI callers.)
+#![cfg_attr(not(feature = "cli"), allow(dead_code))]
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -99,9 +102,9 @@ impl fmt::Display for Target {
 }
 
 /// The parameter name used for the decisions list.
-pub const DECISIONS: &str = "run.decisions";
+pub(crate) const DECISIONS: &str = "run.decisions";
 /// Shifts tried for a timing field, in ms (times its scale), each way.
-pub const SHIFTS: [u64; 9] = [1, 2, 5, 10, 20, 50, 100, 200, 500];
+pub(crate) const SHIFTS: [u64; 9] = [1, 2, 5, 10, 20, 50, 100, 200, 500];
 
 /// One perturbed run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -182,7 +185,7 @@ impl Classified {
 /// The failure a scenario shows by default: its violations among the properties search
 /// targets, or every violation when it has none of those.
 pub fn target_of(sc: &Scenario, kind: EngineKind) -> BTreeSet<Violation> {
-    let all = replay::evaluate(sc, kind).violations;
+    let all = replay::evaluate_valid(sc, kind).violations;
     let main: BTreeSet<Violation> = all
         .iter()
         .copied()
@@ -211,7 +214,7 @@ pub fn file_target(sc: &Scenario, shown: &BTreeSet<Violation>) -> Target {
 
 /// Every target of a run, for `properties`: each violation, then each client attempt's
 /// finding, in order.
-pub fn targets_of(ev: &Evaluation, properties: &BTreeSet<Violation>) -> Vec<Target> {
+pub(crate) fn targets_of(ev: &Evaluation, properties: &BTreeSet<Violation>) -> Vec<Target> {
     let mut out: Vec<Target> = properties
         .iter()
         .filter(|v| ev.violations.contains(v))
@@ -250,7 +253,7 @@ fn availability(sc: &Scenario, until: u64) -> (Vec<bool>, Vec<bool>) {
 
 /// The values tried for a field at `v`: `v` shifted by [`SHIFTS`] times its scale (1 ms up
 /// to 10 s, then 1 per 10 s of the value) each way, within the field's range.
-pub fn perturbations(v: u64, min: u64, max: u64) -> Vec<u64> {
+pub(crate) fn perturbations(v: u64, min: u64, max: u64) -> Vec<u64> {
     let scale = (v / 10_000).max(1);
     let mut out: Vec<u64> = SHIFTS
         .iter()
@@ -267,7 +270,7 @@ pub fn perturbations(v: u64, min: u64, max: u64) -> Vec<u64> {
 }
 
 /// Decision lists tried: none (FIFO), constant lists, the list reversed, each value plus one.
-pub fn decision_variants(d: &[u32]) -> Vec<Vec<u32>> {
+pub(crate) fn decision_variants(d: &[u32]) -> Vec<Vec<u32>> {
     let mut out = vec![Vec::new(), vec![1; 8], vec![2; 8], vec![3; 8]];
     if !d.is_empty() {
         out.push(d.iter().rev().copied().collect());
@@ -298,7 +301,7 @@ impl Judge<'_> {
         if availability(c, self.until) != self.class {
             return Some((vec![true; self.targets.len()], true));
         }
-        let ev = replay::evaluate(c, self.kind);
+        let ev = replay::evaluate_valid(c, self.kind);
         Some((
             self.targets.iter().map(|t| t.holds(c, &ev)).collect(),
             false,
@@ -313,7 +316,7 @@ impl Judge<'_> {
 
 /// The roles whose timings a classification shifts: the environment's, and the code's too for
 /// a what-if (a finding about the code as it is keeps its code).
-pub fn roles_of(sc: &Scenario) -> &'static [Role] {
+pub(crate) fn roles_of(sc: &Scenario) -> &'static [Role] {
     if sc.what_if.is_empty() {
         &[Role::Environment]
     } else {
@@ -329,8 +332,8 @@ pub fn classify(sc: &Scenario, target: &Target, kind: EngineKind) -> Classified 
 }
 
 /// Classifies every target of `sc`, evaluating each perturbed run once for all of them.
-pub fn classify_all(sc: &Scenario, targets: &[Target], kind: EngineKind) -> Vec<Classified> {
-    let base_ev = replay::evaluate(sc, kind);
+pub(crate) fn classify_all(sc: &Scenario, targets: &[Target], kind: EngineKind) -> Vec<Classified> {
+    let base_ev = replay::evaluate_valid(sc, kind);
     let until = base_ev
         .output
         .results

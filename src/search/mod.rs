@@ -9,14 +9,16 @@
 //! ```
 
 #[cfg(feature = "cli")]
-pub mod bench;
+pub(crate) mod bench;
 pub mod classify;
 pub mod merge;
 pub mod record;
-pub mod runner;
-pub mod shrink;
-pub mod signature;
+pub(crate) mod runner;
+pub(crate) mod shrink;
+pub(crate) mod signature;
 pub mod strategy;
+#[cfg(test)]
+mod target_tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -88,6 +90,7 @@ impl Code {
 
 /// What to explore.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ExploreOptions {
     /// The run's seed: the same seed gives the same cases, failures and files.
     pub seed: u64,
@@ -441,6 +444,7 @@ impl Space {
 
 /// The result of a search.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// The seed.
     pub seed: u64,

@@ -31,7 +31,7 @@ pub enum Written {
 
 /// Every signature a scenario shows when replayed (its code from the file, what-ifs aside).
 pub fn signatures_of(sc: &Scenario) -> Vec<Signature> {
-    let ev = crate::replay::evaluate(sc, EngineKind::Fast);
+    let ev = crate::replay::evaluate_valid(sc, EngineKind::Fast);
     signature::of_run(sc, &ev, &signature::all_properties())
         .into_iter()
         .collect()

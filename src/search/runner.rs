@@ -78,6 +78,7 @@ pub struct Draws {
 
 impl Draws {
     /// Swarm, the environment only, the fast engine.
+    #[cfg(feature = "cli")]
     pub fn new(seed: u64) -> Draws {
         Draws {
             seed,
@@ -120,8 +121,6 @@ pub struct CaseResult {
     pub what_if: bool,
     /// The orderings it reached.
     pub reached: Reached,
-    /// The close reasons of its 1011s, distinct, in name order.
-    pub reasons: Vec<Reason>,
 }
 
 /// Generates, runs and judges case `index` of `code`.
@@ -132,29 +131,16 @@ pub fn run_case(
     properties: &BTreeSet<Violation>,
 ) -> CaseResult {
     let sc = draws.case(code, index);
-    let ev = replay::evaluate(&sc, draws.kind);
+    let ev = replay::evaluate_valid(&sc, draws.kind);
     let places = signature::places(&ev, properties);
     let mut violated: Vec<Violation> = places.iter().map(|(v, _)| *v).collect();
     violated.dedup();
-    let mut reasons: Vec<Reason> = places
-        .iter()
-        .filter_map(|(_, p)| match p {
-            Place::Client {
-                outcome: Some(Outcome::Closed1011),
-                reason: Some(r),
-            } => Some(*r),
-            _ => None,
-        })
-        .collect();
-    reasons.sort_unstable();
-    reasons.dedup();
     CaseResult {
         index,
         violated,
         places,
         what_if: !sc.what_if.is_empty(),
         reached: coverage::reached(&Env::of(&sc), &ev.output.trace, &ev.output.engine.choices),
-        reasons,
     }
 }
 
@@ -597,7 +583,7 @@ fn settle(
     mut sc: Scenario,
     record: Option<&std::sync::Mutex<&mut RecordDir>>,
 ) -> Found {
-    let probe = replay::report(&sc, replay::evaluate(&sc, opts.kind));
+    let probe = replay::report(&sc, replay::evaluate_valid(&sc, opts.kind));
     let hash = probe.trace_hash.clone();
     sc.name = super::record::file_name(sig, &hash, false);
     sc.summary = format!(
@@ -608,7 +594,7 @@ fn settle(
         if sig.what_if { ", a what-if" } else { "" },
         opts.seed
     );
-    let rep = replay::replay(&sc, opts.kind);
+    let rep = replay::replay_valid(&sc, opts.kind);
     let mut found = Found {
         signature: sig.clone(),
         preset: code.preset_of(),

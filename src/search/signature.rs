@@ -213,7 +213,7 @@ mod tests {
             .join("scenarios")
             .join(format!("{name}.toml"));
         let sc = crate::scenario::load(&path).expect("a shipped scenario");
-        let ev = crate::replay::evaluate(&sc, EngineKind::Fast);
+        let ev = crate::replay::evaluate_valid(&sc, EngineKind::Fast);
         of_run(&sc, &ev, &all_properties())
             .iter()
             .map(Signature::stem)

@@ -9,7 +9,7 @@
 //! vary the code too (`--vary-code`), whose cases are then labelled what-ifs.
 //!
 //! A case is a fixed row of numbers (genes) drawn from the case's RNG by one layout function
-//! ([`sample`]); the same function reads them back ([`decode`]), so drawing costs a few
+//! (`sample`); the same function reads them back (`decode`), so drawing costs a few
 //! hundred RNG calls, not a proptest value tree per draw (which cost more than the replay).
 //! [`ParamsStrategy`] is the proptest strategy over it: its tree bisects one gene at a time
 //! toward its simplest value, skipping genes the current case does not use. Optional values
@@ -35,63 +35,64 @@ use crate::scenario::{
 };
 
 /// The horizon of every generated scenario (shrinking cuts it to what the failure needs).
-pub const HORIZON_MS: u64 = 600_000;
+pub(crate) const HORIZON_MS: u64 = 600_000;
 /// "Never up" for the `down` regime (inside `scenario::limits::MAX_TIME_MS`).
-pub const NEVER_MS: u64 = 1_000_000_000;
+pub(crate) const NEVER_MS: u64 = 1_000_000_000;
 /// Most `[[clients]]` draws per case (a storm expands to more entries).
-pub const MAX_CLIENTS: usize = 4;
+pub(crate) const MAX_CLIENTS: usize = 4;
 /// Most messages per generated client.
-pub const MAX_MESSAGES: u32 = 5;
+pub(crate) const MAX_MESSAGES: u32 = 5;
 /// Most decision values per generated scenario (they apply from a drawn instant on, so a
 /// short list can order a storm at any instant).
-pub const MAX_DECISIONS: usize = 16;
+pub(crate) const MAX_DECISIONS: usize = 16;
 /// Largest decision value: enough to pick any of 100 same-instant tasks.
-pub const MAX_DECISION: u64 = 99;
+pub(crate) const MAX_DECISION: u64 = 99;
 /// Storm sizes: from the per-user limit (20) to 100 connections at one instant.
-pub const STORM: std::ops::RangeInclusive<u32> = 20..=100;
+pub(crate) const STORM: std::ops::RangeInclusive<u32> = 20..=100;
 /// Storm sizes that matter: one past the limit, enough 500 ms freezes to outlast a 20 s pong
 /// wait (41, 45), and the large storms.
-pub const STORM_SIZES: [u64; 6] = [21, 41, 45, 60, 80, 100];
+pub(crate) const STORM_SIZES: [u64; 6] = [21, 41, 45, 60, 80, 100];
 /// Most reconnects of a generated client.
-pub const MAX_RECONNECTS: u32 = 25;
+pub(crate) const MAX_RECONNECTS: u32 = 25;
 /// Longest keepalive round trip drawn (longer than the 20 s pong wait: an unresponsive client).
-pub const MAX_RTT_MS: u64 = 30_000;
+pub(crate) const MAX_RTT_MS: u64 = 30_000;
 /// Round trips that matter: quick, slow, around the 20 s pong wait, beyond it.
-pub const RTT_ANCHORS: [u64; 7] = [1, 50, 1000, 19_999, 20_000, 20_001, 30_000];
+pub(crate) const RTT_ANCHORS: [u64; 7] = [1, 50, 1000, 19_999, 20_000, 20_001, 30_000];
 /// Most outages and latency spikes per list (Redis and auth each).
-pub const MAX_WINDOWS: usize = 3;
+pub(crate) const MAX_WINDOWS: usize = 3;
 
 /// Instants that matter with the default phases (validator start 2157-2162, the final and
 /// v0 poll delays, the reconnect backoff at 519 + 0, 2000, 6000, 14000, 30000, the
 /// incident's verdict at 9670, a keepalive ping of a client accepted at 3000). Draws land on
 /// them, +-2 ms.
-pub const TIME_ANCHORS: [u64; 18] = [
+pub(crate) const TIME_ANCHORS: [u64; 18] = [
     519, 524, 1000, 2157, 2162, 2500, 2519, 2659, 3160, 3661, 5000, 6519, 9670, 14519, 23000,
     23010, 30519, 31000,
 ];
 /// Lengths that matter: grace 500, poll delays, get_client's 100 ms timeout, the auth bounds
 /// (500, 1000, 1500 per request of a 3000 ms call), cleanup windows, deadlines, a hold that
 /// outlasts a keepalive ping and its pong wait.
-pub const LENGTH_ANCHORS: [u64; 16] = [
+pub(crate) const LENGTH_ANCHORS: [u64; 16] = [
     100, 101, 500, 501, 1000, 1500, 2000, 3000, 5000, 5001, 10_000, 15_000, 20_000, 45_000, 60_000,
     300_000,
 ];
 /// Delays after the previous client's arrival that matter: a guarded client's first message
 /// 501 ms after arrival, get_client's 100 ms timeout, a follower inside the first one's grace,
 /// a storm just after an idle client's keepalive ping (20000 after accept, pong 1-50 later).
-pub const SERVE_OFFSETS: [u64; 11] = [0, 1, 101, 300, 499, 500, 501, 600, 20_001, 20_010, 20_040];
+pub(crate) const SERVE_OFFSETS: [u64; 11] =
+    [0, 1, 101, 300, 499, 500, 501, 600, 20_001, 20_010, 20_040];
 /// Ping spike lengths around get_client's 100 ms timeout and the 5000 ms handshake bound.
-pub const SPIKE_LENGTHS: [u64; 8] = [99, 100, 101, 150, 250, 390, 4995, 6000];
+pub(crate) const SPIKE_LENGTHS: [u64; 8] = [99, 100, 101, 150, 250, 390, 4995, 6000];
 /// Spawn jitters that make a background task fall due inside the validator's first 500 ms
 /// grace with the default phases (tasks spawned at 519-524, the redis probe at 2163).
-pub const JITTER_IN_GRACE: std::ops::Range<u64> = 1640..2140;
+pub(crate) const JITTER_IN_GRACE: std::ops::Range<u64> = 1640..2140;
 /// Arrivals of a late client: after the reconnect task's long pause (about 362.5 s).
-pub const LATE_ARRIVAL: std::ops::Range<u64> = 370_000..400_000;
+pub(crate) const LATE_ARRIVAL: std::ops::Range<u64> = 370_000..400_000;
 /// Storm spacings: together, close, and around the cleanup window C / 20 (15000).
-pub const STORM_EVERY: [u64; 6] = [0, 1, 500, 14_990, 15_000, 15_001];
+pub(crate) const STORM_EVERY: [u64; 6] = [0, 1, 500, 14_990, 15_000, 15_001];
 /// User ids worth trying: the entry's own default, one shared by every entry, and the
 /// predicates' boundaries (e2e ids, a staging E2E id, a Google numeric id, a UUID).
-pub const USER_IDS: [&str; 7] = [
+pub(crate) const USER_IDS: [&str; 7] = [
     "",
     "user_1",
     "e2e-staging_pipeline",
@@ -102,16 +103,16 @@ pub const USER_IDS: [&str; 7] = [
 ];
 
 /// Swarm: the chance that a knob has a drawn value at all (shrinking removes it).
-pub const SWARM_KNOB_P: f64 = 0.9;
+pub(crate) const SWARM_KNOB_P: f64 = 0.9;
 /// Swarm's knob densities (percent of drawn knobs a case sets), one per case: feature
 /// omission knob by knob. Omitting whole knob groups half the time was measured worse than
 /// uniform (geometric mean 0.68x with `readysim bench search`, 0.95x at 3/4), because most
 /// failures need knobs of two groups; see docs/search.md.
-pub const SWARM_DENSITIES: [u8; 5] = [10, 30, 50, 70, 90];
+pub(crate) const SWARM_DENSITIES: [u8; 5] = [10, 30, 50, 70, 90];
 /// Swarm: one case in this many lays its clients out as a [`Plan`] other than `Free`.
-pub const PLAN_ONE_IN: u64 = 5;
+pub(crate) const PLAN_ONE_IN: u64 = 5;
 /// The keepalive interval and pong wait every preset uses (20 s): where the storm plan aims.
-pub const KEEPALIVE_MS: u64 = 20_000;
+pub(crate) const KEEPALIVE_MS: u64 = 20_000;
 
 /// Which search strategy draws the cases.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -142,7 +143,7 @@ impl Kind {
 
 /// The table rows search draws, in table order (one value of [`Params::knobs`] each). Which
 /// of them a case applies depends on their role: environment always, code only for what-ifs.
-pub fn drawn_rows() -> impl Iterator<Item = &'static crate::scenario::fields::Field> {
+pub(crate) fn drawn_rows() -> impl Iterator<Item = &'static crate::scenario::fields::Field> {
     FIELDS
         .iter()
         .filter(|f| f.draw != Draw::None && !f.path.contains("[]"))
@@ -206,7 +207,7 @@ pub struct ClientParams {
     /// A storm: this many connections (`None`: one), `every_ms` apart, of one user or (when
     /// `distinct`) of as many users.
     pub storm: Option<(u32, u64, bool)>,
-    /// Index into [`USER_IDS`] (0: the entry's default).
+    /// Index into `USER_IDS` (0: the entry's default).
     pub user: u8,
     /// A token the service rejects.
     pub invalid_token: bool,
@@ -242,12 +243,12 @@ pub struct Params {
     /// Each dependency with a generic regime (the auth service, ...), in table order: 0
     /// steady, 1 outages, 2 spikes, and its windows as (start, length), one to three.
     pub services: Vec<(u8, Vec<(u64, u64)>)>,
-    /// One optional value per [`drawn_rows`] row.
+    /// One optional value per `drawn_rows` row.
     pub knobs: Vec<Option<KnobValue>>,
     /// Swarm's per-case knob density in percent: a drawn knob is set iff its rank is below it
     /// (so one case sets few knobs and another many; uniform sets every drawn knob).
     pub density: u8,
-    /// One rank in 0..100 per [`drawn_rows`] row.
+    /// One rank in 0..100 per `drawn_rows` row.
     pub ranks: Vec<u8>,
     /// Index into [`Plan::ALL`].
     pub plan: u8,
@@ -748,20 +749,20 @@ fn layout(g: &mut Genes, kind: Kind) -> Params {
 }
 
 /// Case draws from `rng`: the parameters and their genes (values and simplest values).
-pub fn sample(rng: &mut TestRng, kind: Kind) -> (Params, Vec<u64>, Vec<u64>) {
+pub(crate) fn sample(rng: &mut TestRng, kind: Kind) -> (Params, Vec<u64>, Vec<u64>) {
     let mut g = Genes::fresh(rng);
     let p = layout(&mut g, kind);
     (p, g.values, g.lows)
 }
 
 /// The parameters of `genes`, and which genes matter to them.
-pub fn decode(genes: Vec<u64>, kind: Kind) -> (Params, Vec<bool>) {
+pub(crate) fn decode(genes: Vec<u64>, kind: Kind) -> (Params, Vec<bool>) {
     let mut g = Genes::replay(genes);
     let p = layout(&mut g, kind);
     (p, g.matters)
 }
 
-/// The strategy of one case's draws: [`sample`] on the runner's RNG, shrunk gene by gene.
+/// The strategy of one case's draws: `sample` on the runner's RNG, shrunk gene by gene.
 #[derive(Clone, Copy, Debug)]
 pub struct ParamsStrategy(pub Kind);
 
@@ -889,7 +890,7 @@ fn apply(sc: &mut Scenario, f: &crate::scenario::fields::Field, v: KnobValue) {
         Access::Opt(_, set, _) => set(sc, Some(num(v[0]))),
         Access::Name(_, set) => set(sc, Some(v[0] as usize)),
         Access::Flag(_, set) => set(sc, Some(v[0] % 2 == 1)),
-        Access::Triple(_, set, _) => set(sc, Some(v.map(num))),
+        Access::Triple(_, set) => set(sc, Some(v.map(num))),
         Access::Client(..)
         | Access::Outage(..)
         | Access::Spike(..)

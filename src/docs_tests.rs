@@ -1,11 +1,11 @@
-//! The contract lives in the repository: the generated sections of docs/format.md,
+//! (Unit tests: they reach the doc generators, which are not API.) The contract lives in the repository: the generated sections of docs/format.md,
 //! docs/presets.md and docs/violations.md equal what the code says (set
 //! READYSIM_UPDATE_DOCS=1 to rewrite them), the docs cite nothing outside the repository, and
 //! every name `explain` lists is explained.
 
 use std::path::Path;
 
-use readysim::explain;
+use crate::explain;
 
 #[test]
 fn generated_doc_sections_are_current() {
@@ -27,20 +27,20 @@ fn generated_doc_sections_are_current() {
     }
     assert!(
         stale.is_empty(),
-        "stale generated docs: {}\n  regenerate with: READYSIM_UPDATE_DOCS=1 cargo test --test docs",
+        "stale generated docs: {}\n  regenerate with: READYSIM_UPDATE_DOCS=1 cargo test --lib docs_tests",
         stale.join(", ")
     );
 }
 
 #[test]
 fn the_seed_suite_doc_is_what_the_scenarios_say() {
-    let rows = readysim::seed_suite::judge(Path::new("scenarios/seed-suite")).expect("loads");
+    let rows = crate::seed_suite::judge(Path::new("scenarios/seed-suite")).expect("loads");
     assert_eq!(rows.len(), 52, "one row per test of the team's six suites");
     let numbers: Vec<u32> = rows.iter().map(|r| r.n).collect();
     assert_eq!(numbers, (1..=52).collect::<Vec<_>>());
     // Every answer that has no replay cites the line of the test's code that decides it.
     for r in &rows {
-        if r.as_written != readysim::seed_suite::AsWritten::Pass && r.as_written_run.is_none() {
+        if r.as_written != crate::seed_suite::AsWritten::Pass && r.as_written_run.is_none() {
             assert!(
                 r.as_written_line.is_some() || r.mechanism.starts_with("not a test"),
                 "test {}: a verdict from the test's code needs its line",
@@ -73,11 +73,11 @@ fn the_seed_suite_doc_is_what_the_scenarios_say() {
         .map(|run| run.replay.scenario.clone())
         .chain(rows.iter().filter_map(|r| r.see_also.clone()))
         .collect();
-    for p in readysim::scenario::files_under(Path::new("scenarios/seed-suite")) {
+    for p in crate::scenario::files_under(Path::new("scenarios/seed-suite")) {
         let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
         assert!(used.contains(&stem), "{stem} answers no test");
     }
-    let body = readysim::seed_suite::markdown(&rows);
+    let body = crate::seed_suite::markdown(&rows);
     let path = Path::new("docs/seed-suite.md");
     let doc = std::fs::read_to_string(path).expect("the doc exists");
     let cur = explain::section(&doc, "seed-suite").expect("a seed-suite section");
@@ -86,7 +86,7 @@ fn the_seed_suite_doc_is_what_the_scenarios_say() {
             let new = explain::with_section(&doc, "seed-suite", &body).expect("section");
             std::fs::write(path, new).expect("write the doc");
         } else {
-            panic!("docs/seed-suite.md is stale\n  regenerate with: READYSIM_UPDATE_DOCS=1 cargo test --test docs");
+            panic!("docs/seed-suite.md is stale\n  regenerate with: READYSIM_UPDATE_DOCS=1 cargo test --lib docs_tests");
         }
     }
 }
@@ -110,7 +110,7 @@ fn the_docs_cite_nothing_outside_the_repository() {
 
 #[test]
 fn every_listed_name_is_explained() {
-    use readysim::{Outcome, Preset, Reason, Violation};
+    use crate::{Outcome, Preset, Reason, Violation};
     for n in Preset::NAMES
         .iter()
         .chain(Violation::NAMES.iter())
@@ -129,7 +129,7 @@ fn every_listed_name_is_explained() {
 
 #[test]
 fn every_violation_but_the_meta_ones_is_shown_by_a_shipped_scenario() {
-    use readysim::Violation;
+    use crate::Violation;
     for v in Violation::ALL {
         if matches!(v, Violation::Nondeterminism | Violation::Hang) {
             continue;
