@@ -9,15 +9,20 @@
 //! offset instead: virtual time is tokio's paused time plus the offset, and a freeze adds to
 //! the offset synchronously. Sleeps wait in one table ordered by (virtual deadline,
 //! registration); a reactor task sleeps on one tokio timer until the earliest of them and
-//! wakes every sleep that is due, in that order. A freeze wakes the reactor, which runs after
-//! the tasks already queued, as timers do on the fast engine once its ready queue drains.
+//! wakes every sleep that is due, in that order. The reactor fires timers only when no model
+//! task is ready (every task counts itself in and out of a ready count through its waker),
+//! as the fast engine fires them only once its ready queue drains: tokio's queue is FIFO, but
+//! a reactor that ran as soon as its turn came would fire the timers due after a freeze in
+//! the middle of the tasks that a yield or a wake queued behind it.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 
 use tokio::time::{Duration, Instant};
 
@@ -45,6 +50,8 @@ pub struct Core {
     /// The reactor's waker, and the virtual deadline its tokio timer is armed for.
     reactor: RefCell<Option<Waker>>,
     armed: Cell<Option<u64>>,
+    /// Model tasks woken and not polled since (see [`ReadyWaker`]).
+    ready: Arc<AtomicU64>,
 }
 
 impl Core {
@@ -86,9 +93,16 @@ impl Core {
         // `unconstrained`: tokio's cooperative budget (128 operations a poll) would make a
         // task that does much zero-time work yield where the fast engine does not, and the
         // engines' traces differ. The step budget bounds a task's work instead.
+        self.ready.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_local(tokio::task::unconstrained(Counted {
             core: self.clone(),
             fut: Box::pin(fut),
+            waker: Arc::new(ReadyWaker {
+                queued: AtomicBool::new(true),
+                done: AtomicBool::new(false),
+                ready: self.ready.clone(),
+                inner: Mutex::new(None),
+            }),
         }));
     }
 
@@ -166,6 +180,11 @@ impl Future for Reactor {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         *self.core.reactor.borrow_mut() = Some(cx.waker().clone());
+        if self.core.ready.load(Ordering::Relaxed) > 0 {
+            // Behind every task that is ready now: timers fire once they have all run.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         loop {
             let now = self.core.now();
             let due: Vec<Waker> = {
@@ -195,6 +214,32 @@ impl Future for Reactor {
 struct Counted {
     core: Rc<Core>,
     fut: Pin<Box<dyn Future<Output = ()>>>,
+    waker: Arc<ReadyWaker>,
+}
+
+/// A model task's waker: counts the task into the core's ready count when it is woken (once
+/// until it is polled), then wakes tokio's task.
+struct ReadyWaker {
+    queued: AtomicBool,
+    done: AtomicBool,
+    ready: Arc<AtomicU64>,
+    inner: Mutex<Option<Waker>>,
+}
+
+impl Wake for ReadyWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.done.load(Ordering::Relaxed) && !self.queued.swap(true, Ordering::Relaxed) {
+            self.ready.fetch_add(1, Ordering::Relaxed);
+        }
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = inner.as_ref() {
+            w.wake_by_ref();
+        }
+    }
 }
 
 impl Future for Counted {
@@ -202,6 +247,9 @@ impl Future for Counted {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // Once the model stopped the run, nothing else runs (as on the fast engine, which
         // checks after every step).
+        if self.waker.queued.swap(false, Ordering::Relaxed) {
+            self.core.ready.fetch_sub(1, Ordering::Relaxed);
+        }
         if self.core.stopped.get() {
             return Poll::Pending;
         }
@@ -213,7 +261,23 @@ impl Future for Counted {
             return Poll::Pending;
         }
         self.core.steps.set(n + 1);
-        self.fut.as_mut().poll(cx)
+        {
+            let mut inner = self.waker.inner.lock().unwrap_or_else(|e| e.into_inner());
+            if !inner.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *inner = Some(cx.waker().clone());
+            }
+        }
+        let waker = Waker::from(self.waker.clone());
+        let mut ours = Context::from_waker(&waker);
+        let done = self.fut.as_mut().poll(&mut ours);
+        if done.is_ready() {
+            // A task that woke itself and then finished is not polled again: count it out.
+            self.waker.done.store(true, Ordering::Relaxed);
+            if self.waker.queued.swap(false, Ordering::Relaxed) {
+                self.core.ready.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        done
     }
 }
 
@@ -244,6 +308,7 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, root: F) -> EngineReport {
             next_sleep: Cell::new(0),
             reactor: RefCell::new(None),
             armed: Cell::new(None),
+            ready: Arc::new(AtomicU64::new(0)),
         });
         tokio::task::spawn_local(Reactor {
             core: core.clone(),
