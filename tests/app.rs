@@ -291,7 +291,7 @@ fn main() {
         (Some(redis), Some(python)) => Some(Env { redis, python }),
         _ => None,
     };
-    let tests: [(&str, Check); 9] = [
+    let tests: [(&str, Check); 10] = [
         ("incident_app_fails_at_7_5_s", incident),
         ("incident_app_fixed_is_ready", fixed),
         ("incident_app_user_id_1011", user_id_1011),
@@ -304,6 +304,7 @@ fn main() {
         ("cleanup_after_a_crash_of_the_app", cleanup_after_a_crash),
         ("cleanup_after_ctrl_c", |e| cleanup_after_signal(e, "INT")),
         ("cleanup_after_sigterm", |e| cleanup_after_signal(e, "TERM")),
+        ("cleanup_after_sighup", |e| cleanup_after_signal(e, "HUP")),
     ];
     if env.is_none() {
         eprintln!(

@@ -221,3 +221,93 @@ fn bless_on_a_full_disk_leaves_the_file_untouched_and_exits_3() {
         .collect();
     assert_eq!(left.len(), 1, "only the scenario: {left:?}");
 }
+
+/// A symbolic-link loop and a dangling link are named as what they are, not "no scenario
+/// named ...", with exit 2.
+#[test]
+#[cfg(unix)]
+fn path_errors_are_named_as_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.toml");
+    let b = dir.path().join("b.toml");
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    let gone = dir.path().join("gone.toml");
+    std::os::unix::fs::symlink(dir.path().join("nothing.toml"), &gone).unwrap();
+    for (file, words) in [(&a, "loop of symbolic links"), (&gone, "does not exist")] {
+        let (code, err) = to_null(dir.path(), &["replay", file.to_str().unwrap()]);
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains(words) && !err.contains("no scenario named"),
+            "{err}"
+        );
+    }
+}
+
+/// Files deeper than the search goes are reported, not skipped silently.
+#[test]
+fn a_scenario_too_deep_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut deep = dir.path().join("scenarios");
+    for i in 0..70 {
+        deep = deep.join(format!("d{i}"));
+    }
+    fs::create_dir_all(&deep).unwrap();
+    fs::copy(
+        scenarios().join("slow-redis.toml"),
+        deep.join("slow-redis.toml"),
+    )
+    .unwrap();
+    let (_, err) = to_null(dir.path(), &["list"]);
+    assert!(err.contains("folders deep: not searched"), "{err}");
+}
+
+/// `classify` and `map` bound their work by engine steps over all their runs: past the
+/// budget they stop with exit 2, say how far they got, and write nothing.
+#[test]
+fn classify_and_map_stop_at_their_budget() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (code, err) = to_null(
+        root,
+        &["classify", "keepalive-stall-1011", "--max-steps", "100000"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("classify stopped at its budget"), "{err}");
+    let map = [
+        "map",
+        "keepalive-stall-1011",
+        "--x",
+        "redis.server.up_from_ms",
+        "--y",
+        "startup.services_ms",
+        "--svg",
+        "-",
+    ];
+    let (code, err) = to_null(root, &[&map[..], &["--max-steps", "100000"]].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("map stopped at its budget after"), "{err}");
+    // Within the default budget both finish.
+    let (code, err) = to_null(root, &["classify", "keepalive-stall-1011"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = to_null(root, &[&map[..], &["--steps", "10"]].concat());
+    assert_eq!(code, 0, "{err}");
+}
+
+/// `map --json` needs no `--svg`.
+#[test]
+fn map_json_needs_no_svg() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let args = [
+        "--json",
+        "map",
+        "incident-2025-09-09",
+        "--x",
+        "redis.server.up_from_ms",
+        "--y",
+        "startup.services_ms",
+        "--steps",
+        "4",
+    ];
+    let (code, err) = to_null(root, &args);
+    assert_eq!(code, 0, "{err}");
+}

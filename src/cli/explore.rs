@@ -83,7 +83,15 @@ pub struct ClassifyArgs {
     /// Write the `[classification]` block into the file.
     #[arg(long)]
     pub write: bool,
+    /// The most engine steps all of classify's runs may take together (a shipped scenario
+    /// needs at most a few million; a heavy file's runs cost up to its step budget each).
+    /// Past it, classify stops with exit 2 and says how far it got.
+    #[arg(long, value_name = "N", default_value_t = CLASSIFY_MAX_STEPS)]
+    pub max_steps: u64,
 }
+
+/// Default of `classify --max-steps`: about 10 to 30 s of the fast engine.
+pub const CLASSIFY_MAX_STEPS: u64 = 200_000_000;
 
 fn parse_property(s: &str) -> Result<Violation, BadInput> {
     Violation::from_name(s)
@@ -562,7 +570,26 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
     // recorded it, else its violations together; then each violation and each attempt.
     let mut targets = vec![classify::file_target(&sc, &shown)];
     targets.extend(classify::targets_of(&ev, &shown));
-    let all = classify::classify_all(&sc, &targets, kind);
+    // A spinner with the runs made, on a terminal only (a classification usually takes well
+    // under a second; a heavy file's can take minutes).
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] classify: {pos} runs")
+            .expect("a valid template"),
+    );
+    let tick = |runs: u64| bar.set_position(runs);
+    let budget = classify::Budget {
+        max_steps: a.max_steps,
+        on_run: Some(&tick),
+    };
+    let all = classify::classify_within(&sc, &targets, kind, &budget);
+    bar.finish_and_clear();
+    let all = all.map_err(|e| {
+        BadInput::msg(format!(
+            "{}: classify stopped at its budget after {} runs and {} engine steps (--max-steps {}); nothing was written. Raise --max-steps to let it finish",
+            sc.name, e.runs, e.steps, a.max_steps
+        ))
+    })?;
     if a.write {
         let block = all[0].block();
         let new = scenario::edit::set_table(&text, "classification", &block)

@@ -167,11 +167,12 @@ pub enum Command {
     },
     /// Re-run a scenario over a grid of two timing fields and draw where each preset fails.
     #[command(
-        after_help = "Example: readysim map claimed-race-grace --x redis.server.up_from_ms --y redis.manager.stabilize_ms --preset p8 reference --svg map.svg\nExit codes: 0, or 2 on bad input."
+        after_help = "Example: readysim map claimed-race-grace --x redis.server.up_from_ms --y redis.manager.stabilize_ms --preset p8 reference --svg map.svg\nExit codes: 0, or 2 on bad input (or past --max-steps), 3 if the SVG cannot be written."
     )]
     Map(pictures::MapArgs),
-    /// The incident team's own 26 tests: each claim checked against its scenarios under
-    /// `<scenarios>/seed-suite`, and the totals (docs/seed-suite.md holds the same table).
+    /// The incident team's six suites (52 tests), each answered three times: what pytest
+    /// reports as written, whether the claim holds in production, whether the test would
+    /// notice the fault (docs/seed-suite.md holds the same table).
     SeedSuite {
         /// Print the table as Markdown (what docs/seed-suite.md holds).
         #[arg(long)]

@@ -47,10 +47,18 @@ pub struct MapArgs {
     /// Values per axis (2 to 500): steps x steps runs per preset.
     #[arg(long, default_value_t = map::DEFAULT_STEPS, value_name = "N")]
     pub steps: u64,
-    /// Write the map as SVG to FILE (`-` for standard output).
-    #[arg(long, value_name = "FILE", required_unless_present = "json")]
+    /// Write the map as SVG to FILE (`-` for standard output); needed unless --json.
+    #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+    /// The most engine steps all of the map's runs may take together (the default map of a
+    /// shipped scenario needs well under a tenth of it). Past it, map stops with exit 2 and
+    /// says how far it got.
+    #[arg(long, value_name = "N", default_value_t = MAP_MAX_STEPS)]
+    pub max_steps: u64,
 }
+
+/// Default of `map --max-steps`: about a minute of the fast engine.
+pub const MAP_MAX_STEPS: u64 = 500_000_000;
 
 /// Writes `text` to `path` whole or not at all (`-` is standard output).
 pub fn write_out(path: &Path, what: &str, text: &str) -> Result<(), BadInput> {
@@ -233,8 +241,37 @@ pub fn map_cmd(cli: &Cli, a: &MapArgs, kind: EngineKind) -> Result<Exit, BadInpu
             presets.push(Preset::Reference);
         }
     }
+    if a.svg.is_none() && !cli.json {
+        return Err(BadInput::msg(
+            "map needs somewhere to put the map: --svg FILE (`-` for standard output), or --json"
+                .into(),
+        ));
+    }
     check_outputs(&[("svg", &a.svg)])?;
-    let m = map::run(&sc, x, y, &presets, kind);
+    let runs = a.steps * a.steps * presets.len() as u64;
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(runs),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs, eta {eta}",
+        )
+        .expect("a valid template"),
+    );
+    let tick = |n: u64| bar.set_position(n);
+    let budget = crate::search::classify::Budget {
+        max_steps: a.max_steps,
+        on_run: Some(&tick),
+    };
+    let m = map::run_within(&sc, x, y, &presets, kind, &budget);
+    bar.finish_and_clear();
+    let m = m.map_err(|e| {
+        BadInput::msg(format!(
+            "{}: map stopped at its budget after {} of {runs} runs and {} engine steps (--max-steps {}); nothing was written. Raise --max-steps, or use fewer --steps",
+            sc.name, e.runs, e.steps, a.max_steps
+        ))
+    })?;
     if let Some(f) = &a.svg {
         write_out(f, "svg", &map::svg(&m))?;
     }

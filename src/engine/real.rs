@@ -69,6 +69,7 @@ impl Core {
             core: self.clone(),
             t,
             timer: None,
+            ends_run: false,
         }
     }
 
@@ -121,6 +122,8 @@ pub struct Sleep {
     core: Rc<Core>,
     t: u64,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The run's own wait for its horizon, which must complete when due.
+    ends_run: bool,
 }
 
 impl Future for Sleep {
@@ -129,7 +132,7 @@ impl Future for Sleep {
         let core = self.core.clone();
         let now = core.clock.now_ms();
         if now >= self.t {
-            if self.t >= core.horizon {
+            if self.ends_run {
                 return Poll::Ready(());
             }
             if core.stopped.get() || now >= core.horizon || !core.take_step() {
@@ -189,7 +192,11 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, clock: RealClock, root: F) 
     let c = core.clone();
     let end = local.block_on(&rt, async move {
         root(Rt(super::Engine::Real(c.clone())));
-        match first_of(c.stop.notified(), c.sleep_until(horizon)).await {
+        let horizon_sleep = Sleep {
+            ends_run: true,
+            ..c.sleep_until(horizon)
+        };
+        match first_of(c.stop.notified(), horizon_sleep).await {
             Either::Left(()) if c.budget_hit.get() => EndReason::StepBudget,
             Either::Left(()) => EndReason::Stopped,
             Either::Right(()) => EndReason::Horizon,
@@ -204,5 +211,72 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, clock: RealClock, root: F) 
         steps: core.steps.get(),
         choices: Vec::new(),
         decisions_used: core.decisions.used(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Builder;
+
+    /// A loop of sleeps whose deadlines have all passed (a tiny `--time-scale`) never gives the
+    /// runtime a turn: each must count as a step, so the budget ends the run.
+    #[test]
+    // The real engine reads the wall clock; the channel's timeout is only a watchdog.
+    #[allow(clippy::disallowed_methods)]
+    fn a_loop_of_due_sleeps_ends_at_the_step_budget() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let clock = RealClock {
+                epoch: Instant::now(),
+                scale: 1e-9,
+            };
+            let report = Builder::new()
+                .horizon_ms(u64::MAX / 2)
+                .max_steps(10_000)
+                .run_real(clock, |rt| {
+                    let r = rt.clone();
+                    rt.spawn(async move {
+                        loop {
+                            r.sleep_until(r.now()).await;
+                        }
+                    });
+                });
+            let _ = tx.send(report);
+        });
+        let report = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the run ends (a loop inside one poll would never end)");
+        assert_eq!(report.end, EndReason::StepBudget);
+        assert_eq!(report.steps, 10_000);
+    }
+
+    /// Past the horizon no due sleep completes: the run ends there even if the budget is huge.
+    #[test]
+    #[allow(clippy::disallowed_methods)]
+    fn a_loop_of_due_sleeps_ends_at_the_horizon() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let clock = RealClock {
+                epoch: Instant::now(),
+                scale: 1e-3,
+            };
+            let report = Builder::new()
+                .horizon_ms(50)
+                .max_steps(u64::MAX)
+                .run_real(clock, |rt| {
+                    let r = rt.clone();
+                    rt.spawn(async move {
+                        loop {
+                            r.sleep_until(r.now()).await;
+                        }
+                    });
+                });
+            let _ = tx.send(report);
+        });
+        let report = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the run ends at its horizon");
+        assert_eq!(report.end, EndReason::Horizon);
     }
 }

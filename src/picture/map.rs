@@ -19,6 +19,7 @@ use crate::replay;
 use crate::scenario::fields::{self, Access, Field, Kind, Ty};
 use crate::scenario::slots::{timing_slots, Slot};
 use crate::scenario::Scenario;
+use crate::search::classify::{Budget, Exhausted};
 use crate::suggest::unknown_name;
 use crate::vocab::{StartupOutcome, Violation};
 
@@ -231,6 +232,20 @@ pub struct Map {
 /// Runs `sc` at every grid point under every preset (`expect` is ignored; only the two
 /// fields and `preset` change).
 pub fn run(sc: &Scenario, x: MapAxis, y: MapAxis, presets: &[Preset], kind: EngineKind) -> Map {
+    run_within(sc, x, y, presets, kind, &Budget::UNLIMITED).expect("no budget to exhaust")
+}
+
+/// [`run`] within `budget` (engine steps over every cell's run, and a tick per run):
+/// `Exhausted` when the cells so far spent more steps than allowed.
+pub fn run_within(
+    sc: &Scenario,
+    x: MapAxis,
+    y: MapAxis,
+    presets: &[Preset],
+    kind: EngineKind,
+    budget: &Budget<'_>,
+) -> Result<Map, Exhausted> {
+    let (mut runs, mut steps) = (0u64, 0u64);
     let mut raw: Vec<(Preset, Vec<Vec<Category>>)> = Vec::new();
     let mut seen = BTreeSet::new();
     for &p in presets {
@@ -244,7 +259,15 @@ pub fn run(sc: &Scenario, x: MapAxis, y: MapAxis, presets: &[Preset], kind: Engi
                 let mut s = base.clone();
                 x.target.set(&mut s, vx);
                 y.target.set(&mut s, vy);
+                if steps >= budget.max_steps {
+                    return Err(Exhausted { runs, steps });
+                }
                 let ev = replay::evaluate_valid(&s, kind);
+                runs += 1;
+                steps = steps.saturating_add(ev.output.engine.steps);
+                if let Some(tick) = budget.on_run {
+                    tick(runs);
+                }
                 let c = Category {
                     violations: ev.violations.iter().copied().collect(),
                     startup: ev.output.results.startup,
@@ -271,13 +294,13 @@ pub fn run(sc: &Scenario, x: MapAxis, y: MapAxis, presets: &[Preset], kind: Engi
                 .collect(),
         })
         .collect();
-    Map {
+    Ok(Map {
         scenario: sc.name.clone(),
         x,
         y,
         categories,
         panels,
-    }
+    })
 }
 
 /// Colours of violating categories, in order (then repeated).

@@ -527,16 +527,17 @@ fn announcement(sc: &Scenario, addr: SocketAddr, external: &[u32]) -> String {
     s
 }
 
-/// File descriptors a run needs beyond those open now: the runtimes, listeners, the proxy's
-/// pairs and the server's log (a fixed 64), and per client attempt its two ends and the
-/// proxy's share (3).
+/// File descriptors a run may need beyond those open now: the runtimes, listeners, the
+/// proxy's pairs and the server's log (a fixed 32), and per client attempt its two ends (2),
+/// as if every attempt were open at once. An upper bound: a run short of it may still work,
+/// but one that runs out hangs or reports refusals that are not the scenario's.
 fn descriptors_needed(sc: &Scenario) -> u64 {
     let attempts: u64 = sc
         .clients
         .iter()
         .map(|c| u64::from(c.count.max(1)) * (1 + u64::from(c.reconnects)))
         .sum();
-    64 + 3 * attempts
+    32 + 2 * attempts
 }
 
 /// Checks before anything starts that the run cannot run out of file descriptors (which

@@ -132,19 +132,16 @@ fn alive(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-/// Processes (pid, parent pid) whose command line names `dir` (a server's `--dir`).
+/// Processes (pid, parent pid) working in `dir` (a server started with `--dir` works there;
+/// its command line is no help, since redis-server rewrites its process title).
 fn processes_using(dir: &std::path::Path) -> Vec<(i32, i32)> {
-    let want = dir.as_os_str().as_encoded_bytes();
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     procs
         .flatten()
         .filter_map(|p| p.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == want))
-        })
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|c| c == dir))
         .filter_map(|pid| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
             let ppid = stat

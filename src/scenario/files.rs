@@ -23,13 +23,16 @@ pub struct Scan {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
+/// How deep a scenarios folder is searched; a folder at this depth is reported, not entered.
+pub const MAX_FOLDER_DEPTH: usize = 64;
+
 /// Walks `root` (following links, each folder once: a link back to an ancestor is skipped
 /// and reported) for regular `*.toml` files.
 pub fn scan(root: &Path) -> Scan {
     let mut out = Scan::default();
     let walk = walkdir::WalkDir::new(root)
         .follow_links(true)
-        .max_depth(32)
+        .max_depth(MAX_FOLDER_DEPTH)
         .sort_by_file_name();
     for entry in walk {
         match entry {
@@ -48,6 +51,13 @@ pub fn scan(root: &Path) -> Scan {
             }
             Ok(e) => {
                 let p = e.path();
+                if e.file_type().is_dir() && e.depth() == MAX_FOLDER_DEPTH {
+                    out.skipped.push((
+                        p.to_path_buf(),
+                        format!("more than {MAX_FOLDER_DEPTH} folders deep: not searched"),
+                    ));
+                    continue;
+                }
                 if e.file_type().is_dir() || p.extension().is_none_or(|x| x != "toml") {
                     continue;
                 }
@@ -66,6 +76,23 @@ pub fn scan(root: &Path) -> Scan {
     out
 }
 
+/// An IO error on a path, in words a user acts on (Linux's numbers; elsewhere the system's
+/// own text).
+fn path_error(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        return "permission denied (EACCES): readysim may not read it or a folder on the way"
+            .into();
+    }
+    match e.raw_os_error() {
+        Some(40) if cfg!(target_os = "linux") => "a loop of symbolic links (ELOOP)".into(),
+        Some(20) if cfg!(target_os = "linux") => {
+            "a part of the path is not a folder (ENOTDIR)".into()
+        }
+        Some(36) if cfg!(target_os = "linux") => "the path is too long (ENAMETOOLONG)".into(),
+        _ => e.to_string(),
+    }
+}
+
 /// Why a name or path did not lead to one scenario file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FindError {
@@ -77,6 +104,14 @@ pub enum FindError {
         root: PathBuf,
         /// The closest names that exist.
         suggestions: Vec<String>,
+    },
+    /// A path that exists but cannot be read as a file: a symbolic-link loop, a permission,
+    /// a link to nothing.
+    Path {
+        /// The path given.
+        path: PathBuf,
+        /// What the system said, in words.
+        why: String,
     },
     /// Two files share one name.
     Duplicate {
@@ -111,6 +146,7 @@ impl fmt::Display for FindError {
                 }
                 Ok(())
             }
+            FindError::Path { path, why } => write!(f, "{}: {why}", path.display()),
             FindError::Duplicate { name, files } => {
                 let list: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
                 write!(
@@ -128,12 +164,26 @@ impl fmt::Display for FindError {
 pub fn find(root: &Path, name_or_path: &str) -> Result<PathBuf, FindError> {
     let as_path = Path::new(name_or_path);
     // Any existing non-folder path is the file meant: a FIFO or a device then gets "not a
-    // regular file" from the reader, not "no scenario named".
-    if (name_or_path.ends_with(".toml") || name_or_path.contains('/'))
-        && as_path.exists()
-        && !as_path.is_dir()
-    {
-        return Ok(as_path.to_path_buf());
+    // regular file" from the reader, not "no scenario named". A path the system refuses (a
+    // link loop, a permission) is named as what it is.
+    if name_or_path.ends_with(".toml") || name_or_path.contains('/') {
+        match std::fs::metadata(as_path) {
+            Ok(m) if !m.is_dir() => return Ok(as_path.to_path_buf()),
+            Ok(_) => {}
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(FindError::Path {
+                    path: as_path.to_path_buf(),
+                    why: path_error(&e),
+                })
+            }
+            Err(_) if std::fs::symlink_metadata(as_path).is_ok() => {
+                return Err(FindError::Path {
+                    path: as_path.to_path_buf(),
+                    why: "a symbolic link to a file that does not exist".into(),
+                })
+            }
+            Err(_) => {}
+        }
     }
     let files = files_under(root);
     let matches: Vec<PathBuf> = files

@@ -290,6 +290,36 @@ struct Judge<'a> {
     targets: &'a [Target],
     class: (Vec<bool>, Vec<bool>),
     until: u64,
+    budget: &'a Budget<'a>,
+    /// Runs made and engine steps spent so far.
+    runs: std::cell::Cell<u64>,
+    steps: std::cell::Cell<u64>,
+}
+
+/// How much work a classification may do: engine steps summed over its runs (a heavy file's
+/// runs cost up to its step budget each), and who to tell after each run.
+pub struct Budget<'a> {
+    /// Steps over all runs; past it the classification stops and reports [`Exhausted`].
+    pub max_steps: u64,
+    /// Called with the number of runs made so far, after each run (a progress bar).
+    pub on_run: Option<&'a dyn Fn(u64)>,
+}
+
+impl Budget<'_> {
+    /// No bound, no progress.
+    pub const UNLIMITED: Budget<'static> = Budget {
+        max_steps: u64::MAX,
+        on_run: None,
+    };
+}
+
+/// A classification stopped at its budget: what it had spent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exhausted {
+    /// Runs made.
+    pub runs: u64,
+    /// Engine steps spent.
+    pub steps: u64,
 }
 
 impl Judge<'_> {
@@ -301,7 +331,17 @@ impl Judge<'_> {
         if availability(c, self.until) != self.class {
             return Some((vec![true; self.targets.len()], true));
         }
+        if self.steps.get() >= self.budget.max_steps {
+            // Over budget: no more runs; the caller reports Exhausted, not these results.
+            return None;
+        }
         let ev = replay::evaluate_valid(c, self.kind);
+        self.steps
+            .set(self.steps.get().saturating_add(ev.output.engine.steps));
+        self.runs.set(self.runs.get() + 1);
+        if let Some(tick) = self.budget.on_run {
+            tick(self.runs.get());
+        }
         Some((
             self.targets.iter().map(|t| t.holds(c, &ev)).collect(),
             false,
@@ -326,13 +366,20 @@ pub(crate) fn roles_of(sc: &Scenario) -> &'static [Role] {
 
 /// Classifies one failure of `sc`.
 pub fn classify(sc: &Scenario, target: &Target, kind: EngineKind) -> Classified {
-    classify_all(sc, std::slice::from_ref(target), kind)
+    classify_within(sc, std::slice::from_ref(target), kind, &Budget::UNLIMITED)
+        .expect("no budget to exhaust")
         .pop()
         .expect("one target, one result")
 }
 
-/// Classifies every target of `sc`, evaluating each perturbed run once for all of them.
-pub(crate) fn classify_all(sc: &Scenario, targets: &[Target], kind: EngineKind) -> Vec<Classified> {
+/// Classifies every target of `sc` within `budget`, evaluating each perturbed run once for
+/// all of them: `Exhausted` when its runs spent more steps than allowed.
+pub(crate) fn classify_within(
+    sc: &Scenario,
+    targets: &[Target],
+    kind: EngineKind,
+    budget: &Budget<'_>,
+) -> Result<Vec<Classified>, Exhausted> {
     let base_ev = replay::evaluate_valid(sc, kind);
     let until = base_ev
         .output
@@ -344,6 +391,9 @@ pub(crate) fn classify_all(sc: &Scenario, targets: &[Target], kind: EngineKind) 
         targets,
         class: availability(sc, until),
         until,
+        budget,
+        runs: std::cell::Cell::new(1),
+        steps: std::cell::Cell::new(base_ev.output.engine.steps),
     };
     let n = targets.len();
     let mut trials: Vec<Vec<Trial>> = vec![Vec::new(); n];
@@ -445,7 +495,13 @@ pub(crate) fn classify_all(sc: &Scenario, targets: &[Target], kind: EngineKind) 
             });
         }
     }
-    targets
+    if judge.steps.get() >= budget.max_steps {
+        return Err(Exhausted {
+            runs: judge.runs.get(),
+            steps: judge.steps.get(),
+        });
+    }
+    Ok(targets
         .iter()
         .zip(windows)
         .zip(trials)
@@ -472,5 +528,5 @@ pub(crate) fn classify_all(sc: &Scenario, targets: &[Target], kind: EngineKind) 
                 trials,
             }
         })
-        .collect()
+        .collect())
 }
