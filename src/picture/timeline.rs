@@ -266,11 +266,60 @@ fn span_title(s: &Span) -> String {
     format!("{} ({}..{} ms)", s.label, s.from, s.to)
 }
 
+/// Where the picture's parts sit, top to bottom.
+struct Layout {
+    /// The top of the violation-name rows.
+    strip: f64,
+    /// The top of the first lane.
+    lanes_y: f64,
+    /// The height of all lanes.
+    lanes_h: f64,
+    /// The time axis (the bottom of the lanes).
+    axis_y: f64,
+    /// The top of the legend.
+    legend_y: f64,
+}
+
+/// A violation's name above the lanes: x of its mark, its row, whether it ends at the mark
+/// (near the right edge), and the mark.
+type VLabel<'a> = (f64, usize, bool, &'a super::Mark);
+
 /// The timeline of one picture as a standalone SVG document.
 pub fn svg(p: &Picture) -> String {
     let axis = Axis::of(p);
+    let (head, y) = header(p);
+    let (rows, vlabels) = violation_rows(p, &axis);
+    let strip = y + 12.0;
+    let lanes_y = strip + 15.0 * rows as f64 + 6.0;
+    let lanes_h = LANE_H * p.lanes.len() as f64;
+    let axis_y = lanes_y + lanes_h;
+    let (kinds, marks_used) = legend_entries(p);
+    let legend_n = kinds.len() + marks_used.len() + usize::from(!axis.gaps().is_empty());
+    let l = Layout {
+        strip,
+        lanes_y,
+        lanes_h,
+        axis_y,
+        legend_y: axis_y + 48.0,
+    };
+    let height = l.legend_y + 18.0 * legend_n.div_ceil(4) as f64 + 10.0;
+    let width = X0 + PLOT_W + RIGHT;
     let mut o = String::with_capacity(16 * 1024);
-    // Header: title, summary, verdict, message.
+    svg_open(&mut o, p, width, height);
+    o.push_str(&head);
+    lanes(&mut o, p, &l);
+    gaps(&mut o, &axis, &l);
+    spans(&mut o, p, &axis, &l);
+    marks(&mut o, p, &axis, &l);
+    violation_names(&mut o, &vlabels, &l);
+    time_axis(&mut o, &axis, &l);
+    legend(&mut o, kinds, marks_used, !axis.gaps().is_empty(), &l);
+    o.push_str("</svg>\n");
+    o
+}
+
+/// The header lines (title, summary, verdict, message) and the y of the last one.
+fn header(p: &Picture) -> (String, f64) {
     let mut y = 22.0;
     let mut head = String::new();
     let _ = writeln!(
@@ -304,8 +353,13 @@ pub fn svg(p: &Picture) -> String {
             escape(m)
         );
     }
-    // Violation names in rows above the lanes, staggered so none overlaps another; a name
-    // that would run off the right edge ends at its mark instead of starting there.
+    (head, y)
+}
+
+/// Violation names in rows above the lanes, staggered so none overlaps another; a name that
+/// would run off the right edge ends at its mark instead of starting there. The number of
+/// rows, and each name's place.
+fn violation_rows<'a>(p: &'a Picture, axis: &Axis) -> (usize, Vec<VLabel<'a>>) {
     let mut vrows: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut vlabels = Vec::new();
     for m in p.marks.iter().filter(|m| m.kind == MarkKind::Violation) {
@@ -326,11 +380,11 @@ pub fn svg(p: &Picture) -> String {
         vrows[row].push((a, b));
         vlabels.push((x, row, right, m));
     }
-    let strip = y + 12.0;
-    let lanes_y = strip + 15.0 * vrows.len() as f64 + 6.0;
-    let lanes_h = LANE_H * p.lanes.len() as f64;
-    let axis_y = lanes_y + lanes_h;
-    // Legend: the span kinds and mark kinds this picture uses, in a fixed order.
+    (vrows.len(), vlabels)
+}
+
+/// The span kinds and mark kinds this picture uses, in a fixed order.
+fn legend_entries(p: &Picture) -> (Vec<Kind>, Vec<MarkKind>) {
     let mut kinds: Vec<Kind> = p.spans.iter().map(|s| s.kind).collect();
     kinds.sort();
     kinds.dedup();
@@ -348,10 +402,11 @@ pub fn svg(p: &Picture) -> String {
         .into_iter()
         .filter(|k| p.marks.iter().any(|m| m.kind == *k))
         .collect();
-    let legend_n = kinds.len() + marks_used.len() + usize::from(!axis.gaps().is_empty());
-    let legend_y = axis_y + 48.0;
-    let height = legend_y + 18.0 * legend_n.div_ceil(4) as f64 + 10.0;
-    let width = X0 + PLOT_W + RIGHT;
+    (kinds, marks_used)
+}
+
+/// The `<svg>` element's opening, its title and the style sheet.
+fn svg_open(o: &mut String, p: &Picture, width: f64, height: f64) {
     let _ = writeln!(
         o,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans, Verdana, sans-serif">"#,
@@ -373,11 +428,13 @@ pub fn svg(p: &Picture) -> String {
         ".legend{font-size:11px}",
         "</style>\n"
     ));
-    o.push_str(&head);
-    // Lanes: stripes and labels.
+}
+
+/// Lanes: stripes and labels.
+fn lanes(o: &mut String, p: &Picture, at: &Layout) {
     o.push_str("<g class=\"lanes\">\n");
     for (i, l) in p.lanes.iter().enumerate() {
-        let ly = lanes_y + LANE_H * i as f64;
+        let ly = at.lanes_y + LANE_H * i as f64;
         let _ = writeln!(
             o,
             r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>"#,
@@ -397,24 +454,30 @@ pub fn svg(p: &Picture) -> String {
         );
     }
     o.push_str("</g>\n");
-    // Compressed gaps: a hatched band across every lane.
+}
+
+/// Compressed gaps: a hatched band across every lane.
+fn gaps(o: &mut String, axis: &Axis, l: &Layout) {
     for (a, b) in axis.gaps() {
         let (xa, xb) = (axis.x(a), axis.x(b));
         let _ = writeln!(
             o,
             r##"<rect class="gap" x="{}" y="{}" width="{}" height="{}" fill="#ffffff" stroke="#bbb" stroke-dasharray="3 3"><title>{} of nothing new, compressed</title></rect>"##,
             n(xa),
-            n(lanes_y),
+            n(l.lanes_y),
             n(xb - xa),
-            n(lanes_h),
+            n(l.lanes_h),
             ms_label(b - a)
         );
     }
-    // Spans: bands first, then the spans inside them.
+}
+
+/// Spans: bands first, then the spans inside them.
+fn spans(o: &mut String, p: &Picture, axis: &Axis, l: &Layout) {
     o.push_str("<g class=\"spans\">\n");
     for pass in [true, false] {
         for s in p.spans.iter().filter(|s| band(s.kind) == pass) {
-            let ly = lanes_y + LANE_H * s.lane as f64;
+            let ly = l.lanes_y + LANE_H * s.lane as f64;
             let (x, x1) = (axis.x(s.from), axis.x(s.to));
             let w = (x1 - x).max(1.5);
             let (top, h) = if pass {
@@ -446,7 +509,10 @@ pub fn svg(p: &Picture) -> String {
         }
     }
     o.push_str("</g>\n");
-    // Marks.
+}
+
+/// Marks, each kind its own shape; background marks inside a compressed gap are left out.
+fn marks(o: &mut String, p: &Picture, axis: &Axis, l: &Layout) {
     o.push_str("<g class=\"marks\">\n");
     let gaps = axis.gaps();
     for m in &p.marks {
@@ -454,7 +520,7 @@ pub fn svg(p: &Picture) -> String {
         if m.ambient && gaps.iter().any(|(a, b)| *a < m.t && m.t < *b) {
             continue;
         }
-        let ly = lanes_y + LANE_H * m.lane as f64;
+        let ly = l.lanes_y + LANE_H * m.lane as f64;
         let cy = ly + LANE_H / 2.0;
         let x = axis.x(m.t);
         let c = mark_colour(m.kind);
@@ -483,8 +549,8 @@ pub fn svg(p: &Picture) -> String {
                 let _ = writeln!(
                     o,
                     r##"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="#000" stroke-width="1.5"/>"##,
-                    n(lanes_y),
-                    n(axis_y),
+                    n(l.lanes_y),
+                    n(l.axis_y),
                     x = n(x)
                 );
                 let _ = writeln!(
@@ -498,8 +564,8 @@ pub fn svg(p: &Picture) -> String {
                 let _ = writeln!(
                     o,
                     r##"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="{c}" stroke-dasharray="4 3"/>"##,
-                    n(strip - 4.0),
-                    n(axis_y),
+                    n(l.strip - 4.0),
+                    n(l.axis_y),
                     x = n(x)
                 );
                 let _ = writeln!(
@@ -557,33 +623,39 @@ pub fn svg(p: &Picture) -> String {
         }
     }
     o.push_str("</g>\n");
-    // Violation names.
-    for (x, row, right, m) in vlabels {
+}
+
+/// The violation names in their rows.
+fn violation_names(o: &mut String, vlabels: &[VLabel<'_>], l: &Layout) {
+    for &(x, row, right, m) in vlabels {
         let _ = writeln!(
             o,
             r#"<text class="vname" x="{}" y="{}"{}>{}</text>"#,
             n(if right { x - 3.0 } else { x + 3.0 }),
-            n(strip + 15.0 * row as f64 + 8.0),
+            n(l.strip + 15.0 * row as f64 + 8.0),
             if right { r#" text-anchor="end""# } else { "" },
             escape(&m.label)
         );
     }
-    // The axis.
+}
+
+/// The time axis: line, ticks, the marks of compressed gaps, and its caption.
+fn time_axis(o: &mut String, axis: &Axis, l: &Layout) {
     let _ = writeln!(
         o,
         r##"<line class="axis" x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="#333"/>"##,
         n(X0),
         n(X0 + PLOT_W),
-        y = n(axis_y)
+        y = n(l.axis_y)
     );
     for t in axis.ticks() {
         let x = axis.x(t);
         let _ = writeln!(
             o,
             r##"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="#333"/><text class="tick" x="{x}" y="{}">{}</text>"##,
-            n(axis_y),
-            n(axis_y + 5.0),
-            n(axis_y + 17.0),
+            n(l.axis_y),
+            n(l.axis_y + 5.0),
+            n(l.axis_y + 17.0),
             ms_label(t),
             x = n(x)
         );
@@ -594,27 +666,30 @@ pub fn svg(p: &Picture) -> String {
             o,
             r##"<path class="break" d="M{} {}l6 -8M{} {}l6 -8" stroke="#333" stroke-width="1.5"/>"##,
             n(xm - 6.0),
-            n(axis_y + 4.0),
+            n(l.axis_y + 4.0),
             n(xm),
-            n(axis_y + 4.0)
+            n(l.axis_y + 4.0)
         );
     }
     let _ = writeln!(
         o,
         r#"<text class="tick" x="{}" y="{}">virtual time since the process started{}</text>"#,
         n(X0 + PLOT_W / 2.0),
-        n(axis_y + 34.0),
+        n(l.axis_y + 34.0),
         if axis.gaps().is_empty() {
             ""
         } else {
             " (// marks a compressed gap)"
         }
     );
-    // Legend.
+}
+
+/// The legend: four entries a row.
+fn legend(o: &mut String, kinds: Vec<Kind>, marks_used: Vec<MarkKind>, gaps: bool, l: &Layout) {
     let mut i = 0usize;
     let mut slot = |o: &mut String, draw: &dyn Fn(&mut String, f64, f64), text: &str| {
         let x = 10.0 + 300.0 * (i % 4) as f64;
-        let y = legend_y + 18.0 * (i / 4) as f64;
+        let y = l.legend_y + 18.0 * (i / 4) as f64;
         draw(o, x, y);
         let _ = writeln!(
             o,
@@ -628,7 +703,7 @@ pub fn svg(p: &Picture) -> String {
     o.push_str("<g class=\"legend\">\n");
     for k in kinds {
         slot(
-            &mut o,
+            o,
             &|o, x, y| {
                 let _ = writeln!(
                     o,
@@ -643,7 +718,7 @@ pub fn svg(p: &Picture) -> String {
     }
     for k in marks_used {
         slot(
-            &mut o,
+            o,
             &|o, x, y| {
                 let _ = writeln!(
                     o,
@@ -656,9 +731,9 @@ pub fn svg(p: &Picture) -> String {
             mark_name(k),
         );
     }
-    if !axis.gaps().is_empty() {
+    if gaps {
         slot(
-            &mut o,
+            o,
             &|o, x, y| {
                 let _ = writeln!(
                     o,
@@ -670,8 +745,7 @@ pub fn svg(p: &Picture) -> String {
             "compressed gap (nothing starts or ends)",
         );
     }
-    o.push_str("</g>\n</svg>\n");
-    o
+    o.push_str("</g>\n");
 }
 
 #[cfg(test)]
