@@ -72,6 +72,14 @@ pub struct Cli {
     /// The engine that runs the model.
     #[arg(long, global = true, value_enum, default_value_t = Engine::Fast)]
     pub engine: Engine,
+    /// Tables at full width. By default a table on a terminal (or with $COLUMNS set) fits its
+    /// width, wrapping long cells; piped output is always full width.
+    #[arg(long, global = true)]
+    pub wide: bool,
+    /// With the replay of every scenario (`readysim`, `readysim all`): also write a JUnit XML
+    /// report to FILE, one test case per scenario file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -216,6 +224,14 @@ pub enum Command {
         #[arg(required = true, value_name = "SHARD_DIR")]
         sources: Vec<PathBuf>,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard
+    /// output, e.g. `readysim completions bash > /etc/bash_completion.d/readysim`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output, e.g. `readysim man > readysim.1`.
+    Man,
     /// Time the incident and every scenario on both engines; print scenarios/s and the ratio.
     Bench {
         /// Wall-clock seconds per measured row.
@@ -320,6 +336,7 @@ impl BadInput {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
+    output::set_wide(cli.wide);
     let kind: EngineKind = cli.engine.into();
     let result = match &cli.command {
         None | Some(Command::All) => all(&cli, kind),
@@ -334,6 +351,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Map(a)) => pictures::map_cmd(&cli, a, kind),
         Some(Command::Real(a)) => real::real_cmd(&cli, a),
         Some(Command::Explain { name, list }) => explain(&cli, name.as_deref(), *list),
+        Some(Command::Completions { shell }) => completions(*shell),
+        Some(Command::Man) => man(),
         Some(Command::SeedSuite { markdown }) => seed_suite(&cli, *markdown),
         Some(Command::Explore(a)) => explore::explore(&cli, a, kind),
         Some(Command::Classify(a)) => explore::classify_cmd(&cli, a, kind),
@@ -735,6 +754,15 @@ fn all(cli: &Cli, kind: EngineKind) -> Result<Exit, BadInput> {
     } else {
         out!("{}", output::all_table(&rows, kind));
     }
+    // In a GitHub Actions job, each failing file is annotated where it lives.
+    if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+        for r in rows.iter().filter(|r| !r.pass) {
+            errln!("{}", output::github_error(r));
+        }
+    }
+    if let Some(f) = &cli.junit {
+        pictures::write_out(f, "junit", &output::junit(&rows, kind))?;
+    }
     Ok(if bad {
         Exit::BadInput
     } else if failed > 0 {
@@ -742,4 +770,24 @@ fn all(cli: &Cli, kind: EngineKind) -> Result<Exit, BadInput> {
     } else {
         Exit::Ok
     })
+}
+
+/// `readysim completions SHELL`.
+fn completions(shell: clap_complete::Shell) -> Result<Exit, BadInput> {
+    use clap::CommandFactory;
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "readysim", &mut buf);
+    output::print_or_exit(&String::from_utf8_lossy(&buf));
+    Ok(Exit::Ok)
+}
+
+/// `readysim man`.
+fn man() -> Result<Exit, BadInput> {
+    use clap::CommandFactory;
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut buf)
+        .map_err(|e| BadInput::msg(format!("cannot render the man page: {e}")))?;
+    output::print_or_exit(&String::from_utf8_lossy(&buf));
+    Ok(Exit::Ok)
 }

@@ -374,6 +374,46 @@ pub fn plural(n: usize, word: &str) -> String {
 }
 
 /// A plain table with a header line, no wrapping (the same text on every terminal).
+/// Set by `--wide`: tables keep their full width.
+static WIDE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records `--wide` for [`table`].
+pub fn set_wide(wide: bool) {
+    WIDE.store(wide, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The width tables must fit: none with `--wide`; else `$COLUMNS` when set, else the
+/// terminal's when standard output is one; else none (piped output stays whole, for grep).
+pub fn table_width() -> Option<u16> {
+    use std::io::IsTerminal as _;
+    if WIDE.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<u16>().ok())
+    {
+        return Some(c.max(40));
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_columns().map(|c| c.max(40))
+}
+
+#[cfg(target_os = "linux")]
+fn terminal_columns() -> Option<u16> {
+    rustix::termios::tcgetwinsize(std::io::stdout())
+        .ok()
+        .map(|w| w.ws_col)
+        .filter(|c| *c > 0)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn terminal_columns() -> Option<u16> {
+    None
+}
+
 pub fn table(header: &[&str]) -> comfy_table::Table {
     let mut t = comfy_table::Table::new();
     // Columns apart by spaces, one rule under the header, nothing else: easy to read and to grep.
@@ -384,9 +424,59 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
         .content_lines(ContentLineStyle::none().junction(' '));
     t.load_style(PLAIN)
         .force_no_tty()
-        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
         .set_header(header.to_vec());
+    match table_width() {
+        Some(w) => {
+            t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+                .set_width(w);
+        }
+        None => {
+            t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+        }
+    }
     t
+}
+
+/// A GitHub Actions annotation for a row that failed.
+pub fn github_error(r: &Row) -> String {
+    // Data in annotations escapes %, CR and LF; properties also escape : and ,.
+    let data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let prop = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    format!(
+        "::error file={},line=1,title=readysim::{}",
+        prop(&r.file),
+        data(
+            r.problem
+                .as_deref()
+                .unwrap_or("the replay did not match its [expect]")
+        )
+    )
+}
+
+/// The JUnit XML report of a replay of every scenario: one test case per file, failed with
+/// what differed.
+pub fn junit(rows: &[Row], kind: crate::engine::EngineKind) -> String {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new(format!("readysim scenarios ({} engine)", kind.name()));
+    for r in rows {
+        let status = if r.pass {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(r.problem.clone().unwrap_or_else(|| "did not match".into()));
+            s
+        };
+        let mut case = TestCase::new(r.file.clone(), status);
+        case.set_classname("readysim");
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("readysim");
+    report.add_test_suite(suite);
+    report.to_string().unwrap_or_default()
 }
 
 /// `eprintln!` with control characters escaped (messages quote scenario text and paths).

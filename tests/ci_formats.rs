@@ -1,0 +1,107 @@
+//! What CI and a terminal read from readysim: tables that fit the width, JUnit XML a parser
+//! reads, GitHub annotations, shell completions and a man page.
+
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_readysim");
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = Command::new(BIN);
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("READYSIM_SCENARIOS")
+        .env_remove("COLUMNS")
+        .env_remove("GITHUB_ACTIONS")
+        .args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().expect("run readysim");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn widest(text: &str) -> usize {
+    text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+}
+
+#[test]
+fn list_fits_80_columns_and_wide_keeps_the_full_text() {
+    let (code, out, err) = run(&["list"], &[("COLUMNS", "80")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        widest(&out) <= 80,
+        "a line is {} wide:\n{out}",
+        widest(&out)
+    );
+    let (_, wide, _) = run(&["list", "--wide"], &[("COLUMNS", "80")]);
+    assert!(widest(&wide) > 80, "--wide keeps whole summaries");
+    // Piped without $COLUMNS: whole lines, for grep.
+    let (_, piped, _) = run(&["list"], &[]);
+    assert_eq!(piped, wide);
+}
+
+#[test]
+fn junit_report_parses_with_one_case_per_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let scen = dir.path().join("scenarios");
+    std::fs::create_dir_all(&scen).unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    std::fs::copy(src.join("slow-redis.toml"), scen.join("slow-redis.toml")).unwrap();
+    let bad = std::fs::read_to_string(src.join("incident-2025-09-09.toml"))
+        .unwrap()
+        .replace("startup = \"failed\"", "startup = \"ready\"");
+    std::fs::write(scen.join("incident-2025-09-09.toml"), bad).unwrap();
+    let xml = dir.path().join("out.xml");
+    let scen_s = scen.to_str().unwrap();
+    let (code, _, err) = run(
+        &["--scenarios", scen_s, "--junit", xml.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, 1, "one file does not match: {err}");
+    let text = std::fs::read_to_string(&xml).expect("the report is written");
+    let doc = roxmltree::Document::parse(&text).expect("JUnit XML parses");
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 2);
+    let failed: Vec<_> = cases
+        .iter()
+        .filter(|c| c.children().any(|k| k.has_tag_name("failure")))
+        .map(|c| c.attribute("name").unwrap_or(""))
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].ends_with("incident-2025-09-09.toml"),
+        "{failed:?}"
+    );
+    // In a GitHub Actions job the failing file is annotated.
+    let (_, _, err) = run(&["--scenarios", scen_s], &[("GITHUB_ACTIONS", "true")]);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("::error file=") && l.contains("incident-2025-09-09.toml")),
+        "{err}"
+    );
+}
+
+#[test]
+fn completions_and_man_page_name_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = run(&["completions", shell], &[]);
+        assert_eq!(code, 0, "{err}");
+        for cmd in ["replay", "explore", "classify", "real", "map"] {
+            assert!(out.contains(cmd), "{shell} completion lacks {cmd}");
+        }
+    }
+    let (code, out, err) = run(&["man"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with(".ie") || out.contains(".TH readysim"),
+        "{out}"
+    );
+    assert!(out.contains("explore"));
+}
