@@ -105,3 +105,20 @@ fn completions_and_man_page_name_every_command() {
     );
     assert!(out.contains("explore"));
 }
+
+/// Without `--record`, explore writes beside the build, never into `scenarios/`.
+#[test]
+fn explore_records_outside_the_scenarios_folder_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_remove("READYSIM_SCENARIOS")
+        .args(["explore", "--seed", "1", "--cases", "50", "--preset", "p0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "p0 fails: new signatures");
+    assert!(!dir.path().join("scenarios").exists(), "no scenarios/ made");
+    let found = dir.path().join("target/readysim/found");
+    let n = std::fs::read_dir(&found).map(|d| d.count()).unwrap_or(0);
+    assert!(n > 0, "files under {found:?}");
+}

@@ -43,7 +43,9 @@ pub struct ExploreArgs {
     /// lost-message, lost-connection, hang).
     #[arg(long = "property", value_name = "NAME", num_args = 1..)]
     pub properties: Vec<String>,
-    /// Where shrunk failures are written (default: `<scenarios>/found`).
+    /// Where shrunk failures are written (default: `target/readysim/found`, outside the
+    /// scenarios folder, so `cargo test` runs only what you move into it; give
+    /// `--record scenarios/found` to record straight into it).
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
     /// New signatures per code and property to shrink and record (the first K in case order;
@@ -89,6 +91,9 @@ pub struct ClassifyArgs {
     #[arg(long, value_name = "N", default_value_t = CLASSIFY_MAX_STEPS)]
     pub max_steps: u64,
 }
+
+/// Where `explore` records without `--record`: beside the build, not among the scenarios.
+pub const DEFAULT_RECORD_DIR: &str = "target/readysim/found";
 
 /// Default of `classify --max-steps`: about 10 to 30 s of the fast engine.
 pub const CLASSIFY_MAX_STEPS: u64 = 200_000_000;
@@ -413,7 +418,7 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
     let dir = a
         .record
         .clone()
-        .unwrap_or_else(|| cli.scenarios.join("found"));
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_RECORD_DIR));
     let mut rec = RecordDir::open(&dir, std::slice::from_ref(&cli.scenarios))
         .map_err(|e| BadInput::msg(format!("--record {e}")))?;
     if let Some(h) = &a.html {
