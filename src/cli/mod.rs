@@ -62,23 +62,29 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         default_value = "scenarios",
         env = "READYSIM_SCENARIOS"
     )]
     pub scenarios: PathBuf,
     /// Print JSON instead of text.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
     /// The engine that runs the model.
-    #[arg(long, global = true, value_enum, default_value_t = Engine::Fast)]
+    #[arg(long, global = true, value_enum, default_value_t = Engine::Fast, help_heading = "Global options")]
     pub engine: Engine,
     /// Tables at full width. By default a table on a terminal (or with $COLUMNS set) fits its
     /// width, wrapping long cells; piped output is always full width.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub wide: bool,
     /// With the replay of every scenario (`readysim`, `readysim all`): also write a JUnit XML
     /// report to FILE, one test case per scenario file.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        help_heading = "Global options"
+    )]
     pub junit: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
