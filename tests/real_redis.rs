@@ -169,13 +169,16 @@ fn auth_breaker_1011(bin: &Path) -> Result<(), Failed> {
 
 /// The storm's 500 ms blocking checks freeze the real server's loop: the idle client's pong
 /// is read too late and it is closed 1011 on the wire.
+///
+/// Its verdict flips 9 ms away (the storm must land while the ping is outstanding), so on a
+/// loaded host one real run in ten or so lets a loop pass through the storm; a second run
+/// decides (docs/real-services.md, "Repeats"). Two disagreements in a row fail.
 fn keepalive_stall_1011(bin: &Path) -> Result<(), Failed> {
-    wire(
-        bin,
-        "keepalive-stall-1011",
-        1.0,
-        &[(Some(1011), Some("keepalive ping timeout"))],
-    )?;
+    let want = [(Some(1011), Some("keepalive ping timeout"))];
+    if let Err(first) = wire(bin, "keepalive-stall-1011", 1.0, &want) {
+        eprintln!("keepalive-stall-1011: first run disagreed, running it again:\n{first:?}");
+        wire(bin, "keepalive-stall-1011", 1.0, &want)?;
+    }
     Ok(())
 }
 
