@@ -6,6 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod common;
+use common::stale;
+
 const BIN: &str = env!("CARGO_BIN_EXE_readysim");
 
 fn scenarios() -> PathBuf {
@@ -220,26 +223,9 @@ fn explain_answers_for_every_kind_of_name() {
     assert!(err.contains("false-ready"), "{err}");
 }
 
-/// A scratch copy of a shipped scenario under `scenarios/` of a temp project.
-fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    fs::create_dir_all(dir.path().join("scenarios")).unwrap();
-    let p = dir.path().join("scenarios").join(format!("{name}.toml"));
-    fs::copy(scenarios().join(format!("{name}.toml")), &p).unwrap();
-    (dir, p)
-}
-
-fn stale(p: &Path) {
-    // An old hash: bless must rewrite it.
-    let t = fs::read_to_string(p).unwrap();
-    let i = t.find("trace_hash = \"").unwrap() + 14;
-    let t = format!("{}0000000000000000{}", &t[..i], &t[i + 16..]);
-    fs::write(p, t).unwrap();
-}
-
 #[test]
 fn bless_keeps_crlf_comments_mode_symlinks_and_prints_json() {
-    let (dir, p) = scratch("slow-redis");
+    let (dir, p) = common::project("slow-redis");
     stale(&p);
     let text = fs::read_to_string(&p)
         .unwrap()
@@ -285,7 +271,7 @@ fn bless_keeps_crlf_comments_mode_symlinks_and_prints_json() {
 
 #[test]
 fn bless_refuses_read_only_files_and_files_changed_meanwhile() {
-    let (dir, p) = scratch("slow-redis");
+    let (dir, p) = common::project("slow-redis");
     stale(&p);
     let before = fs::read_to_string(&p).unwrap();
     let mut perm = fs::metadata(&p).unwrap().permissions();

@@ -71,9 +71,8 @@ fn redis_dirs() -> Vec<PathBuf> {
     v
 }
 
-/// Live (not zombie) processes working in `dir` (redis-server rewrites its command line,
-/// so its `--dir` is found through its working directory).
-fn processes_in(dir: &Path) -> Vec<i32> {
+/// Live (not zombie) processes for which `keep(pid)` holds.
+fn live_pids(keep: impl Fn(i32) -> bool) -> Vec<i32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
@@ -85,32 +84,25 @@ fn processes_in(dir: &Path) -> Vec<i32> {
             .next()
             .and_then(|r| r.split_whitespace().next())
             == Some("Z");
-        if !zombie && std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|c| c == dir) {
+        if !zombie && keep(pid) {
             out.push(pid);
         }
     }
     out
 }
 
-/// Live (not zombie) processes whose command line holds `needle`.
+/// Processes working in `dir` (redis-server rewrites its command line, so its `--dir` is
+/// found through its working directory).
+fn processes_in(dir: &Path) -> Vec<i32> {
+    live_pids(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|c| c == dir))
+}
+
+/// Processes whose command line holds `needle`.
 fn processes_with(needle: &str) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
+    live_pids(|pid| {
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let zombie = stat
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.split_whitespace().next())
-            == Some("Z");
-        if !zombie && String::from_utf8_lossy(&cmd).contains(needle) {
-            out.push(pid);
-        }
-    }
-    out
+        String::from_utf8_lossy(&cmd).contains(needle)
+    })
 }
 
 /// SIGKILL reaches no handler: the server must die with readysim (PR_SET_PDEATHSIG), and the

@@ -7,6 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod common;
+use common::{project, stale};
+
 const BIN: &str = env!("CARGO_BIN_EXE_readysim");
 
 fn scenarios() -> PathBuf {
@@ -47,22 +50,6 @@ fn to_closed_pipe(dir: &Path, args: &[&str]) -> (i32, String) {
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
-}
-
-/// A temp project with a copy of a shipped scenario under `scenarios/`.
-fn project(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    fs::create_dir_all(dir.path().join("scenarios")).unwrap();
-    let p = dir.path().join("scenarios").join(format!("{name}.toml"));
-    fs::copy(scenarios().join(format!("{name}.toml")), &p).unwrap();
-    (dir, p)
-}
-
-/// Makes the file's stored trace hash stale, so bless has something to rewrite.
-fn stale(p: &Path) {
-    let t = fs::read_to_string(p).unwrap();
-    let i = t.find("trace_hash = \"").unwrap() + 14;
-    fs::write(p, format!("{}0000000000000000{}", &t[..i], &t[i + 16..])).unwrap();
 }
 
 #[test]

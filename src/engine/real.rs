@@ -219,21 +219,21 @@ mod tests {
     use super::*;
     use crate::engine::Builder;
 
-    /// A loop of sleeps whose deadlines have all passed (a tiny `--time-scale`) never gives the
-    /// runtime a turn: each must count as a step, so the budget ends the run.
-    #[test]
-    // The real engine reads the wall clock; the channel's timeout is only a watchdog.
+    /// Runs one task that sleeps until "now" for ever, on a real clock of `scale`, and returns
+    /// the report; the channel's timeout is only a watchdog (a loop inside one poll would
+    /// never end).
+    // The real engine reads the wall clock.
     #[allow(clippy::disallowed_methods)]
-    fn a_loop_of_due_sleeps_ends_at_the_step_budget() {
+    fn due_sleeps_for_ever(scale: f64, horizon_ms: u64, max_steps: u64) -> EngineReport {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let clock = RealClock {
                 epoch: Instant::now(),
-                scale: 1e-9,
+                scale,
             };
             let report = Builder::new()
-                .horizon_ms(u64::MAX / 2)
-                .max_steps(10_000)
+                .horizon_ms(horizon_ms)
+                .max_steps(max_steps)
                 .run_real(clock, |rt| {
                     let r = rt.clone();
                     rt.spawn(async move {
@@ -244,39 +244,23 @@ mod tests {
                 });
             let _ = tx.send(report);
         });
-        let report = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the run ends (a loop inside one poll would never end)");
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("the run ends")
+    }
+
+    /// A loop of sleeps whose deadlines have all passed (a tiny `--time-scale`) never gives the
+    /// runtime a turn: each must count as a step, so the budget ends the run.
+    #[test]
+    fn a_loop_of_due_sleeps_ends_at_the_step_budget() {
+        let report = due_sleeps_for_ever(1e-9, u64::MAX / 2, 10_000);
         assert_eq!(report.end, EndReason::StepBudget);
         assert_eq!(report.steps, 10_000);
     }
 
     /// Past the horizon no due sleep completes: the run ends there even if the budget is huge.
     #[test]
-    #[allow(clippy::disallowed_methods)]
     fn a_loop_of_due_sleeps_ends_at_the_horizon() {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let clock = RealClock {
-                epoch: Instant::now(),
-                scale: 1e-3,
-            };
-            let report = Builder::new()
-                .horizon_ms(50)
-                .max_steps(u64::MAX)
-                .run_real(clock, |rt| {
-                    let r = rt.clone();
-                    rt.spawn(async move {
-                        loop {
-                            r.sleep_until(r.now()).await;
-                        }
-                    });
-                });
-            let _ = tx.send(report);
-        });
-        let report = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the run ends at its horizon");
+        let report = due_sleeps_for_ever(1e-3, 50, u64::MAX);
         assert_eq!(report.end, EndReason::Horizon);
     }
 }

@@ -1,4 +1,9 @@
 //! Helpers shared by the integration tests.
+// Each test binary compiles this module and uses part of it.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
 
 use readysim::scenario::{self, Scenario};
 
@@ -6,4 +11,21 @@ use readysim::scenario::{self, Scenario};
 pub fn scenario(body: &str) -> Scenario {
     let src = format!("format = 1\nname = \"t\"\nsummary = \"t\"\n{body}");
     scenario::parse(&src, std::path::Path::new("t.toml"), None).expect("valid test scenario")
+}
+
+/// A temp project with a copy of the shipped scenario `name` under its `scenarios/`.
+pub fn project(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("scenarios")).unwrap();
+    let p = dir.path().join("scenarios").join(format!("{name}.toml"));
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    fs::copy(shipped.join(format!("{name}.toml")), &p).unwrap();
+    (dir, p)
+}
+
+/// Makes the file's stored trace hash stale, so bless has something to rewrite.
+pub fn stale(p: &Path) {
+    let t = fs::read_to_string(p).unwrap();
+    let i = t.find("trace_hash = \"").unwrap() + 14;
+    fs::write(p, format!("{}0000000000000000{}", &t[..i], &t[i + 16..])).unwrap();
 }
