@@ -283,10 +283,13 @@ pub fn found_text(f: &Found, default_dir: &std::path::Path) -> String {
         let _ = writeln!(
             o,
             "  class: {c}{}",
-            if f.depends_on.is_empty() {
+            if f.windows.is_empty() {
                 String::new()
             } else {
-                format!(" (depends on {})", f.depends_on.join(", "))
+                format!(
+                    ", {} (readysim classify lists each field's window)",
+                    classify::nearest_flips(&f.windows, 3)
+                )
             }
         );
     }

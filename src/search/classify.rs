@@ -147,6 +147,21 @@ impl Window {
         format!("{}: {range}", self.field)
     }
 
+    /// How far from the file's value the nearest passing value lies (ms, or units), and
+    /// that value: the boundary is bisected to 1, so it is the window's edge plus one.
+    /// `None` for the decisions entry.
+    pub fn nearest_pass(&self) -> Option<(u64, u64)> {
+        if self.field == DECISIONS {
+            return None;
+        }
+        let below = self.from.map(|a| (self.value - a + 1, a - 1));
+        let above = self.to.map(|b| (b - self.value + 1, b + 1));
+        match (below, above) {
+            (Some(l), Some(h)) => Some(if h.0 < l.0 { h } else { l }),
+            (l, h) => l.or(h),
+        }
+    }
+
     fn width(&self) -> u64 {
         match (self.from, self.to) {
             (Some(a), Some(b)) => b - a,
@@ -155,6 +170,35 @@ impl Window {
             (None, None) => u64::MAX,
         }
     }
+}
+
+/// At most `shown` of the windows closest to flipping, as one line for a terminal:
+/// `passes with startup.init_ms = 1 (is 0), ...; 7 more fields flip it`. The whole list
+/// stays in the file's `[classification]` block and in `readysim classify`'s output.
+pub fn nearest_flips(windows: &[Window], shown: usize) -> String {
+    let mut near: Vec<(u64, &Window, u64)> = windows
+        .iter()
+        .filter_map(|w| w.nearest_pass().map(|(d, at)| (d, w, at)))
+        .collect();
+    near.sort_by(|a, b| (a.0, &a.1.field).cmp(&(b.0, &b.1.field)));
+    let mut parts: Vec<String> = near
+        .iter()
+        .take(shown)
+        .map(|(_, w, at)| format!("{} = {at} (is {})", w.field, w.value))
+        .collect();
+    let order = windows.iter().any(|w| w.field == DECISIONS);
+    if order {
+        parts.push("another same-instant order".into());
+    }
+    let mut line = format!("passes with {}", parts.join(", "));
+    let more = near.len().saturating_sub(shown);
+    if more > 0 {
+        line.push_str(&format!(
+            "; {more} more field{} flip it",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
+    line
 }
 
 /// The result of classifying one failure.
@@ -529,4 +573,53 @@ pub(crate) fn classify_within(
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(field: &str, from: Option<u64>, to: Option<u64>, value: u64) -> Window {
+        Window {
+            field: field.into(),
+            from,
+            to,
+            value,
+        }
+    }
+
+    #[test]
+    fn nearest_pass_is_the_closer_edge_plus_one() {
+        assert_eq!(w("a", None, Some(0), 0).nearest_pass(), Some((1, 1)));
+        assert_eq!(
+            w("a", Some(90), Some(200), 100).nearest_pass(),
+            Some((11, 89))
+        );
+        assert_eq!(
+            w("a", Some(50), Some(105), 100).nearest_pass(),
+            Some((6, 106))
+        );
+        assert_eq!(w("a", None, None, 7).nearest_pass(), None);
+        assert_eq!(w(DECISIONS, None, None, 0).nearest_pass(), None);
+    }
+
+    #[test]
+    fn nearest_flips_shows_the_closest_and_counts_the_rest() {
+        let ws = vec![
+            w("startup.services_ms", None, Some(1619), 1000),
+            w("startup.init_ms", None, Some(0), 0),
+            w("auth.latency_ms", None, Some(0), 0),
+            w("startup.cache_ms", None, Some(10), 10),
+            w(DECISIONS, None, None, 0),
+        ];
+        assert_eq!(
+            nearest_flips(&ws, 2),
+            "passes with auth.latency_ms = 1 (is 0), startup.cache_ms = 11 (is 10), \
+             another same-instant order; 2 more fields flip it"
+        );
+        assert_eq!(
+            nearest_flips(&ws[..1], 3),
+            "passes with startup.services_ms = 1620 (is 1000)"
+        );
+    }
 }

@@ -328,6 +328,9 @@ pub struct Found {
     pub class: Option<Class>,
     /// Parameters the failure depends on.
     pub depends_on: Vec<String>,
+    /// The same as windows, for the terminal's short form (the JSON keeps `depends_on`).
+    #[serde(skip)]
+    pub windows: Vec<classify::Window>,
     /// A write error, if the file could not be written.
     pub error: Option<String>,
 }

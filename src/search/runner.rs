@@ -564,6 +564,7 @@ fn known_found(sig: &Signature, code: &Code, case: u64, name: &str) -> Found {
         reasons: Vec::new(),
         class: None,
         depends_on: Vec::new(),
+        windows: Vec::new(),
         error: None,
     }
 }
@@ -609,12 +610,14 @@ fn settle(
         reasons: rep.client_reasons.iter().flatten().copied().collect(),
         class: None,
         depends_on: Vec::new(),
+        windows: Vec::new(),
         error: None,
     };
     let Some(dir) = record else { return found };
     let c = classify::classify(&sc, &classify::Target::Signature(sig.clone()), opts.kind);
     found.class = Some(c.class);
     found.depends_on = c.depends_on.clone();
+    found.windows = c.windows.clone();
     sc.expect = Some(replay::expect_of(&rep));
     sc.classification = Some(c.block());
     let base = found.clone();
