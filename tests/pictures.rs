@@ -627,6 +627,19 @@ fn explore_html_links_every_recorded_failure() {
         assert!(index.contains(&link), "{link} in the index");
         let page = std::fs::read_to_string(html.join(format!("{name}.html"))).expect("page");
         assert!(page.contains("<svg "));
+        // Beside the timeline, every parameter shrinking left away from its default.
+        let file = std::fs::read_to_string(rec.join(format!("{name}.toml"))).unwrap();
+        let listed = file
+            .lines()
+            .find_map(|l| l.split_once("non-default parameter(s): "))
+            .map_or("", |(_, rest)| rest);
+        assert!(page.contains("<h2>Non-default fields</h2>"), "{name}");
+        for param in listed.split(", ").filter(|p| !p.is_empty()) {
+            assert!(
+                page.contains(&format!("<tr><td>{param}")),
+                "{name}: {param}"
+            );
+        }
     }
     assert!(index.contains("<h2>Coverage</h2>") && index.contains("class=\"bar\""));
 }

@@ -17,7 +17,9 @@ th{background:#eee}td:first-child{white-space:nowrap}td.n{text-align:right;font-
 .trace td{font-family:DejaVu Sans Mono,monospace;font-size:12px;border:none;padding:0 10px 0 0}\
 .ok{color:#2e7d32}.bad{color:#c62828;font-weight:bold}.msg{font-family:DejaVu Sans Mono,monospace;color:#b71c1c}\
 .bar{background:#90caf9;height:10px;display:inline-block}.zero{color:#c62828}\
-svg{max-width:100%;height:auto}";
+svg{max-width:100%;height:auto}\
+.side{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}.side>.tl{flex:1 1 720px;min-width:0}\
+.fields td{font-family:DejaVu Sans Mono,monospace;font-size:12px}";
 
 fn head(o: &mut String, title: &str) {
     let _ = write!(
@@ -169,7 +171,29 @@ fn trace_table(o: &mut String, rep: &Report) {
     }
 }
 
-/// The page of one replay: the timeline, the verdict and the trace table.
+/// The fields the file sets away from their defaults, so a reader sees why a lane is red
+/// without opening the file.
+fn fields_table(o: &mut String, sc: &Scenario) {
+    let fields = crate::scenario::non_default_values(sc);
+    o.push_str("<div>\n<h2>Non-default fields</h2>\n");
+    if fields.is_empty() {
+        o.push_str("<p>none: every field is at its default</p>\n</div>\n");
+        return;
+    }
+    o.push_str("<table class=\"fields\">\n");
+    for (path, value) in &fields {
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            escape(path),
+            escape(value)
+        );
+    }
+    o.push_str("</table>\n</div>\n");
+}
+
+/// The page of one replay: the timeline, the fields the file sets, the verdict and the trace
+/// table.
 pub fn page(sc: &Scenario, rep: &Report) -> String {
     let mut o = String::with_capacity(64 * 1024);
     head(&mut o, &format!("readysim: {}", sc.name));
@@ -181,8 +205,11 @@ pub fn page(sc: &Scenario, rep: &Report) -> String {
         sc.policy.preset.name(),
         escape(sc.environment.name.name())
     );
+    o.push_str("<div class=\"side\">\n<div class=\"tl\">");
     o.push_str(&timeline::svg(&build(sc, rep)));
-    o.push_str("<h2>Verdict</h2>\n");
+    o.push_str("</div>\n");
+    fields_table(&mut o, sc);
+    o.push_str("</div>\n<h2>Verdict</h2>\n");
     verdict_table(&mut o, rep);
     o.push_str("<h2>Trace</h2>\n");
     trace_table(&mut o, rep);

@@ -242,6 +242,105 @@ pub fn to_toml(sc: &Scenario, header: &[String]) -> String {
     out
 }
 
+/// The fields where `sc` differs from a new scenario, as `(dotted path, value)` in file
+/// order: what a reader needs beside a picture to see why a run is what it is. `name`,
+/// `summary`, `[expect]` and `[classification]` are the file's bookkeeping, not the run's,
+/// and are left out. A list entry the default lacks is compared field by field against a
+/// default entry where the list has one (`clients`), shown whole otherwise (a window).
+pub fn non_default_values(sc: &Scenario) -> Vec<(String, String)> {
+    let value = |s: &Scenario| toml::Value::try_from(s).expect("a scenario always serialises");
+    let base = value(&Scenario::new(&sc.name, &sc.summary));
+    let client =
+        toml::Value::try_from(super::types::Client::default()).expect("a client always serialises");
+    let mut out = Vec::new();
+    let skip = ["format", "name", "summary", "expect", "classification"];
+    if let (toml::Value::Table(t), toml::Value::Table(b)) = (value(sc), base) {
+        for (k, v) in t.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
+            diff_value(k, v, b.get(k), &client, &mut out);
+        }
+    }
+    // In the field table's order, which is the file's, not the serialiser's (alphabetical).
+    out.sort_by_key(|(path, _)| field_rank(path));
+    out
+}
+
+/// A path's place in the field table: its row, or the row of its nearest listed parent.
+fn field_rank(path: &str) -> (usize, String) {
+    let mut generic = String::new();
+    let mut in_index = false;
+    for ch in path.chars() {
+        match ch {
+            '[' => {
+                in_index = true;
+                generic.push('[');
+            }
+            ']' => {
+                in_index = false;
+                generic.push(']');
+            }
+            _ if in_index => {}
+            c => generic.push(c),
+        }
+    }
+    let mut probe = generic.as_str();
+    loop {
+        if let Some(i) = super::fields::FIELDS.iter().position(|f| f.path == probe) {
+            return (i, path.to_string());
+        }
+        match probe.rfind(['.', '[']) {
+            Some(cut) => probe = &probe[..cut],
+            None => return (usize::MAX, path.to_string()),
+        }
+    }
+}
+
+fn diff_value(
+    path: &str,
+    v: &toml::Value,
+    d: Option<&toml::Value>,
+    client: &toml::Value,
+    out: &mut Vec<(String, String)>,
+) {
+    match (v, d) {
+        (toml::Value::Table(t), Some(toml::Value::Table(b))) => {
+            for (k, v) in t {
+                diff_value(&format!("{path}.{k}"), v, b.get(k), client, out);
+            }
+        }
+        (toml::Value::Array(items), d) if d.and_then(|d| d.as_array()) != Some(items) => {
+            if !items.iter().any(toml::Value::is_table) {
+                // A list of values (decisions, what-ifs) reads best whole.
+                out.push((path.to_string(), v.to_string()));
+                return;
+            }
+            let empty = Vec::new();
+            let b = d.and_then(|d| d.as_array()).unwrap_or(&empty);
+            for (i, item) in items.iter().enumerate() {
+                let base = b.get(i).or((path == "clients").then_some(client));
+                let at = format!("{path}[{i}]");
+                match (b.get(i), base) {
+                    (Some(base), _) => diff_value(&at, item, Some(base), client, out),
+                    (None, Some(base)) => {
+                        // An entry the default lacks is a change even when all its fields
+                        // are default ones.
+                        let before = out.len();
+                        diff_value(&at, item, Some(base), client, out);
+                        if out.len() == before {
+                            out.push((at, "an entry with every field at its default".into()));
+                        }
+                    }
+                    (None, None) => out.push((at, item.to_string())),
+                }
+            }
+            if items.len() < b.len() {
+                out.push((path.to_string(), v.to_string()));
+            }
+        }
+        (v, d) if Some(v) != d => out.push((path.to_string(), v.to_string())),
+        _ => {}
+    }
+}
+
 /// The temporary file name readysim writes `name` through in its folder: hidden, and carrying
 /// this process's id, so a file left by a killed process can be told from one being written.
 pub fn temp_name(name: &str) -> String {
@@ -326,4 +425,34 @@ pub fn write_atomic(path: &Path, text: &str, overwrite: bool) -> std::io::Result
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod non_default_tests {
+    use super::*;
+
+    #[test]
+    fn non_default_values_lists_only_what_the_file_changes() {
+        let mut sc = Scenario::new("x", "y");
+        assert!(non_default_values(&sc).is_empty());
+        sc.startup.services_ms += 5;
+        sc.clients.push(super::super::types::Client {
+            count: 41,
+            ..Default::default()
+        });
+        let got = non_default_values(&sc);
+        let paths: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["startup.services_ms", "clients[0].count"],
+            "{got:?}"
+        );
+        assert_eq!(got[1].1, "41");
+        sc.run.decisions = vec![3, 1];
+        let got = non_default_values(&sc);
+        assert_eq!(
+            got.last(),
+            Some(&("run.decisions".to_string(), "[3, 1]".to_string()))
+        );
+    }
 }

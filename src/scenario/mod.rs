@@ -19,8 +19,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use files::{
-    duplicate_names, files_under, find, remove_stale_temps, scan, temp_name, to_toml, write_atomic,
-    FindError, Scan,
+    duplicate_names, files_under, find, non_default_values, remove_stale_temps, scan, temp_name,
+    to_toml, write_atomic, FindError, Scan,
 };
 pub use timeline::Timeline;
 pub use types::*;
