@@ -587,7 +587,11 @@ fn compare_html_stacks_one_timeline_per_preset() {
     assert_eq!(page.matches("<svg ").count(), Preset::ALL.len());
     for p in Preset::ALL {
         assert!(page.contains(&format!("<h2 id=\"{}\">", p.name())), "{p:?}");
+        let title = format!(">claimed-race-grace under {}</text>", p.name());
+        assert_eq!(page.matches(&title).count(), 1, "{p:?}: its own title");
     }
+    // The file's summary describes its own preset: said once, above the table.
+    assert_eq!(page.matches("real under p8").count(), 1);
 }
 
 #[test]

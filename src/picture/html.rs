@@ -251,7 +251,12 @@ pub fn compare_page(sc: &Scenario, reports: &[(Preset, Report)]) -> String {
         let mut s = sc.clone();
         s.policy.preset = *p;
         let _ = writeln!(o, "<h2 id=\"{p}\">{p}</h2>", p = p.name());
-        o.push_str(&timeline::svg(&build(&s, r)));
+        // The file's name and summary head the page once; each picture says only its preset
+        // (the summary describes the file's own preset, so it would be wrong under others).
+        let mut picture = build(&s, r);
+        picture.title = format!("{} under {}", sc.name, p.name());
+        picture.summary.clear();
+        o.push_str(&timeline::svg(&picture));
     }
     o.push_str("</body>\n</html>\n");
     o
