@@ -344,6 +344,161 @@ fn ticks(lo: u64, hi: u64) -> Vec<u64> {
 /// Plot size of one panel.
 const SIDE: f64 = 320.0;
 
+/// The smallest band a region is drawn as, in px. At the default 100 steps a cell is 3.2 px
+/// and a region one row (or column) thick would vanish under its two boundary lines.
+const MIN_BAND: f64 = 4.0;
+
+/// Where a panel sits and how big its cells are.
+struct Grid {
+    ox: f64,
+    oy: f64,
+    cw: f64,
+    chh: f64,
+}
+
+/// For every cell, the (start, length) of the run of its category through it along one
+/// axis: columns when `vertical`, rows otherwise.
+fn segments(cells: &[Vec<usize>], vertical: bool) -> Vec<Vec<(usize, usize)>> {
+    let (ny, nx) = (cells.len(), cells.first().map_or(0, Vec::len));
+    let at = |a: usize, b: usize| if vertical { cells[b][a] } else { cells[a][b] };
+    let (lines, len) = if vertical { (nx, ny) } else { (ny, nx) };
+    let mut out = vec![vec![(0, 0); nx]; ny];
+    for a in 0..lines {
+        let mut b = 0;
+        while b < len {
+            let mut e = b + 1;
+            while e < len && at(a, e) == at(a, b) {
+                e += 1;
+            }
+            for k in b..e {
+                let (j, i) = if vertical { (k, a) } else { (a, k) };
+                out[j][i] = (b, e - b);
+            }
+            b = e;
+        }
+    }
+    out
+}
+
+/// The cells, row by row, runs of one category merged into one rectangle (y grows upward);
+/// then every run thinner than [`MIN_BAND`] drawn again as a band that wide, centred on it,
+/// so a region one row tall stays visible.
+fn panel_cells(o: &mut String, m: &Map, p: &Panel, g: &Grid) {
+    let (ny, nx) = (p.cells.len(), m.x.values.len());
+    o.push_str("<g shape-rendering=\"crispEdges\">\n");
+    let rect = |o: &mut String, c: usize, x: f64, y: f64, w: f64, h: f64| {
+        let _ = writeln!(
+            o,
+            r#"<rect class="cell" data-cat="{c}" x="{}" y="{}" width="{}" height="{}" fill="{}"/>"#,
+            n(x),
+            n(y),
+            n(w),
+            n(h),
+            colour(m, c)
+        );
+    };
+    for (j, row) in p.cells.iter().enumerate() {
+        let top = g.oy + SIDE - g.chh * (j + 1) as f64;
+        let mut i = 0;
+        while i < nx {
+            let c = row[i];
+            let mut e = i + 1;
+            while e < nx && row[e] == c {
+                e += 1;
+            }
+            rect(
+                o,
+                c,
+                g.ox + g.cw * i as f64,
+                top,
+                g.cw * (e - i) as f64,
+                g.chh,
+            );
+            i = e;
+        }
+    }
+    // A band centred on a thin run, kept inside the panel.
+    let band = |lo: f64, len: usize, cell: f64, origin: f64| {
+        let centre = lo + cell * len as f64 / 2.0;
+        (centre - MIN_BAND / 2.0).clamp(origin, origin + SIDE - MIN_BAND)
+    };
+    if g.chh < MIN_BAND {
+        let cols = segments(&p.cells, true);
+        for j in 0..ny {
+            let mut i = 0;
+            while i < nx {
+                let (c, seg) = (p.cells[j][i], cols[j][i]);
+                let mut e = i + 1;
+                while e < nx && p.cells[j][e] == c && cols[j][e] == seg {
+                    e += 1;
+                }
+                if seg.1 as f64 * g.chh < MIN_BAND {
+                    // y grows upward: the run's bottom row is its start.
+                    let bottom = g.oy + SIDE - g.chh * (seg.0 + seg.1) as f64;
+                    let y = band(bottom, seg.1, g.chh, g.oy);
+                    rect(
+                        o,
+                        c,
+                        g.ox + g.cw * i as f64,
+                        y,
+                        g.cw * (e - i) as f64,
+                        MIN_BAND,
+                    );
+                }
+                i = e;
+            }
+        }
+    }
+    if g.cw < MIN_BAND {
+        let rows = segments(&p.cells, false);
+        for i in 0..nx {
+            let mut j = 0;
+            while j < ny {
+                let (c, seg) = (p.cells[j][i], rows[j][i]);
+                let mut e = j + 1;
+                while e < ny && p.cells[e][i] == c && rows[e][i] == seg {
+                    e += 1;
+                }
+                if seg.1 as f64 * g.cw < MIN_BAND {
+                    let x = band(g.ox + g.cw * seg.0 as f64, seg.1, g.cw, g.ox);
+                    let top = g.oy + SIDE - g.chh * e as f64;
+                    rect(o, c, x, top, MIN_BAND, g.chh * (e - j) as f64);
+                }
+                j = e;
+            }
+        }
+    }
+    o.push_str("</g>\n");
+}
+
+/// Every edge between two cells of different categories, one path. Thinner than a quarter
+/// of a cell, so small cells keep their colour.
+fn panel_boundary(o: &mut String, p: &Panel, g: &Grid) {
+    let (ny, nx) = (p.cells.len(), p.cells.first().map_or(0, Vec::len));
+    let mut d = String::new();
+    for j in 0..ny {
+        for i in 0..nx {
+            let c = p.cells[j][i];
+            let x = g.ox + g.cw * i as f64;
+            let y = g.oy + SIDE - g.chh * (j + 1) as f64;
+            if i + 1 < nx && p.cells[j][i + 1] != c {
+                let _ = write!(d, "M{} {}v{}", n(x + g.cw), n(y), n(g.chh));
+            }
+            if j + 1 < ny && p.cells[j + 1][i] != c {
+                let _ = write!(d, "M{} {}h{}", n(x), n(y), n(g.cw));
+            }
+        }
+    }
+    if !d.is_empty() {
+        let width = (g.cw.min(g.chh) / 4.0).min(1.2);
+        let _ = writeln!(
+            o,
+            r##"<path class="boundary" d="{d}" stroke="#000" stroke-width="{}" fill="none"/>"##,
+            n(width)
+        );
+    }
+}
+
 /// The map as an SVG document.
 pub fn svg(m: &Map) -> String {
     let cols = m.panels.len().clamp(1, 3);
@@ -414,51 +569,9 @@ pub fn svg(m: &Map) -> String {
             failing,
             nx * ny
         );
-        // Cells, row by row, runs of one category merged into one rectangle (y grows upward).
-        o.push_str("<g shape-rendering=\"crispEdges\">\n");
-        for (j, row) in p.cells.iter().enumerate() {
-            let top = oy + SIDE - chh * (j + 1) as f64;
-            let mut i = 0;
-            while i < nx {
-                let c = row[i];
-                let mut e = i + 1;
-                while e < nx && row[e] == c {
-                    e += 1;
-                }
-                let _ = writeln!(
-                    o,
-                    r#"<rect class="cell" data-cat="{c}" x="{}" y="{}" width="{}" height="{}" fill="{}"/>"#,
-                    n(ox + cw * i as f64),
-                    n(top),
-                    n(cw * (e - i) as f64),
-                    n(chh),
-                    colour(m, c)
-                );
-                i = e;
-            }
-        }
-        o.push_str("</g>\n");
-        // The boundary: every edge between two cells of different categories.
-        let mut d = String::new();
-        for j in 0..ny {
-            for i in 0..nx {
-                let c = p.cells[j][i];
-                let x = ox + cw * i as f64;
-                let y = oy + SIDE - chh * (j + 1) as f64;
-                if i + 1 < nx && p.cells[j][i + 1] != c {
-                    let _ = write!(d, "M{} {}v{}", n(x + cw), n(y), n(chh));
-                }
-                if j + 1 < ny && p.cells[j + 1][i] != c {
-                    let _ = write!(d, "M{} {}h{}", n(x), n(y), n(cw));
-                }
-            }
-        }
-        if !d.is_empty() {
-            let _ = writeln!(
-                o,
-                r##"<path class="boundary" d="{d}" stroke="#000" stroke-width="1.2" fill="none"/>"##
-            );
-        }
+        let g = Grid { ox, oy, cw, chh };
+        panel_cells(&mut o, m, p, &g);
+        panel_boundary(&mut o, p, &g);
         let _ = writeln!(
             o,
             r##"<rect x="{}" y="{}" width="{s}" height="{s}" fill="none" stroke="#333"/>"##,
@@ -592,6 +705,81 @@ mod tests {
         assert_eq!(nice_ceil(5001), 10000);
         assert_eq!(nice_ceil(1300), 2000);
         assert_eq!(ticks(0, 5000), vec![0, 1000, 2000, 3000, 4000, 5000]);
+    }
+
+    /// A 100 x 100 panel with one row of category 1 and one column of category 2.
+    fn thin_map() -> Map {
+        let sc = Scenario::new("thin", "");
+        let x = axis(&sc, "--x", "redis.server.up_from_ms=0..1000", 100).expect("x");
+        let y = axis(&sc, "--y", "redis.manager.stabilize_ms=0..1000", 100).expect("y");
+        let cat = |violations: Vec<Violation>| Category {
+            violations,
+            startup: Some(StartupOutcome::Ready),
+        };
+        let mut cells = vec![vec![0; 100]; 100];
+        cells[50] = vec![1; 100];
+        for row in &mut cells {
+            row[30] = 2;
+        }
+        Map {
+            scenario: "thin".into(),
+            x,
+            y,
+            categories: vec![
+                cat(vec![]),
+                cat(vec![Violation::FalseReady]),
+                cat(vec![Violation::LostMessage]),
+            ],
+            panels: vec![Panel {
+                preset: Preset::P8,
+                cells,
+            }],
+        }
+    }
+
+    /// The rectangles of one category as (x, y, width, height).
+    fn rects(svg: &str, cat: usize) -> Vec<[f64; 4]> {
+        let attr = |r: &str, k: &str| -> f64 {
+            let v = r.split(&format!(" {k}=\"")).nth(1).expect(k);
+            v[..v.find('"').expect("quote")].parse().expect("number")
+        };
+        svg.lines()
+            .filter(|l| l.contains(&format!("data-cat=\"{cat}\"")))
+            .map(|r| {
+                [
+                    attr(r, "x"),
+                    attr(r, "y"),
+                    attr(r, "width"),
+                    attr(r, "height"),
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_row_and_one_column_regions_stay_visible() {
+        let svg = svg(&thin_map());
+        // 320 px over 100 cells is 3.2 px, less than the boundary lines would leave.
+        let row = rects(&svg, 1);
+        assert!(
+            row.iter().any(|r| r[3] >= MIN_BAND && r[2] > 100.0),
+            "{row:?}"
+        );
+        let col = rects(&svg, 2);
+        assert!(
+            col.iter().any(|r| r[2] >= MIN_BAND && r[3] > 100.0),
+            "{col:?}"
+        );
+        // The bands sit on their cells: centred on row 50 and column 30.
+        let band = row.iter().find(|r| r[3] >= MIN_BAND).unwrap();
+        let centre = band[1] + band[3] / 2.0;
+        let cell_centre = 60.0 + SIDE - 3.2 * 50.5;
+        assert!(
+            (centre - cell_centre).abs() < 0.2,
+            "{centre} vs {cell_centre}"
+        );
+        // Boundary lines thinner than a quarter of a cell.
+        assert!(svg.contains("stroke-width=\"0.8\""), "boundary width");
     }
 
     #[test]
