@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the pictures under docs/img/ and, when a Chromium is installed, their PNG
-# screenshots. CI never runs this: the SVGs are checked by `cargo test` (tests/pictures.rs),
-# and a browser is only needed to look at them.
+# Regenerates the pictures under docs/img/ and their PNG screenshots (with Chromium, or
+# rsvg-convert when no Chromium is installed). CI never runs this: the SVGs are checked by
+# `cargo test` (tests/pictures.rs), and a renderer is only needed to look at them.
 #
 #   bash docs/screenshots.sh            # from the repository root
 #   CHROMIUM=/path/to/chrome bash docs/screenshots.sh
@@ -21,7 +21,15 @@ mkdir -p "$out"
 
 chrome="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)}"
 if [ -z "$chrome" ]; then
-    echo "no Chromium found: SVGs written, screenshots skipped" >&2
+    if command -v rsvg-convert >/dev/null; then
+        # librsvg (apt-get install librsvg2-bin) renders the same pictures without a browser.
+        for svg in "$out"/*.svg; do
+            rsvg-convert "$svg" -o "${svg%.svg}.png"
+            echo "rendered ${svg%.svg}.png with rsvg-convert"
+        done
+        exit 0
+    fi
+    echo "no Chromium or rsvg-convert found: SVGs written, screenshots skipped" >&2
     exit 0
 fi
 for svg in "$out"/*.svg; do

@@ -512,21 +512,103 @@ fn spans(o: &mut String, p: &Picture, axis: &Axis, l: &Layout) {
 }
 
 /// Marks, each kind its own shape; background marks inside a compressed gap are left out.
-fn marks(o: &mut String, p: &Picture, axis: &Axis, l: &Layout) {
-    o.push_str("<g class=\"marks\">\n");
+/// Marks of one lane closer than this (px) would cover one another.
+const MARK_W: f64 = 9.0;
+/// Vertical offsets for marks of different kinds stacked at one place in a lane.
+const TIERS: [f64; 3] = [0.0, -6.0, 6.0];
+
+/// A mark as drawn: where, how many identical marks it stands for, and whether its label
+/// (outcomes, breakers) has room.
+struct Placed<'a> {
+    /// The mark's index in the picture: marks are drawn in the picture's order.
+    idx: usize,
+    mark: &'a super::Mark,
+    x: f64,
+    dy: f64,
+    titles: Vec<String>,
+    label: bool,
+}
+
+/// Lays the marks out lane by lane: marks of one kind on the same pixel collapse into one
+/// (its tooltip lists them all, its label says `x N`); marks of other kinds within
+/// [`MARK_W`] stack above and below; a label that would run into the previous one in its
+/// lane is left to the tooltip. Marks that cover nothing are placed exactly as before.
+fn place<'a>(p: &'a Picture, axis: &Axis) -> Vec<Placed<'a>> {
     let gaps = axis.gaps();
-    for m in &p.marks {
+    let mut order: Vec<(usize, &super::Mark)> = p
+        .marks
+        .iter()
+        .enumerate()
         // Background inside a compressed gap would only pile up on a few pixels.
-        if m.ambient && gaps.iter().any(|(a, b)| *a < m.t && m.t < *b) {
+        .filter(|(_, m)| !(m.ambient && gaps.iter().any(|(a, b)| *a < m.t && m.t < *b)))
+        .collect();
+    // Stable: within a lane, marks keep their trace order at one instant.
+    order.sort_by_key(|(_, m)| (m.lane, m.t));
+    let mut out: Vec<Placed<'a>> = Vec::with_capacity(order.len());
+    let mut lane_start = 0;
+    let mut label_end = f64::MIN;
+    for (idx, m) in order {
+        let x = axis.x(m.t);
+        let title = format!("{} at {} ms", m.label, m.t);
+        if out.get(lane_start).is_none_or(|f| f.mark.lane != m.lane) {
+            lane_start = out.len();
+            label_end = f64::MIN;
+        }
+        let near = &mut out[lane_start..];
+        if let Some(same) = near
+            .iter_mut()
+            .rev()
+            .take_while(|q| x - q.x < MARK_W)
+            .find(|q| q.mark.kind == m.kind && (x - q.x).abs() < 1.0 && q.mark.label == m.label)
+        {
+            same.titles.push(title);
             continue;
         }
+        let taken: Vec<f64> = near
+            .iter()
+            .rev()
+            .take_while(|q| x - q.x < MARK_W)
+            .filter(|q| q.mark.kind != m.kind)
+            .map(|q| q.dy)
+            .collect();
+        let dy = TIERS
+            .iter()
+            .copied()
+            .find(|t| !taken.contains(t))
+            .unwrap_or(0.0);
+        let labelled = matches!(m.kind, MarkKind::Outcome | MarkKind::Breaker);
+        let label = labelled && x >= label_end;
+        if label {
+            label_end = x + 7.0 + text_w(&m.label, 11.0) + 6.0;
+        }
+        out.push(Placed {
+            idx,
+            mark: m,
+            x,
+            dy,
+            titles: vec![title],
+            label,
+        });
+    }
+    out.sort_by_key(|q| q.idx);
+    out
+}
+
+fn marks(o: &mut String, p: &Picture, axis: &Axis, l: &Layout) {
+    o.push_str("<g class=\"marks\">\n");
+    for pl in place(p, axis) {
+        let m = pl.mark;
         let ly = l.lanes_y + LANE_H * m.lane as f64;
-        let cy = ly + LANE_H / 2.0;
-        let x = axis.x(m.t);
+        let cy = ly + LANE_H / 2.0 + pl.dy;
+        let x = pl.x;
         let c = mark_colour(m.kind);
-        let title = format!("{} at {} ms", m.label, m.t);
-        let title = escape(&title);
+        let title = escape(&pl.titles.join("; "));
         let lane = escape(&p.lanes[m.lane].label);
+        let text = if pl.titles.len() > 1 {
+            escape(&format!("{} x{}", m.label, pl.titles.len()))
+        } else {
+            escape(&m.label)
+        };
         let kind = match m.kind {
             MarkKind::ProbeOk | MarkKind::ProbeFailed => "probe",
             MarkKind::Verdict => "verdict",
@@ -594,7 +676,7 @@ fn marks(o: &mut String, p: &Picture, axis: &Axis, l: &Layout) {
                     n(cy),
                     n(x + 7.0),
                     n(cy - 4.0),
-                    escape(&m.label)
+                    if pl.label { text.as_str() } else { "" }
                 );
             }
             MarkKind::Outcome => {
@@ -604,13 +686,15 @@ fn marks(o: &mut String, p: &Picture, axis: &Axis, l: &Layout) {
                     n(x - 3.5),
                     n(cy - 3.5)
                 );
-                let _ = writeln!(
-                    o,
-                    r#"<text class="out" x="{}" y="{}">{}</text>"#,
-                    n(x + 6.0),
-                    n(cy + 3.5),
-                    escape(&m.label)
-                );
+                if pl.label {
+                    let _ = writeln!(
+                        o,
+                        r#"<text class="out" x="{}" y="{}">{}</text>"#,
+                        n(x + 6.0),
+                        n(cy + 3.5),
+                        text
+                    );
+                }
             }
             MarkKind::Event => {
                 let _ = writeln!(
@@ -772,6 +856,45 @@ mod tests {
                 .collect(),
             end,
         }
+    }
+
+    fn mark(t: u64, kind: MarkKind, label: &str) -> super::super::Mark {
+        super::super::Mark {
+            lane: 0,
+            t,
+            kind,
+            label: label.into(),
+            ambient: false,
+        }
+    }
+
+    #[test]
+    fn marks_on_one_spot_collapse_or_stack_and_labels_do_not_collide() {
+        let mut p = pic(7000, &[]);
+        p.marks = vec![
+            mark(5000, MarkKind::Outcome, "served"),
+            mark(5000, MarkKind::Outcome, "served"),
+            mark(5000, MarkKind::Violation, "lost-message"),
+            mark(5010, MarkKind::Outcome, "closed-1011"),
+            mark(7000, MarkKind::Outcome, "served"),
+        ];
+        let axis = Axis::of(&p);
+        let placed = place(&p, &axis);
+        // The two identical outcomes are one mark that says so.
+        assert_eq!(placed.len(), 4);
+        assert_eq!(placed[0].titles, ["served at 5000 ms", "served at 5000 ms"]);
+        // The violation on the same spot and the outcome 1 px later stack on free tiers.
+        let dys: Vec<f64> = placed[..3].iter().map(|q| q.dy).collect();
+        assert_eq!(dys, [0.0, -6.0, 0.0]);
+        // The second label would overlap "served x2": left to the tooltip. The far one shows.
+        let labels: Vec<bool> = placed.iter().map(|q| q.label).collect();
+        assert_eq!(labels, [true, false, false, true]);
+        let svg = svg(&p);
+        assert!(svg.contains(">served x2</text>"), "{svg}");
+        assert!(svg.contains("served at 5000 ms; served at 5000 ms"));
+        // Marks far apart are placed exactly where they were.
+        assert_eq!(placed[3].dy, 0.0);
+        assert_eq!(placed[3].titles.len(), 1);
     }
 
     #[test]
