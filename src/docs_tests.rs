@@ -141,3 +141,17 @@ fn every_violation_but_the_meta_ones_is_shown_by_a_shipped_scenario() {
         );
     }
 }
+
+#[test]
+fn the_format_pages_example_file_loads() {
+    // "readysim accepts every file written to this page": its own example first.
+    let doc = std::fs::read_to_string("docs/format.md").expect("the doc exists");
+    let start = doc.find("```toml\n").expect("an example file") + "```toml\n".len();
+    let text = &doc[start..start + doc[start..].find("```").expect("its end")];
+    crate::scenario::parse(
+        text,
+        Path::new("incident-2025-09-09.toml"),
+        Some("incident-2025-09-09"),
+    )
+    .unwrap_or_else(|e| panic!("docs/format.md's example is rejected: {e}"));
+}

@@ -235,6 +235,9 @@ pub fn list() -> String {
 }
 
 fn default_of(f: &fields::Field) -> String {
+    if f.required() {
+        return "required".into();
+    }
     match (f.default_value(), f.kind) {
         (Some(v), _) if f.ty == fields::Ty::Ms => format!("{v} ms"),
         (Some(v), _) => v.to_string(),

@@ -122,3 +122,31 @@ fn explore_records_outside_the_scenarios_folder_by_default() {
     let n = std::fs::read_dir(&found).map(|d| d.count()).unwrap_or(0);
     assert!(n > 0, "files under {found:?}");
 }
+
+/// `--count-only` records nothing, yet its exit code says what the full search's would.
+#[test]
+fn count_only_exits_1_on_a_new_signature_and_0_once_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let explore = |extra: &[&str]| {
+        let o = Command::new(BIN)
+            .current_dir(dir.path())
+            .env_remove("READYSIM_SCENARIOS")
+            .args(["explore", "--seed", "1", "--cases", "50", "--preset", "p0"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let found = dir.path().join("target/readysim/found");
+    let (code, out) = explore(&["--count-only"]);
+    assert_eq!(code, Some(1), "new signatures, only counted: {out}");
+    assert!(out.contains("new, not recorded: only counted"), "{out}");
+    assert!(!found.exists(), "count-only writes nothing");
+    let (code, _) = explore(&[]);
+    assert_eq!(code, Some(1), "the full search records them");
+    let (code, out) = explore(&["--count-only"]);
+    assert_eq!(code, Some(0), "all known now: {out}");
+}

@@ -64,7 +64,8 @@ pub struct ExploreArgs {
     #[arg(long, value_name = "S", default_value = "swarm")]
     pub strategy: String,
     /// Only count failures (no shrinking, classifying or recording) over the whole budget: the
-    /// summary gives each property's and each place's count and first case.
+    /// summary gives each property's and each place's count and first case. The exit code is
+    /// still 1 when a signature met is new.
     #[arg(long)]
     pub count_only: bool,
     /// Write an HTML report to DIR: index.html (summary, coverage, failures) and one timeline
@@ -380,14 +381,24 @@ pub fn summary_text(s: &Summary, command: &str) -> String {
         let _ = writeln!(o, "never reached: {}", never.join(", "));
     }
     let total: u64 = s.codes.iter().map(|p| p.cases).sum();
-    let _ = writeln!(
-        o,
-        "\n{} case(s), {} signature(s) met ({} new, {} already recorded)",
-        total,
-        s.found.len(),
-        s.found.iter().filter(|f| f.path.is_some()).count(),
-        s.found.iter().filter(|f| f.known).count()
-    );
+    let (met, new) = s.signatures_met();
+    if new > 0 && s.found.iter().all(|f| f.known) {
+        // --count-only: nothing was settled, the tallies still know what is new.
+        let _ = writeln!(
+            o,
+            "\n{total} case(s), {met} signature(s) met ({new} new, not recorded: only counted; {} already recorded)",
+            met - new
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "\n{} case(s), {} signature(s) met ({} new, {} already recorded)",
+            total,
+            s.found.len(),
+            s.found.iter().filter(|f| f.path.is_some()).count(),
+            s.found.iter().filter(|f| f.known).count()
+        );
+    }
     let unwritten = s.found.iter().filter(|f| f.error.is_some()).count();
     if unwritten > 0 {
         let _ = writeln!(
@@ -422,8 +433,12 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
         .record
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_RECORD_DIR));
-    let mut rec = RecordDir::open(&dir, std::slice::from_ref(&cli.scenarios))
-        .map_err(|e| BadInput::msg(format!("--record {e}")))?;
+    let also = std::slice::from_ref(&cli.scenarios);
+    let mut rec = if a.count_only {
+        RecordDir::read_only(&dir, also)
+    } else {
+        RecordDir::open(&dir, also).map_err(|e| BadInput::msg(format!("--record {e}")))?
+    };
     if let Some(h) = &a.html {
         std::fs::create_dir_all(h)
             .map_err(|e| BadInput::msg(format!("--html {}: cannot create: {e}", h.display())))?;
@@ -507,7 +522,7 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
     // than new ones (they are not on disk to replay), so they get their own code.
     Ok(if !unwritten.is_empty() {
         Exit::NotWritten
-    } else if summary.new_failures() > 0 {
+    } else if summary.new_failures() > 0 || summary.signatures_met().1 > 0 {
         Exit::Mismatch
     } else {
         Exit::Ok

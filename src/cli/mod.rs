@@ -74,7 +74,7 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = Engine::Fast, help_heading = "Global options")]
     pub engine: Engine,
     /// Tables at full width. By default a table on a terminal (or with $COLUMNS set) fits its
-    /// width, wrapping long cells; piped output is always full width.
+    /// width, wrapping long cells; piped output without $COLUMNS is full width.
     #[arg(long, global = true, help_heading = "Global options")]
     pub wide: bool,
     /// With the replay of every scenario (`readysim`, `readysim all`): also write a JUnit XML

@@ -515,6 +515,23 @@ impl Field {
     }
 
     /// The value an absent field means, for numbers every scenario or client has.
+    /// Whether a file must write this field: the file's identity, the preset, and the
+    /// fields of a list entry that has no sensible default (a client's arrival, a spike's
+    /// instant and size). An outage is a `[start, end]` pair, both written.
+    pub fn required(&self) -> bool {
+        const REQUIRED: &[&str] = &[
+            "format",
+            "name",
+            "summary",
+            "policy.preset",
+            "clients[].at_ms",
+            "classification.class",
+        ];
+        REQUIRED.contains(&self.path)
+            || matches!(self.access, Access::Outage(..) | Access::Spike(..))
+    }
+
+    /// The value a file gets when it leaves the field out, when that is one number.
     pub fn default_value(&self) -> Option<u64> {
         match self.access {
             Access::Num(get, _) => Some(get(&Scenario::new("", ""))),
@@ -539,6 +556,85 @@ pub fn allowed(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file that writes every field it can: one entry in every list.
+    fn full_file() -> String {
+        let mut sc = Scenario::new("full", "s");
+        sc.notes = Some("n".into());
+        sc.clients.push(Client {
+            at_ms: 5,
+            user_id: Some("u".into()),
+            ..Client::default()
+        });
+        let spike = PingSpike {
+            at_ms: 1,
+            extra_ms: 2,
+        };
+        sc.redis.server.outages.push([10, 20]);
+        sc.redis.server.ping_spikes.push(spike.clone());
+        for dep in [&mut sc.auth, &mut sc.database] {
+            dep.outages.push([10, 20]);
+            dep.spikes.push(spike.clone());
+        }
+        sc.classification = Some(super::super::Classification {
+            class: super::super::Class::Race,
+            depends_on: vec!["x".into()],
+        });
+        super::super::to_toml(&sc, &[])
+    }
+
+    /// Removes the key at `path` (`[]` meaning the first entry); false when it is not there.
+    fn remove(doc: &mut toml_edit::DocumentMut, path: &str) -> bool {
+        let parts: Vec<&str> = path.split('.').collect();
+        let (last, parents) = parts.split_last().expect("a path");
+        let mut at: &mut dyn toml_edit::TableLike = doc.as_table_mut();
+        for part in parents {
+            let (key, first) = match part.strip_suffix("[]") {
+                Some(k) => (k, true),
+                None => (*part, false),
+            };
+            let Some(item) = at.get_mut(key) else {
+                return false;
+            };
+            let next: Option<&mut dyn toml_edit::TableLike> = match (item, first) {
+                (toml_edit::Item::ArrayOfTables(a), true) => {
+                    a.get_mut(0).map(|t| t as &mut dyn toml_edit::TableLike)
+                }
+                (toml_edit::Item::Value(toml_edit::Value::Array(a)), true) => a
+                    .get_mut(0)
+                    .and_then(|v| v.as_inline_table_mut())
+                    .map(|t| t as &mut dyn toml_edit::TableLike),
+                (item, false) => item.as_table_like_mut(),
+                _ => None,
+            };
+            let Some(next) = next else { return false };
+            at = next;
+        }
+        at.remove(last).is_some()
+    }
+
+    #[test]
+    fn required_fields_are_the_ones_the_parser_demands() {
+        let text = full_file();
+        let file = std::path::Path::new("full.toml");
+        super::super::parse(&text, file, Some("full")).expect("the full file loads");
+        let mut tried = 0;
+        for f in FIELDS {
+            let mut doc: toml_edit::DocumentMut = text.parse().expect("toml");
+            if matches!(f.access, Access::Outage(..)) || !remove(&mut doc, f.path) {
+                continue; // a pair's element, or not written by the full file (a knob)
+            }
+            tried += 1;
+            let got = super::super::parse(&doc.to_string(), file, Some("full"));
+            match (f.required(), got) {
+                (true, Err(e)) => assert!(e.to_string().contains("required"), "{}: {e}", f.path),
+                (true, Ok(_)) => panic!("{} is marked required but may be left out", f.path),
+                (false, Err(e)) => panic!("{} is optional but leaving it out fails: {e}", f.path),
+                (false, Ok(_)) => {}
+            }
+        }
+        assert!(tried >= 55, "only {tried} fields tried");
+    }
 
     #[test]
     fn every_knob_has_its_row_and_every_policy_row_is_a_knob() {

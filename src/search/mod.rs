@@ -480,4 +480,19 @@ impl Summary {
     pub fn new_failures(&self) -> usize {
         self.found.iter().filter(|f| !f.known).count()
     }
+
+    /// Signatures met (some case showed them), counted from the tallies: with `--count-only`
+    /// nothing is settled into [`Summary::found`], yet a new signature is just as new.
+    /// Returns (met, of which new).
+    pub fn signatures_met(&self) -> (usize, usize) {
+        let met = self
+            .codes
+            .iter()
+            .flat_map(|c| &c.properties)
+            .flat_map(|p| &p.places)
+            .filter(|pl| pl.failures > 0);
+        met.fold((0, 0), |(all, new), pl| {
+            (all + 1, new + usize::from(!pl.known))
+        })
+    }
 }

@@ -117,6 +117,17 @@ impl RecordDir {
         })
     }
 
+    /// The signatures `dir` (when it exists) and `also` hold, for a search that writes nothing
+    /// (`--count-only`): the folder is neither created nor tested.
+    pub fn read_only(dir: &Path, also: &[PathBuf]) -> RecordDir {
+        let mut dirs = vec![dir.to_path_buf()];
+        dirs.extend(also.iter().filter(|d| !d.starts_with(dir)).cloned());
+        RecordDir {
+            dir: dir.to_path_buf(),
+            known: known_under(&dirs),
+        }
+    }
+
     /// The file that already shows `sig`, if any.
     pub fn has(&self, sig: &Signature) -> Option<&str> {
         self.known.get(sig).map(String::as_str)
