@@ -480,7 +480,9 @@ fn explore_exits_1_on_new_failures_and_0_when_all_are_known() {
             text.starts_with("# Found by: readysim explore --seed 42"),
             "{text}"
         );
-        assert!(text.contains(&format!("# Reproduce: readysim replay {stem}\n")));
+        assert!(text.contains(&format!(
+            "# Reproduce: readysim replay {stem} (under the scenarios folder; elsewhere, this file's path)\n"
+        )));
         assert!(text.contains(&format!("# Classified (readysim classify {stem}): ")));
     }
     let second = explore(&empty);

@@ -79,8 +79,9 @@ pub struct ExploreArgs {
 pub struct ClassifyArgs {
     /// Scenario name or path.
     pub name: String,
-    /// A violation that makes up the failure (repeatable, or comma-separated; default: every
-    /// violation of the run).
+    /// A violation that makes up the failure (repeatable, or comma-separated; default: the
+    /// run's violations among search's properties (ws-1011, false-ready, spurious-failure,
+    /// lost-message, lost-connection, hang), or every violation when it has none of those).
     #[arg(long = "property", value_name = "NAME", value_delimiter = ',', action = clap::ArgAction::Append)]
     pub properties: Vec<String>,
     /// Write the `[classification]` block into the file.
@@ -128,7 +129,12 @@ fn parse_shard(s: &str) -> Result<(u64, u64), BadInput> {
 fn header(command: &str, f: &Found) -> Vec<String> {
     let mut h = search::plain_header(command, f);
     let classified = h.iter().position(|l| l.starts_with("Classified: "));
-    let reproduce = format!("Reproduce: readysim replay {}", f.name);
+    // The file may be read where search put it (outside the scenarios folder by default) or
+    // after it was moved in; a name is looked up only under the scenarios folder.
+    let reproduce = format!(
+        "Reproduce: readysim replay {} (under the scenarios folder; elsewhere, this file's path)",
+        f.name
+    );
     match classified {
         Some(i) => {
             let line = h[i].replacen(

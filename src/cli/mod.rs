@@ -99,8 +99,9 @@ Examples:
   readysim explain p8                        what a preset, violation or field means
 
 Exit codes: 0 everything matched (or nothing new found), 1 an expectation differed (or
-explore found something new), 2 bad input, 3 explore could not write a failure it found
-(disk full), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
+explore found something new), 2 bad input, 3 an output could not be written (a failure explore
+found, a blessed file, a picture, standard output: disk full), 130 interrupted (Ctrl-C,
+SIGTERM, SIGHUP).
 Docs: docs/format.md (the file and every output), docs/presets.md, docs/violations.md.";
 
 const REPLAY_HELP: &str = "\
@@ -110,7 +111,8 @@ Examples:
   readysim replay claimed-race-grace --svg race.svg --html race.html
   readysim replay slow-redis --bless          accept a reviewed model change
 
-Exit codes: 0 [expect] matched (or there is none), 1 a field differed, 2 bad input.";
+Exit codes: 0 [expect] matched (or there is none), 1 a field differed, 2 bad input, 3 an
+output (--bless, a picture, standard output) could not be written.";
 
 const EXPLORE_HELP: &str = "\
 Examples:
@@ -118,8 +120,8 @@ Examples:
   readysim explore --seed 42 --all-presets --shard 2/4 --record shard-2
   readysim explore --seed 7 --preset p8 --property false-ready --html report/
 
-Exit codes: 0 nothing new, 1 a failure not yet recorded under the scenarios folder,
-2 bad input, 3 a failure found but NOT written (disk full, folder gone: see the summary),
+Exit codes: 0 nothing new, 1 a signature no file under the scenarios or record folder shows
+yet (also with --count-only), 2 bad input, 3 a failure found but NOT written (disk full, folder gone: see the summary),
 130 interrupted by Ctrl-C, SIGTERM or SIGHUP (what was found so far is written and
 reported; a second signal exits at once).";
 
@@ -170,7 +172,7 @@ pub enum Command {
     },
     /// Run a scenario once per preset (only `preset` changes) and print one row each.
     #[command(
-        after_help = "Example: readysim compare incident-2025-09-09 --html compare.html\nExit codes: 0, or 2 on bad input."
+        after_help = "Example: readysim compare incident-2025-09-09 --html compare.html\nExit codes: 0, 2 on bad input, 3 if an output cannot be written."
     )]
     Compare {
         /// Scenario name or path.
@@ -194,7 +196,7 @@ pub enum Command {
     },
     /// What a preset, a violation, a client outcome, a close reason or a field means.
     #[command(
-        after_help = "Examples: readysim explain p8; readysim explain false-ready; readysim explain redis.server.up_from_ms; readysim explain --list\nExit codes: 0, or 2 for an unknown name."
+        after_help = "Examples: readysim explain p8; readysim explain false-ready; readysim explain redis.server.up_from_ms; readysim explain --list\nExit codes: 0, 2 for an unknown name, 3 if standard output cannot be written."
     )]
     Explain {
         /// The name (`p8`, `false-ready`, `reset`, `factory-limit`, `redis.server.up_from_ms`).
@@ -217,7 +219,7 @@ pub enum Command {
     Explore(explore::ExploreArgs),
     /// Tell a race from a deterministic fault by perturbing a scenario's timings and order.
     #[command(
-        after_help = "Example: readysim classify --property false-ready claimed-race-grace --write\nExit codes: 0, or 2 on bad input (or a run that violates nothing)."
+        after_help = "Example: readysim classify --property false-ready claimed-race-grace --write\nExit codes: 0, 2 on bad input (or a run that violates nothing, or past --max-steps), 3 if the file (--write) or standard output cannot be written."
     )]
     Classify(explore::ClassifyArgs),
     /// Combine the record folders of a sharded explore into the files an unsharded run writes;
