@@ -3,6 +3,38 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+/// [`printable`], except that colour sequences (`ESC [ digits-and-semicolons m`, SGR) are
+/// kept: they can only change the colour of what follows, not move the cursor, retitle or
+/// clear the terminal. For output that readysim itself coloured.
+pub fn printable_keeping_colour(s: &str) -> Cow<'_, str> {
+    if !s.contains('\u{1b}') {
+        return printable(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('\u{1b}') {
+        out.push_str(&printable(&rest[..i]));
+        let tail = &rest[i + 1..];
+        let params = tail.strip_prefix('[').map(|t| {
+            t.len()
+                - t.trim_start_matches(|c: char| c.is_ascii_digit() || c == ';')
+                    .len()
+        });
+        match params {
+            Some(n) if tail[1 + n..].starts_with('m') => {
+                out.push_str(&rest[i..i + 1 + 1 + n + 1]);
+                rest = &rest[i + 1 + 1 + n + 1..];
+            }
+            _ => {
+                out.push_str("\\u001b");
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(&printable(rest));
+    Cow::Owned(out)
+}
+
 /// `s` with every control character but newline and tab written as `\uXXXX`: a scenario's
 /// summary, a key or a file name holding `\u001b]0;...` would otherwise retitle or clear the
 /// terminal it is printed on. C1 controls (U+0080..U+009F) count, since some terminals obey
@@ -32,7 +64,19 @@ pub fn printable(s: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{printable, printable_keeping_colour};
+
+    #[test]
+    fn colour_is_kept_and_every_other_control_escaped() {
+        let red = "\u{1b}[1;31mFAILED\u{1b}[0m";
+        assert_eq!(printable_keeping_colour(red), red);
+        assert_eq!(
+            printable_keeping_colour("\u{1b}[2Jx\u{1b}]0;t\u{7}\u{1b}[31m"),
+            "\\u001b[2Jx\\u001b]0;t\\u0007\u{1b}[31m"
+        );
+        assert_eq!(printable_keeping_colour("\u{1b}"), "\\u001b");
+        assert_eq!(printable_keeping_colour("a\u{1b}[3"), "a\\u001b[3");
+    }
 
     #[test]
     fn controls_are_escaped_and_plain_text_is_kept() {

@@ -150,3 +150,42 @@ fn count_only_exits_1_on_a_new_signature_and_0_once_recorded() {
     let (code, out) = explore(&["--count-only"]);
     assert_eq!(code, Some(0), "all known now: {out}");
 }
+
+/// Colour only where asked for: a terminal or CLICOLOR_FORCE, never with NO_COLOR, never in
+/// a pipe or in JSON.
+#[test]
+fn colour_follows_clicolor_force_and_no_color() {
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.args(args).output().unwrap();
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let replay = ["replay", "incident-2025-09-09"];
+    let forced = run(&[("CLICOLOR_FORCE", "1")], &replay);
+    assert!(
+        forced.contains("\u{1b}[32mexpect: every field matches\u{1b}[0m"),
+        "{forced}"
+    );
+    let all = run(&[("CLICOLOR_FORCE", "1")], &["all"]);
+    assert!(
+        all.contains("\u{1b}[") && all.contains(" reproduced "),
+        "{all}"
+    );
+    for env in [
+        &[][..],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")][..],
+        &[("CLICOLOR_FORCE", "0")][..],
+    ] {
+        assert!(!run(env, &replay).contains('\u{1b}'), "{env:?}");
+        assert!(!run(env, &["all"]).contains('\u{1b}'), "{env:?}");
+    }
+    let json = run(
+        &[("CLICOLOR_FORCE", "1")],
+        &["--json", "replay", "incident-2025-09-09"],
+    );
+    assert!(!json.contains('\u{1b}'), "JSON stays plain");
+}

@@ -16,6 +16,7 @@ use crate::search::{
 };
 use crate::{unknown_name, Violation};
 
+use super::colour::{paint, Tone};
 use super::{BadInput, Cli, Exit};
 
 /// `readysim explore` options.
@@ -258,9 +259,15 @@ pub fn found_text(f: &Found, default_dir: &std::path::Path) -> String {
     } else {
         "not recorded".to_string()
     };
+    let tone = if f.error.is_some() || !f.known {
+        Tone::Bad
+    } else {
+        Tone::Dim
+    };
     let _ = writeln!(
         o,
-        "found {} at {} under {}{} at case {}: {}; {state}",
+        "{} {} at {} under {}{} at case {}: {}; {state}",
+        paint("found", tone),
         f.property,
         f.signature.place,
         f.signature.code,

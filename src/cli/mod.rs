@@ -5,6 +5,7 @@
 #[macro_use]
 pub(crate) mod output;
 pub(crate) mod bench;
+pub(crate) mod colour;
 pub(crate) mod explore;
 pub(crate) mod pictures;
 pub(crate) mod real;
@@ -102,6 +103,7 @@ Exit codes: 0 everything matched (or nothing new found), 1 an expectation differ
 explore found something new), 2 bad input, 3 an output could not be written (a failure explore
 found, a blessed file, a picture, standard output: disk full), 130 interrupted (Ctrl-C,
 SIGTERM, SIGHUP).
+Colour: on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE=1 forces it in a pipe.
 Docs: docs/format.md (the file and every output), docs/presets.md, docs/violations.md.";
 
 const REPLAY_HELP: &str = "\

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::colour::{cell, paint, Tone};
 use crate::engine::EngineKind;
 use crate::replay::{Drift, Report};
 use crate::scenario::{Preset, Scenario};
@@ -133,10 +134,11 @@ fn replay_tail(sc: &Scenario, rep: &Report) -> String {
             let _ = writeln!(o, "\nno [expect] block: nothing to compare");
         }
         Some(_) if rep.matches => {
-            let _ = writeln!(o, "\nexpect: every field matches");
+            let _ = writeln!(o, "\n{}", paint("expect: every field matches", Tone::Good));
         }
         Some(_) => {
-            let _ = writeln!(o, "\nexpect: {} field(s) differ", rep.mismatches.len());
+            let head = format!("expect: {} field(s) differ", rep.mismatches.len());
+            let _ = writeln!(o, "\n{}", paint(&head, Tone::Bad));
             for m in &rep.mismatches {
                 let _ = writeln!(o, "  {}: expected {}, got {}", m.field, m.expected, m.got);
                 if m.field == "trace_hash" && rep.drift.is_none() {
@@ -215,17 +217,24 @@ pub fn compare_table(sc: &Scenario, reports: &[(Preset, Report)]) -> String {
     ]);
     for (p, r) in reports {
         let clients = client_names(&r.clients, &r.client_reasons);
+        let violations = if r.violations.is_empty() {
+            comfy_table::Cell::new("-")
+        } else {
+            cell(list(&r.violations), Tone::Bad)
+        };
         t.add_row(vec![
-            p.name().to_string(),
-            or_dash(&r.startup),
-            or_dash(&r.verdict_at_ms),
-            or_dash(&r.elapsed_ms),
-            r.failed_services
-                .as_deref()
-                .map_or("-".into(), list::<crate::Check>),
-            summarize_clients(&clients),
-            r.lost_messages.to_string(),
-            list(&r.violations),
+            comfy_table::Cell::new(p.name()),
+            comfy_table::Cell::new(or_dash(&r.startup)),
+            comfy_table::Cell::new(or_dash(&r.verdict_at_ms)),
+            comfy_table::Cell::new(or_dash(&r.elapsed_ms)),
+            comfy_table::Cell::new(
+                r.failed_services
+                    .as_deref()
+                    .map_or("-".into(), list::<crate::Check>),
+            ),
+            comfy_table::Cell::new(summarize_clients(&clients)),
+            comfy_table::Cell::new(r.lost_messages.to_string()),
+            violations,
         ]);
     }
     o.push_str(&t.trim_fmt());
@@ -333,16 +342,16 @@ pub fn all_table(rows: &[Row], kind: EngineKind) -> String {
     ]);
     for r in rows {
         let result = match (r.pass, r.has_expect) {
-            (true, true) => "reproduced",
-            (true, false) => "no expectations",
-            (false, _) => "FAILED",
+            (true, true) => cell("reproduced", Tone::Good),
+            (true, false) => cell("no expectations", Tone::Warn),
+            (false, _) => cell("FAILED", Tone::Bad),
         };
         t.add_row(vec![
-            r.file.clone(),
-            result.to_string(),
-            or_dash(&r.startup),
-            or_dash(&r.verdict_at_ms),
-            list(&r.violations),
+            comfy_table::Cell::new(&r.file),
+            result,
+            comfy_table::Cell::new(or_dash(&r.startup)),
+            comfy_table::Cell::new(or_dash(&r.verdict_at_ms)),
+            comfy_table::Cell::new(list(&r.violations)),
         ]);
     }
     o.push_str(&t.trim_fmt());
@@ -357,7 +366,11 @@ pub fn all_table(rows: &[Row], kind: EngineKind) -> String {
         "\n{}: {} reproduced, {} failed, {} without expectations (engine {})",
         plural(rows.len(), "scenario"),
         rows.len() - failed - bare,
-        failed,
+        if failed > 0 {
+            paint(&failed.to_string(), Tone::Bad)
+        } else {
+            failed.to_string()
+        },
         bare,
         kind.name()
     );
@@ -422,9 +435,12 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
         .header_separator(LineStyle::none().fill('-').junction(' '))
         .header_lines(ContentLineStyle::none().junction(' '))
         .content_lines(ContentLineStyle::none().junction(' '));
-    t.load_style(PLAIN)
-        .force_no_tty()
-        .set_header(header.to_vec());
+    t.load_style(PLAIN).set_header(header.to_vec());
+    if super::colour::on() {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
     match table_width() {
         Some(w) => {
             t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
@@ -583,7 +599,11 @@ pub fn print_or_exit(text: &str) {
     if stdout_gone() {
         return;
     }
-    let text = crate::printable::printable(text);
+    let text = if super::colour::on() {
+        crate::printable::printable_keeping_colour(text)
+    } else {
+        crate::printable::printable(text)
+    };
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         write_failed(e);

@@ -372,8 +372,10 @@ pub fn real_cmd(cli: &Cli, a: &RealArgs) -> Result<Exit, BadInput> {
         };
         super::output::print_or_exit(&(serde_json::to_string_pretty(&v).expect("json") + "\n"));
     } else if a.all {
+        use super::colour::{cell, Tone};
         let mut o = String::new();
-        let _ = writeln!(o, "{:<34} {:<8} disagreeing fields", "scenario", "agrees");
+        // A table, so names longer than a column stay aligned and long lists wrap to fit.
+        let mut t = super::output::table(&["scenario", "agrees", "disagreeing fields"]);
         for r in &reports {
             let d: Vec<String> = r
                 .runs
@@ -381,14 +383,21 @@ pub fn real_cmd(cli: &Cli, a: &RealArgs) -> Result<Exit, BadInput> {
                 .flat_map(|run| run.fields.iter().filter(|f| !f.agree))
                 .map(|f| format!("{} (sim {}, real {})", f.field, f.simulated, f.real))
                 .collect();
-            let _ = writeln!(
-                o,
-                "{:<34} {:<8} {}",
-                r.name,
-                if r.agree() { "yes" } else { "NO" },
-                d.join("; ")
-            );
+            t.add_row(vec![
+                comfy_table::Cell::new(&r.name),
+                if r.agree() {
+                    cell("yes", Tone::Good)
+                } else {
+                    cell("NO", Tone::Bad)
+                },
+                comfy_table::Cell::new(if d.is_empty() {
+                    "-".into()
+                } else {
+                    d.join("; ")
+                }),
+            ]);
         }
+        let _ = writeln!(o, "{}", t.trim_fmt());
         if !skipped.is_empty() {
             let _ = writeln!(
                 o,
