@@ -189,3 +189,78 @@ fn colour_follows_clicolor_force_and_no_color() {
     );
     assert!(!json.contains('\u{1b}'), "JSON stays plain");
 }
+
+/// `explore --junit`: a suite per code, a case per property, failed exactly for the
+/// properties with a new signature; annotations on the recorded files; other commands refuse.
+#[test]
+fn explore_junit_fails_the_properties_with_new_signatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scen, rec, xml) = (
+        dir.path().join("scenarios"),
+        dir.path().join("rec"),
+        dir.path().join("search.xml"),
+    );
+    std::fs::create_dir_all(&scen).unwrap();
+    let (code, _, err) = run(
+        &[
+            "--json",
+            "--junit",
+            xml.to_str().unwrap(),
+            "explore",
+            "--seed",
+            "1",
+            "--cases",
+            "50",
+            "--preset",
+            "p0",
+            "--scenarios",
+            scen.to_str().unwrap(),
+            "--record",
+            rec.to_str().unwrap(),
+        ],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    assert_eq!(code, 1, "new signatures: {err}");
+    let text = std::fs::read_to_string(&xml).expect("the report");
+    let doc = roxmltree::Document::parse(&text).expect("JUnit XML parses");
+    let suites: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    assert_eq!(suites.len(), 1, "one code under test");
+    let cases: Vec<_> = suites[0]
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 6, "one case per default property");
+    let failed: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .map(|c| c.attribute("name").unwrap())
+        .collect();
+    // Each failed case names a file that exists; each recorded file is in a failed case.
+    let recorded: Vec<String> = std::fs::read_dir(&rec)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".toml"))
+        .collect();
+    assert!(!failed.is_empty() && !recorded.is_empty());
+    for path in &recorded {
+        assert!(text.contains(path.as_str()), "{path} in the report");
+        let annotation =
+            format!("::error file={path},line=1,title=readysim explore::new signature");
+        assert!(err.contains(&annotation), "{annotation}\n{err}");
+    }
+    for name in &failed {
+        let property = name.trim_start_matches("p0 ");
+        assert!(
+            recorded
+                .iter()
+                .any(|p| p.contains(&format!("p0-{property}-"))),
+            "{name} failed with a file recorded"
+        );
+    }
+    let (code, _, err) = run(&["--junit", xml.to_str().unwrap(), "list"], &[]);
+    assert_eq!(code, 2, "list refuses --junit: {err}");
+    assert!(err.contains("--junit"), "{err}");
+}

@@ -247,6 +247,92 @@ impl Observer for Progress {
     }
 }
 
+/// The JUnit report of a search: a suite per code under test, a test case per property,
+/// failed when the search met a signature of it that no file showed before (the exit-1 case),
+/// with the new places and the files recorded for them.
+pub fn junit(s: &Summary) -> String {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new(format!("readysim explore --seed {}", s.seed));
+    for code in &s.codes {
+        let mut suite = TestSuite::new(format!("{} ({} cases)", code.code, code.cases));
+        for p in &code.properties {
+            let new: Vec<String> = p
+                .places
+                .iter()
+                .filter(|pl| pl.failures > 0 && !pl.known)
+                .map(|pl| {
+                    format!(
+                        "{} at {} ({} case(s) from case {})",
+                        p.property,
+                        pl.place,
+                        pl.failures,
+                        pl.first_failure.unwrap_or(0)
+                    )
+                })
+                .collect();
+            let files: Vec<String> = s
+                .found
+                .iter()
+                .filter(|f| f.signature.code == code.code && f.property == p.property && !f.known)
+                .map(|f| {
+                    f.path
+                        .as_ref()
+                        .map_or(format!("{} (not recorded)", f.name), |p| {
+                            p.display().to_string()
+                        })
+                })
+                .collect();
+            let status = if new.is_empty() {
+                TestCaseStatus::success()
+            } else {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                st.set_message(format!(
+                    "{} new signature(s): {}",
+                    new.len(),
+                    new.join("; ")
+                ));
+                st.set_description(files.join("\n"));
+                st
+            };
+            let mut case = TestCase::new(format!("{} {}", code.code, p.property), status);
+            case.set_classname("readysim.explore");
+            case.set_system_out(format!(
+                "{} failing case(s) of {}, {} signature(s)",
+                p.failures, code.cases, p.distinct
+            ));
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+    }
+    report.to_string().unwrap_or_default()
+}
+
+/// GitHub Actions annotations for the new signatures: on the recorded file when there is one.
+fn github_errors(s: &Summary) -> Vec<String> {
+    let data = |t: &str| {
+        t.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let prop = |t: &str| data(t).replace(':', "%3A").replace(',', "%2C");
+    let mut out = Vec::new();
+    for f in s.found.iter().filter(|f| !f.known) {
+        let what = format!(
+            "new signature: {} at {} under {} (case {})",
+            f.property, f.signature.place, f.signature.code, f.case
+        );
+        out.push(match &f.path {
+            Some(p) => format!(
+                "::error file={},line=1,title=readysim explore::{}",
+                prop(&p.display().to_string()),
+                data(&what)
+            ),
+            None => format!("::error title=readysim explore::{}", data(&what)),
+        });
+    }
+    out
+}
+
 /// The lines printed for one found failure.
 pub fn found_text(f: &Found, default_dir: &std::path::Path) -> String {
     let mut o = String::new();
@@ -446,6 +532,8 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
         .record
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_RECORD_DIR));
+    // A report path that cannot be written is found now, not after the whole search.
+    super::pictures::check_outputs(&[("junit", &cli.junit)])?;
     let also = std::slice::from_ref(&cli.scenarios);
     let mut rec = if a.count_only {
         RecordDir::read_only(&dir, also)
@@ -502,6 +590,14 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
     }
     if let Some(h) = &a.html {
         html_report(cli, h, &dir, &opts.command, &summary, kind)?;
+    }
+    if let Some(j) = &cli.junit {
+        super::pictures::write_out(j, "junit", &junit(&summary))?;
+    }
+    if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+        for line in github_errors(&summary) {
+            errln!("{line}");
+        }
     }
     errln!(
         "explored {total} case(s) in {secs:.2}s: {:.0} cases/s with {} job(s)",

@@ -79,7 +79,9 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Global options")]
     pub wide: bool,
     /// With the replay of every scenario (`readysim`, `readysim all`): also write a JUnit XML
-    /// report to FILE, one test case per scenario file.
+    /// report to FILE, one test case per scenario file. With `explore`: one test suite per
+    /// code under test, one test case per property, failed when a signature is new. Other
+    /// commands refuse it (exit 2).
     #[arg(
         long,
         global = true,
@@ -348,7 +350,15 @@ impl BadInput {
 pub fn run(cli: Cli) -> ExitCode {
     output::set_wide(cli.wide);
     let kind: EngineKind = cli.engine.into();
+    let junit_here = matches!(
+        cli.command,
+        None | Some(Command::All) | Some(Command::Explore(_))
+    );
     let result = match &cli.command {
+        // A report asked for and silently not written would read as "nothing failed".
+        _ if cli.junit.is_some() && !junit_here => Err(BadInput::msg(
+            "--junit: only the replay of every scenario (`readysim`, `readysim all`) and `explore` write a JUnit report".into(),
+        )),
         None | Some(Command::All) => all(&cli, kind),
         Some(Command::Replay {
             name,

@@ -424,12 +424,12 @@ fn panel_cells(o: &mut String, m: &Map, p: &Panel, g: &Grid) {
     };
     if g.chh < MIN_BAND {
         let cols = segments(&p.cells, true);
-        for j in 0..ny {
+        for (row, segs) in p.cells.iter().zip(&cols) {
             let mut i = 0;
             while i < nx {
-                let (c, seg) = (p.cells[j][i], cols[j][i]);
+                let (c, seg) = (row[i], segs[i]);
                 let mut e = i + 1;
-                while e < nx && p.cells[j][e] == c && cols[j][e] == seg {
+                while e < nx && row[e] == c && segs[e] == seg {
                     e += 1;
                 }
                 if seg.1 as f64 * g.chh < MIN_BAND {
@@ -451,6 +451,8 @@ fn panel_cells(o: &mut String, m: &Map, p: &Panel, g: &Grid) {
     }
     if g.cw < MIN_BAND {
         let rows = segments(&p.cells, false);
+        // Column by column: `i` indexes every row, which an iterator cannot hold.
+        #[allow(clippy::needless_range_loop)]
         for i in 0..nx {
             let mut j = 0;
             while j < ny {

@@ -571,10 +571,10 @@ mod tests {
             extra_ms: 2,
         };
         sc.redis.server.outages.push([10, 20]);
-        sc.redis.server.ping_spikes.push(spike.clone());
+        sc.redis.server.ping_spikes.push(spike);
         for dep in [&mut sc.auth, &mut sc.database] {
             dep.outages.push([10, 20]);
-            dep.spikes.push(spike.clone());
+            dep.spikes.push(spike);
         }
         sc.classification = Some(super::super::Classification {
             class: super::super::Class::Race,
