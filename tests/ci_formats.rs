@@ -264,3 +264,47 @@ fn explore_junit_fails_the_properties_with_new_signatures() {
     assert_eq!(code, 2, "list refuses --junit: {err}");
     assert!(err.contains("--junit"), "{err}");
 }
+
+/// The Dockerfile docs/ci.md's Kubernetes Job builds from: its Rust is new enough for the
+/// crate, and every path it copies from the context exists and is not ignored.
+#[test]
+fn the_dockerfile_builds_from_what_the_repository_has() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docker = std::fs::read_to_string(root.join("Dockerfile")).expect("a Dockerfile");
+    let cargo = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let minor = |s: &str| -> u32 {
+        let m = s.split('.').nth(1).unwrap_or("");
+        let digits: String = m.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().expect("1.N")
+    };
+    let needed = cargo
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \""))
+        .map(|v| minor(v.trim_end_matches('"')))
+        .expect("rust-version");
+    let from = docker
+        .lines()
+        .find_map(|l| l.strip_prefix("FROM rust:"))
+        .expect("a rust builder stage");
+    assert!(
+        minor(from) >= needed,
+        "builder {from} older than rust-version 1.{needed}"
+    );
+    let ignored = std::fs::read_to_string(root.join(".dockerignore")).unwrap();
+    for line in docker
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from"))
+    {
+        let src = line.split_whitespace().nth(1).unwrap();
+        if src != "." {
+            assert!(root.join(src).exists(), "{line}: {src} missing");
+            assert!(
+                !ignored.lines().any(|i| i.trim_end_matches('/') == src),
+                "{src} is in .dockerignore"
+            );
+        }
+    }
+    let ci = std::fs::read_to_string(root.join("docs/ci.md")).unwrap();
+    assert!(ci.contains("docker build -t your-registry/readysim:latest ."));
+    assert!(ci.contains("image: your-registry/readysim:latest"));
+}
