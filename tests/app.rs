@@ -259,7 +259,7 @@ fn cleanup_after_signal(env: &Env, sig: &str) -> Result<(), Failed> {
         .args(["real", "incident-2025-09-09", "--app", &cmd])
         .env("READYSIM_REDIS_SERVER", &env.redis)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()?;
     // Wait until the app runs (its pid file), then a little into its startup.
     let t = Instant::now();
@@ -274,9 +274,19 @@ fn cleanup_after_signal(env: &Env, sig: &str) -> Result<(), Failed> {
     Command::new("kill")
         .args([&format!("-{sig}"), &child.id().to_string()])
         .status()?;
-    let status = child.wait()?;
-    if status.code() != Some(130) {
-        return Err(format!("readysim exited with {status} after SIG{sig}").into());
+    let out = child.wait_with_output()?;
+    if out.status.code() != Some(130) {
+        return Err(format!("readysim exited with {} after SIG{sig}", out.status).into());
+    }
+    // It says what it stopped: the app's group, and the Redis server with its folder.
+    let err = String::from_utf8_lossy(&out.stderr);
+    let app = format!(
+        "interrupted: stopped sh -c 'echo $$ > {}",
+        pidfile.display()
+    );
+    let redis = "interrupted: stopped redis-server (process group ";
+    if !err.contains(&app) || !err.contains(redis) || !err.contains(", removed ") {
+        return Err(format!("after SIG{sig} readysim said:\n{err}").into());
     }
     nothing_left(&before, Some(pgid), None)
 }

@@ -327,7 +327,13 @@ pub fn real_cmd(cli: &Cli, a: &RealArgs) -> Result<Exit, BadInput> {
     };
     // Ctrl-C stops every server this process started before it exits.
     let _ = ctrlc::set_handler(|| {
-        real::stop_all();
+        let stopped = real::stop_all();
+        if stopped.is_empty() {
+            errln!("interrupted: no process of this run was running");
+        }
+        for line in stopped {
+            errln!("interrupted: {line}");
+        }
         std::process::exit(130);
     });
     let scenarios = match &a.name {

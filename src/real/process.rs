@@ -14,10 +14,14 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-/// Every group this process started and has not stopped yet, with the folder to remove.
-static RUNNING: Mutex<Vec<(i32, Option<PathBuf>)>> = Mutex::new(Vec::new());
+/// A group this process started and has not stopped yet: its id, what it runs (for the
+/// interrupt's report), the folder to remove.
+type Entry = (i32, String, Option<PathBuf>);
 
-fn running() -> std::sync::MutexGuard<'static, Vec<(i32, Option<PathBuf>)>> {
+/// Every group this process started and has not stopped yet.
+static RUNNING: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<Entry>> {
     RUNNING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -32,11 +36,12 @@ pub fn stopping() -> bool {
 
 /// Stops every group still running and removes their folders: SIGTERM, up to 2 s for them to
 /// go, then SIGKILL. For the Ctrl-C and SIGTERM handler, which cannot reach the owners; from
-/// then on [`stopping`] is true and no new process is started.
-pub fn stop_all() {
+/// then on [`stopping`] is true and no new process is started. Returns one line per group
+/// stopped: what it ran, its id, and the folder removed.
+pub fn stop_all() -> Vec<String> {
     STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
     let all = std::mem::take(&mut *running());
-    for (pgid, _) in &all {
+    for (pgid, _, _) in &all {
         let _ = killpg(Pid::from_raw(*pgid), Signal::SIGTERM);
     }
     // The handler runs on a thread of its own: waiting here delays only the exit.
@@ -46,16 +51,44 @@ pub fn stop_all() {
     while t.elapsed() < Duration::from_secs(2)
         && all
             .iter()
-            .any(|(g, _)| killpg(Pid::from_raw(*g), None).is_ok())
+            .any(|(g, _, _)| killpg(Pid::from_raw(*g), None).is_ok())
     {
         reap_any();
         std::thread::sleep(Duration::from_millis(20));
     }
-    for (pgid, dir) in &all {
+    let mut report = Vec::new();
+    for (pgid, what, dir) in &all {
         let _ = killpg(Pid::from_raw(*pgid), Signal::SIGKILL);
+        let mut line = format!("stopped {what} (process group {pgid})");
         if let Some(d) = dir {
-            let _ = std::fs::remove_dir_all(d);
+            if std::fs::remove_dir_all(d).is_ok() || !d.exists() {
+                line.push_str(&format!(", removed {}", d.display()));
+            }
         }
+        report.push(line);
+    }
+    report
+}
+
+/// What a command runs, short enough for one line: `redis-server`, `sh -c 'python app.py'`.
+fn describe(cmd: &Command) -> String {
+    let program = std::path::Path::new(cmd.get_program());
+    let name = program.file_name().map_or_else(
+        || program.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let line = match args.as_slice() {
+        [c, script, ..] if c == "-c" => format!("{name} -c '{script}'"),
+        _ => name,
+    };
+    if line.chars().count() > 80 {
+        line.chars().take(77).collect::<String>() + "..."
+    } else {
+        line
     }
 }
 
@@ -187,7 +220,7 @@ pub fn spawn(cmd: &mut Command, dir: Option<PathBuf>) -> std::io::Result<Owned> 
     }
     let child = cmd.spawn()?;
     let pgid = child.id() as i32;
-    reg.push((pgid, dir.clone()));
+    reg.push((pgid, describe(cmd), dir.clone()));
     drop(reg);
     Ok(Owned {
         child,
@@ -227,7 +260,7 @@ impl Owned {
         if self.status.is_none() {
             self.status = self.child.wait().ok();
         }
-        running().retain(|(p, _)| *p != self.pgid);
+        running().retain(|(p, _, _)| *p != self.pgid);
         if let Some(d) = &self.dir {
             let _ = std::fs::remove_dir_all(d);
         }
@@ -284,6 +317,6 @@ mod tests {
         }
         assert!(!alive(sleeper), "the sleeper outlived its group");
         assert!(!dir.exists());
-        assert!(!running().iter().any(|(g, _)| *g == p.pgid));
+        assert!(!running().iter().any(|(g, _, _)| *g == p.pgid));
     }
 }
