@@ -255,7 +255,7 @@ fn cleanup_after_signal(env: &Env, sig: &str) -> Result<(), Failed> {
         pidfile.display(),
         env.python.display()
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_readysim"))
+    let child = Command::new(env!("CARGO_BIN_EXE_readysim"))
         .args(["real", "incident-2025-09-09", "--app", &cmd])
         .env("READYSIM_REDIS_SERVER", &env.redis)
         .stdout(Stdio::null())

@@ -7,11 +7,13 @@
 //! call in a coroutine blocks an event loop: every task, the Redis client's driver included,
 //! waits. No same-instant choices are made; drawn values still come from the decisions list.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use super::decide::Decisions;
@@ -47,9 +49,122 @@ impl RealClock {
     }
 }
 
+/// Model tasks, woken by id. Wakers are called from the runtime's IO driver and from other
+/// threads (the clients' Notify), so the queue is behind a lock; the tasks themselves stay on
+/// this thread.
+#[derive(Default)]
+struct ReadyQueue {
+    ids: VecDeque<usize>,
+    queued: BTreeSet<usize>,
+    driver: Option<Waker>,
+}
+
+/// Wakes one model task: queues it (once) and wakes the executor's driver.
+struct TaskWaker {
+    id: usize,
+    queue: Arc<Mutex<ReadyQueue>>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        let driver = {
+            let mut q = self
+                .queue
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if q.queued.insert(self.id) {
+                q.ids.push_back(self.id);
+            }
+            q.driver.clone()
+        };
+        if let Some(d) = driver {
+            d.wake();
+        }
+    }
+}
+
+/// The model's tasks, run by the engine itself rather than by tokio's LocalSet: a LocalSet
+/// hands control back to the runtime after 61 task polls, and the runtime then reads the
+/// sockets, so a pong could be read in the middle of a stall of back-to-back freezes (the
+/// real keepalive-stall-1011 agreed in about half the runs). Here every ready model task
+/// runs, FIFO, before the driver returns: sockets and timers are looked at only when no model
+/// task is ready, as an asyncio loop looks at them only between its iterations.
+#[derive(Default)]
+struct Executor {
+    tasks: RefCell<Vec<Option<Pin<Box<dyn Future<Output = ()>>>>>>,
+    queue: Arc<Mutex<ReadyQueue>>,
+}
+
+impl Executor {
+    fn spawn(&self, fut: Pin<Box<dyn Future<Output = ()>>>) {
+        let id = {
+            let mut tasks = self.tasks.borrow_mut();
+            tasks.push(Some(fut));
+            tasks.len() - 1
+        };
+        Waker::from(Arc::new(TaskWaker {
+            id,
+            queue: self.queue.clone(),
+        }))
+        .wake();
+    }
+
+    fn next(&self) -> Option<usize> {
+        let mut q = self
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let id = q.ids.pop_front()?;
+        q.queued.remove(&id);
+        Some(id)
+    }
+}
+
+/// Polls the model's ready tasks until none is ready; never completes.
+struct Drive {
+    core: Rc<Core>,
+}
+
+impl Future for Drive {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let exec = &self.core.exec;
+        exec.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .driver = Some(cx.waker().clone());
+        while let Some(id) = exec.next() {
+            // Not polled after a stop or past the budget (it stays pending, as before).
+            if self.core.stopped.get() || !self.core.take_step() {
+                continue;
+            }
+            // Out of the table while it runs: it may spawn tasks, which go into the table.
+            let Some(mut fut) = exec.tasks.borrow_mut()[id].take() else {
+                continue;
+            };
+            let waker = Waker::from(Arc::new(TaskWaker {
+                id,
+                queue: exec.queue.clone(),
+            }));
+            if fut
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+            {
+                exec.tasks.borrow_mut()[id] = Some(fut);
+            }
+        }
+        Poll::Pending
+    }
+}
+
 /// State of a real-time run.
 pub struct Core {
     clock: RealClock,
+    exec: Executor,
     decisions: Decisions,
     stopped: Cell<bool>,
     stop: tokio::sync::Notify,
@@ -86,12 +201,11 @@ impl Core {
         true
     }
 
-    #[allow(clippy::disallowed_methods)]
     pub(super) fn spawn(self: &Rc<Self>, fut: impl Future<Output = ()> + 'static) {
-        tokio::task::spawn_local(Counted {
-            core: self.clone(),
-            fut: Box::pin(fut),
-        });
+        // tokio's cooperative budget is per poll of the runtime's task, which is the driver
+        // here for every model task at once: without this, timers and sockets polled late in
+        // a long run of ready tasks would report Pending, wake at once, and spin.
+        self.exec.spawn(Box::pin(tokio::task::unconstrained(fut)));
     }
 
     /// Blocks the thread: nothing else on this event loop runs meanwhile.
@@ -150,22 +264,6 @@ impl Future for Sleep {
     }
 }
 
-/// A task that counts its polls against the step budget and is not polled after a stop.
-struct Counted {
-    core: Rc<Core>,
-    fut: Pin<Box<dyn Future<Output = ()>>>,
-}
-
-impl Future for Counted {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.core.stopped.get() || !self.core.take_step() {
-            return Poll::Pending;
-        }
-        self.fut.as_mut().poll(cx)
-    }
-}
-
 /// Runs `root` on a fresh current_thread runtime (time and IO enabled, real clock) until the
 /// model stops, the horizon passes or the step budget runs out.
 pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, clock: RealClock, root: F) -> EngineReport {
@@ -181,6 +279,7 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, clock: RealClock, root: F) 
     let horizon = config.horizon_ms;
     let core = Rc::new(Core {
         clock,
+        exec: Executor::default(),
         decisions: config.decisions(),
         stopped: Cell::new(false),
         stop: tokio::sync::Notify::new(),
@@ -196,10 +295,12 @@ pub(super) fn run<F: FnOnce(Rt)>(config: &RunConfig, clock: RealClock, root: F) 
             ends_run: true,
             ..c.sleep_until(horizon)
         };
-        match first_of(c.stop.notified(), horizon_sleep).await {
-            Either::Left(()) if c.budget_hit.get() => EndReason::StepBudget,
-            Either::Left(()) => EndReason::Stopped,
-            Either::Right(()) => EndReason::Horizon,
+        let ended = first_of(c.stop.notified(), horizon_sleep);
+        match first_of(ended, Drive { core: c.clone() }).await {
+            Either::Left(Either::Left(())) if c.budget_hit.get() => EndReason::StepBudget,
+            Either::Left(Either::Left(())) => EndReason::Stopped,
+            Either::Left(Either::Right(())) => EndReason::Horizon,
+            Either::Right(()) => unreachable!("the driver never completes"),
         }
     });
     let end_ms = core.now().min(horizon);

@@ -84,6 +84,11 @@ pub async fn run(w: Rc<World>, plan: Plan) {
             attempt,
             try_no: 0,
         };
+        if let Some(wire) = &w.wire {
+            // Before the attempt shows in the trace: waiting here is arriving later within
+            // the instant, not interleaving with other arrivals.
+            wire.arrival(key).await;
+        }
         let ended = match gateway::connect(&w, actor, plan.spec.retries, key).await {
             Ok(key) => route::serve(&w, &plan, actor, key).await,
             Err(outcome) => Ended::plain(outcome),

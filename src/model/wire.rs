@@ -47,6 +47,12 @@ pub trait Wire {
     fn serving(&self);
     /// The worker exited: the port closes, and the connections in its backlog are reset.
     fn exited(&self);
+    /// Completes when the model may look at the connection `key` arriving now: at once, but
+    /// for real, a connection that is one of a storm (several due at one instant) waits until
+    /// the storm's requests have all been read, as the model has them all at that instant.
+    fn arrival(&self, _key: ConnKey) -> WireFut<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
     /// The connection `key`, once its client's upgrade request has been read; false when it
     /// never came (the model goes on, the comparison shows the disagreement).
     fn take(&self, key: ConnKey) -> WireFut<'_, bool>;

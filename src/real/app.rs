@@ -505,7 +505,7 @@ pub(super) fn run_app_once(
     let stop = Arc::new(tokio::sync::Notify::new());
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let clients = (!sc.clients.is_empty())
-        .then(|| clients::start(sc, addr, &spec.ws_path, clock, stop.clone(), &[]));
+        .then(|| clients::start(sc, addr, &spec.ws_path, clock, stop.clone(), &[], None));
     let watched = watch(&mut app, port, clock, watch_until_ms(sim), || {
         clients.as_ref().is_none_or(|t| t.is_finished())
     });

@@ -103,6 +103,16 @@ async fn sleep_until(clock: RealClock, t: u64) {
     tokio::time::sleep_until(tokio::time::Instant::from_std(clock.instant(t))).await;
 }
 
+/// `(client, at_ms)` of the first connection of every client readysim plays (not the
+/// `external` ones, played by a person).
+pub fn first_arrivals(sc: &Scenario, external: &[u32]) -> Vec<(u32, u64)> {
+    plans(sc, "/")
+        .iter()
+        .filter(|p| !external.contains(&(p.index + 1)))
+        .map(|p| (p.index, p.at_ms))
+        .collect()
+}
+
 /// Runs every client of `sc` against `addr` (its WebSocket endpoint at `path`) on its own
 /// thread; the handle gives back what each attempt saw, in attempt order (client by client),
 /// once they are all done or `stop` is set.
@@ -113,6 +123,7 @@ pub fn start(
     clock: RealClock,
     stop: std::sync::Arc<tokio::sync::Notify>,
     external: &[u32],
+    storms: Option<std::sync::Arc<super::wire::Storms>>,
 ) -> std::thread::JoinHandle<Vec<WireAttempt>> {
     let mut plans = plans(sc, path);
     plans.retain(|p| !external.contains(&(p.index + 1)));
@@ -130,16 +141,17 @@ pub fn start(
             // reaches the server's backlog at once, as it does from many machines.
             let mut groups: std::collections::BTreeMap<
                 u64,
-                Vec<tokio::sync::oneshot::Sender<Connected>>,
+                Vec<(u32, tokio::sync::oneshot::Sender<Connected>)>,
             > = std::collections::BTreeMap::new();
             let mut handles = Vec::new();
             for p in plans {
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                groups.entry(p.at_ms).or_default().push(tx);
+                groups.entry(p.at_ms).or_default().push((p.index, tx));
                 #[allow(clippy::disallowed_methods)]
                 handles.push(tokio::task::spawn_local(client(p, addr, clock, rx)));
             }
             for (at, txs) in groups {
+                let storms = storms.clone();
                 #[allow(clippy::disallowed_methods)]
                 tokio::task::spawn_local(async move {
                     sleep_until(clock, at).await;
@@ -148,7 +160,12 @@ pub fn start(
                         txs.iter().map(|_| TcpStream::connect(addr)),
                     )
                     .await;
-                    for (tx, c) in txs.into_iter().zip(conns) {
+                    // The server waits for the storm's established connections (wire.rs).
+                    if let (Some(storms), true) = (&storms, txs.len() > 1) {
+                        let ok = txs.iter().zip(&conns).filter(|(_, c)| c.is_ok());
+                        storms.report(at, ok.map(|((i, _), _)| *i).collect());
+                    }
+                    for ((_, tx), c) in txs.into_iter().zip(conns) {
                         let _ = tx.send(Connected {
                             stream: c,
                             late_ms: late,

@@ -600,8 +600,18 @@ fn run_once(
         say(&announcement(sc, port.addr(), &opts.external));
     }
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());
-    let clients = (!sc.clients.is_empty())
-        .then(|| clients::start(sc, port.addr(), "/ws", clock, stop.clone(), &opts.external));
+    let storms = port.arrive_together(&clients::first_arrivals(sc, &opts.external));
+    let clients = (!sc.clients.is_empty()).then(|| {
+        clients::start(
+            sc,
+            port.addr(),
+            "/ws",
+            clock,
+            stop.clone(),
+            &opts.external,
+            Some(storms),
+        )
+    });
     let port = Rc::new(port);
     let handle: Rc<dyn crate::model::wire::Wire> = Rc::new(wire::WireHandle(port.clone()));
     let output = crate::model::run::run_real(sc, clock, Rc::new(backend), Some(handle));

@@ -12,9 +12,10 @@
 //! (`/ws?client=C&attempt=A&try=T`), so each real connection meets its session in the model.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -40,6 +41,33 @@ const MAX_HEAD: usize = 16 * 1024;
 /// It costs time only when a client never connects, which is itself a disagreement; and it
 /// is long enough for a person playing a client by hand (`--external-client`).
 pub const TAKE_TIMEOUT_MS: u64 = 60_000;
+
+/// What the clients' thread tells the server about each storm: which of the connections due
+/// at one instant it established (a refused one will never be read, so nobody waits for it).
+#[derive(Default)]
+pub struct Storms {
+    established: Mutex<BTreeMap<u64, Vec<u32>>>,
+    notify: Notify,
+}
+
+impl Storms {
+    /// The clients of the storm due at `at_ms` whose connections were established.
+    pub fn report(&self, at_ms: u64, clients: Vec<u32>) {
+        self.established
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(at_ms, clients);
+        self.notify.notify_waiters();
+    }
+
+    fn established(&self, at_ms: u64) -> Option<Vec<u32>> {
+        self.established
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&at_ms)
+            .cloned()
+    }
+}
 
 /// The path and key of a client's upgrade request.
 #[derive(Debug)]
@@ -118,6 +146,13 @@ pub struct RealWire {
     /// Connections taken by their session, waiting for its decision.
     held: RefCell<BTreeMap<ConnKey, (TcpStream, String)>>,
     live: RefCell<BTreeMap<ConnKey, Rc<Live>>>,
+    /// Every connection whose request was read, ever (for [`RealWire::arrive_together`]).
+    seen: RefCell<BTreeSet<ConnKey>>,
+    /// For a client whose first connection is due at the same instant as others': that
+    /// instant (see [`RealWire::arrive_together`]).
+    storm_at: RefCell<BTreeMap<u32, u64>>,
+    /// What the clients' thread says it established of each storm.
+    storms: Arc<Storms>,
     arrivals: Notify,
     stop: Rc<Notify>,
 }
@@ -144,9 +179,64 @@ impl RealWire {
             arrived: RefCell::new(BTreeMap::new()),
             held: RefCell::new(BTreeMap::new()),
             live: RefCell::new(BTreeMap::new()),
+            seen: RefCell::new(BTreeSet::new()),
+            storm_at: RefCell::new(BTreeMap::new()),
+            storms: Arc::new(Storms::default()),
             arrivals: Notify::new(),
             stop: Rc::new(Notify::new()),
         })
+    }
+
+    /// Clients whose first connections are due at one instant (a storm), as `(client, at_ms)`
+    /// of every client readysim plays; returns what the clients' thread reports to. In the
+    /// model a storm is there at once; for real, its requests reach the accept loop one by
+    /// one, and the accept loop runs only between model tasks. Without this, the first
+    /// sessions could start their blocking work before the rest of the storm was read, and the
+    /// reads that follow would let other traffic (a keepalive pong) in between, which the
+    /// model's instant does not. So a session taking such a connection waits until every
+    /// connection of its storm that the clients established has been read (bounded like
+    /// [`Wire::take`]; after the bound it goes on with its own).
+    pub fn arrive_together(&self, first: &[(u32, u64)]) -> Arc<Storms> {
+        let mut count: BTreeMap<u64, usize> = BTreeMap::new();
+        for &(_, at) in first {
+            *count.entry(at).or_default() += 1;
+        }
+        let mut storm_at = self.storm_at.borrow_mut();
+        for &(client, at) in first.iter().filter(|(_, at)| count[at] > 1) {
+            storm_at.insert(client, at);
+        }
+        self.storms.clone()
+    }
+
+    /// Whether every established connection of `key`'s storm has been read (true for a
+    /// connection that is not a storm's first).
+    fn storm_read(&self, key: ConnKey) -> bool {
+        if key.attempt != 0 || key.try_no != 0 {
+            return true;
+        }
+        let Some(at) = self.storm_at.borrow().get(&key.client).copied() else {
+            return true;
+        };
+        let Some(clients) = self.storms.established(at) else {
+            return false;
+        };
+        let seen = self.seen.borrow();
+        clients.iter().all(|&client| {
+            seen.contains(&ConnKey {
+                client,
+                attempt: 0,
+                try_no: 0,
+            })
+        })
+    }
+
+    /// Moves `key`'s read connection to the held ones; false when it was not read.
+    fn hold(&self, key: ConnKey) -> bool {
+        let Some(c) = self.arrived.borrow_mut().remove(&key) else {
+            return false;
+        };
+        self.held.borrow_mut().insert(key, c);
+        true
     }
 
     /// Where clients connect.
@@ -187,6 +277,7 @@ impl RealWire {
                             .await;
                         return;
                     };
+                    me2.seen.borrow_mut().insert(req.key);
                     me2.arrived.borrow_mut().insert(req.key, (s, req.ws_key));
                     me2.arrivals.notify_waiters();
                 });
@@ -242,6 +333,36 @@ impl Wire for WireHandle {
         w.socket.borrow_mut().take();
     }
 
+    fn arrival(&self, key: ConnKey) -> WireFut<'_, ()> {
+        let w = self.0.clone();
+        Box::pin(async move {
+            // Only a port that is reading requests can have read the storm; in the backlog
+            // (or refused) the model does not look at the connection yet.
+            if !w.accepting.get() {
+                return;
+            }
+            let deadline = tokio::time::Instant::from_std(
+                w.clock
+                    .instant(w.clock.now_ms().saturating_add(TAKE_TIMEOUT_MS)),
+            );
+            loop {
+                let read = w.arrivals.notified();
+                let reported = w.storms.notify.notified();
+                if w.storm_read(key) {
+                    return;
+                }
+                #[allow(clippy::disallowed_methods)]
+                let timeout = tokio::time::sleep_until(deadline);
+                tokio::select! {
+                    biased;
+                    _ = read => {}
+                    _ = reported => {}
+                    _ = timeout => return,
+                }
+            }
+        })
+    }
+
     fn take(&self, key: ConnKey) -> WireFut<'_, bool> {
         let w = self.0.clone();
         Box::pin(async move {
@@ -251,8 +372,7 @@ impl Wire for WireHandle {
             );
             loop {
                 let notified = w.arrivals.notified();
-                if let Some(c) = w.arrived.borrow_mut().remove(&key) {
-                    w.held.borrow_mut().insert(key, c);
+                if w.hold(key) {
                     return true;
                 }
                 #[allow(clippy::disallowed_methods)]
