@@ -155,3 +155,27 @@ fn the_format_pages_example_file_loads() {
     )
     .unwrap_or_else(|e| panic!("docs/format.md's example is rejected: {e}"));
 }
+
+#[test]
+fn the_reference_design_as_it_ships_is_clean_on_every_shipped_scenario() {
+    // docs/presets.md says so of the reference: its knobs as they ship (a file's overrides
+    // of another design's knobs removed), under the stricter contract.
+    let mut dirty = Vec::new();
+    for path in crate::scenario::files_under(Path::new("scenarios")) {
+        let mut sc = crate::scenario::load(&path).expect("a shipped scenario loads");
+        sc.policy = crate::policy::PolicySpec {
+            preset: crate::policy::Preset::Reference,
+            ..Default::default()
+        };
+        sc.what_if.clear();
+        let v = crate::replay::evaluate_valid(&sc, crate::engine::EngineKind::Fast).violations;
+        if !v.is_empty() {
+            dirty.push(format!("{}: {v:?}", path.display()));
+        }
+    }
+    assert!(
+        dirty.is_empty(),
+        "violations under the reference:\n{}",
+        dirty.join("\n")
+    );
+}

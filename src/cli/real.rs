@@ -40,7 +40,7 @@ pub struct RealArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
     /// A client (1-based, as traces number them) you play yourself with any WebSocket client:
-    /// readysim prints its URL and when to connect, and waits up to 60 s for it (repeatable).
+    /// readysim prints its URL and when to connect, and waits up to 60 s of scenario time for it (repeatable).
     #[arg(long = "external-client", value_name = "N", conflicts_with = "all")]
     pub external: Vec<u32>,
     /// Your own service instead of readysim's model: a shell command started for each run
