@@ -94,12 +94,16 @@ impl Wake for TaskWaker {
 /// task is ready, as an asyncio loop looks at them only between its iterations.
 #[derive(Default)]
 struct Executor {
-    tasks: RefCell<Vec<Option<Pin<Box<dyn Future<Output = ()>>>>>>,
+    /// The tasks by id; `None` once done (or while being polled).
+    tasks: RefCell<Vec<Option<Task>>>,
     queue: Arc<Mutex<ReadyQueue>>,
 }
 
+/// A model task.
+type Task = Pin<Box<dyn Future<Output = ()>>>;
+
 impl Executor {
-    fn spawn(&self, fut: Pin<Box<dyn Future<Output = ()>>>) {
+    fn spawn(&self, fut: Task) {
         let id = {
             let mut tasks = self.tasks.borrow_mut();
             tasks.push(Some(fut));
