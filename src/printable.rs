@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 /// [`printable`], except that colour sequences (`ESC [ digits-and-semicolons m`, SGR) are
 /// kept: they can only change the colour of what follows, not move the cursor, retitle or
 /// clear the terminal. For output that readysim itself coloured.
+#[cfg(feature = "cli")]
 pub fn printable_keeping_colour(s: &str) -> Cow<'_, str> {
     if !s.contains('\u{1b}') {
         return printable(s);
@@ -64,10 +65,12 @@ pub fn printable(s: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{printable, printable_keeping_colour};
+    use super::printable;
 
+    #[cfg(feature = "cli")]
     #[test]
     fn colour_is_kept_and_every_other_control_escaped() {
+        use super::printable_keeping_colour;
         let red = "\u{1b}[1;31mFAILED\u{1b}[0m";
         assert_eq!(printable_keeping_colour(red), red);
         assert_eq!(
