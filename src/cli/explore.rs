@@ -515,19 +515,7 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
     // cases in flight; files are written whole (temporary file, then link) or not at all, and
     // the summary says what was found so far. A second signal exits at once (130): a temporary
     // file it cuts short is removed by the next run in that folder (see RecordDir::open).
-    let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let flag = interrupt.clone();
-        // Only one handler per process; a second `explore` in one process keeps the first.
-        let _ = ctrlc::set_handler(move || {
-            if flag.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                errln!("interrupted twice: exiting now");
-                std::process::exit(Exit::Interrupted as i32);
-            }
-            errln!("interrupted: finishing the cases in flight (again to exit now)");
-        });
-    }
-    opts.interrupt = Some(interrupt);
+    opts.interrupt = Some(interrupt_flag());
     let dir = a
         .record
         .clone()
@@ -546,23 +534,7 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
     }
     let (k, n) = opts.shard;
     let per_code = crate::search::shard_cases(opts.cases, k, n);
-    let bar = ProgressBar::with_draw_target(
-        Some(per_code * opts.codes.len() as u64),
-        ProgressDrawTarget::stderr(),
-    );
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} cases, {rate} {msg}",
-        )
-        .expect("a valid template")
-        // Whole cases per second: four decimals of a rate only add noise.
-        .with_key(
-            "rate",
-            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{:.0}/s", s.per_sec());
-            },
-        ),
-    );
+    let bar = progress_bar(per_code * opts.codes.len() as u64);
     let progress = Progress {
         bar,
         json: cli.json,
@@ -604,6 +576,49 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
         total as f64 / secs.max(1e-9),
         opts.jobs
     );
+    Ok(exit_code(&summary, &dir, total))
+}
+
+/// The flag Ctrl-C, SIGTERM or SIGHUP (ctrlc's `termination` feature) sets: the search stops
+/// after the cases in flight; a second signal exits at once (130).
+fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = interrupt.clone();
+    // Only one handler per process; a second `explore` in one process keeps the first.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            errln!("interrupted twice: exiting now");
+            std::process::exit(Exit::Interrupted as i32);
+        }
+        errln!("interrupted: finishing the cases in flight (again to exit now)");
+    });
+    interrupt
+}
+
+/// The progress bar on stderr: cases done of `len`, and the rate.
+fn progress_bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} cases, {rate} {msg}",
+        )
+        .expect("a valid template")
+        // Whole cases per second: four decimals of a rate only add noise.
+        .with_key(
+            "rate",
+            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", s.per_sec());
+            },
+        ),
+    );
+    bar
+}
+
+/// Reports what could not be written or was cut short, and the exit code: like a test run,
+/// new failures make it non-zero so CI notices them; failures already recorded do not.
+/// Failures that could not be written are worse than new ones (they are not on disk to
+/// replay), so they get their own code.
+fn exit_code(summary: &Summary, dir: &std::path::Path, total: u64) -> Exit {
     let unwritten: Vec<&str> = summary
         .found
         .iter()
@@ -624,18 +639,15 @@ pub fn explore(cli: &Cli, a: &ExploreArgs, kind: EngineKind) -> Result<Exit, Bad
             "interrupted: stopped after {total} case(s); the {} failure(s) above were found so far",
             summary.failures()
         );
-        return Ok(Exit::Interrupted);
+        return Exit::Interrupted;
     }
-    // Like a test run: new failures make the exit code non-zero, so CI notices them; failures
-    // already recorded under the folder do not. Failures that could not be written are worse
-    // than new ones (they are not on disk to replay), so they get their own code.
-    Ok(if !unwritten.is_empty() {
+    if !unwritten.is_empty() {
         Exit::NotWritten
     } else if summary.new_failures() > 0 || summary.signatures_met().1 > 0 {
         Exit::Mismatch
     } else {
         Exit::Ok
-    })
+    }
 }
 
 /// `explore --html DIR`: a timeline page per failure whose file can be read (written now, or

@@ -501,6 +501,116 @@ fn panel_boundary(o: &mut String, p: &Panel, g: &Grid) {
     }
 }
 
+impl Grid {
+    /// x of value `v` inside the panel (cell centres at the ends).
+    fn xpos(&self, m: &Map, v: u64) -> f64 {
+        (v - m.x.lo) as f64 / (m.x.hi - m.x.lo) as f64 * (SIDE - self.cw) + self.cw / 2.0
+    }
+
+    /// y of value `v` inside the panel (y grows upward).
+    fn ypos(&self, m: &Map, v: u64) -> f64 {
+        SIDE - ((v - m.y.lo) as f64 / (m.y.hi - m.y.lo) as f64 * (SIDE - self.chh) + self.chh / 2.0)
+    }
+}
+
+/// A panel's axes: round ticks in ms, and the fields' names.
+fn panel_axes(o: &mut String, m: &Map, g: &Grid) {
+    for t in ticks(m.x.lo, m.x.hi) {
+        let x = g.ox + g.xpos(m, t);
+        let _ = writeln!(
+            o,
+            r##"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="#333"/><text class="k" x="{x}" y="{}" text-anchor="middle">{}</text>"##,
+            n(g.oy + SIDE),
+            n(g.oy + SIDE + 4.0),
+            n(g.oy + SIDE + 15.0),
+            t,
+            x = n(x)
+        );
+    }
+    for t in ticks(m.y.lo, m.y.hi) {
+        let y = g.oy + g.ypos(m, t);
+        let _ = writeln!(
+            o,
+            r##"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="#333"/><text class="k" x="{}" y="{}" text-anchor="end">{}</text>"##,
+            n(g.ox - 4.0),
+            n(g.ox),
+            n(g.ox - 6.0),
+            n(y + 3.5),
+            t,
+            y = n(y)
+        );
+    }
+    let _ = writeln!(
+        o,
+        r#"<text class="a axis-x" x="{}" y="{}" text-anchor="middle">{} (ms)</text>"#,
+        n(g.ox + SIDE / 2.0),
+        n(g.oy + SIDE + 32.0),
+        escape(&m.x.field)
+    );
+    let _ = writeln!(
+        o,
+        r#"<text class="a axis-y" transform="translate({} {}) rotate(-90)" text-anchor="middle">{} (ms)</text>"#,
+        n(g.ox - 48.0),
+        n(g.oy + SIDE / 2.0),
+        escape(&m.y.field)
+    );
+}
+
+/// The scenario's own values as a circle, when they are inside the grid.
+fn own_point(o: &mut String, m: &Map, g: &Grid) {
+    let inside = (m.x.lo..=m.x.hi).contains(&m.x.own) && (m.y.lo..=m.y.hi).contains(&m.y.own);
+    if inside {
+        let (x, y) = (g.ox + g.xpos(m, m.x.own), g.oy + g.ypos(m, m.y.own));
+        let _ = writeln!(
+            o,
+            r##"<circle class="own" cx="{}" cy="{}" r="5" fill="none" stroke="#fff" stroke-width="3"/><circle cx="{}" cy="{}" r="5" fill="none" stroke="#000" stroke-width="1.5"><title>this scenario: {} = {}, {} = {}</title></circle>"##,
+            n(x),
+            n(y),
+            n(x),
+            n(y),
+            escape(&m.x.field),
+            m.x.own,
+            escape(&m.y.field),
+            m.y.own
+        );
+    }
+}
+
+/// What the colours and lines mean, with each category's cell count per preset.
+fn legend(o: &mut String, m: &Map, legend_y: f64, caption: &str) {
+    let _ = writeln!(
+        o,
+        r#"<text class="a" x="10" y="{}">Each cell is one run at that (x, y), coloured by its violations and verdict; black lines mark where the outcome changes.</text>"#,
+        n(legend_y)
+    );
+    let _ = writeln!(
+        o,
+        r#"<text class="a" x="10" y="{}">{}</text>"#,
+        n(legend_y + 16.0),
+        escape(caption)
+    );
+    for (c, cat) in m.categories.iter().enumerate() {
+        let y = legend_y + 20.0 * (c + 2) as f64;
+        let counts: Vec<String> = m
+            .panels
+            .iter()
+            .map(|p| {
+                let k = p.cells.iter().flatten().filter(|x| **x == c).count();
+                format!("{} {k}", p.preset.name())
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            r##"<rect x="10" y="{}" width="16" height="12" fill="{}" stroke="#00000044"/><text class="a legend" x="32" y="{}">{} ({} cells)</text>"##,
+            n(y - 10.0),
+            colour(m, c),
+            n(y),
+            escape(&cat.label()),
+            counts.join(", ")
+        );
+    }
+}
+
 /// The map as an SVG document.
 pub fn svg(m: &Map) -> String {
     let cols = m.panels.len().clamp(1, 3);
@@ -549,9 +659,6 @@ pub fn svg(m: &Map) -> String {
     let ny = m.y.values.len();
     let cw = SIDE / nx as f64;
     let chh = SIDE / ny as f64;
-    let xpos = |v: u64| (v - m.x.lo) as f64 / (m.x.hi - m.x.lo) as f64 * (SIDE - cw) + cw / 2.0;
-    let ypos =
-        |v: u64| SIDE - ((v - m.y.lo) as f64 / (m.y.hi - m.y.lo) as f64 * (SIDE - chh) + chh / 2.0);
     for (k, p) in m.panels.iter().enumerate() {
         let ox = 80.0 + pw * (k % cols) as f64;
         let oy = 60.0 + ph * (k / cols) as f64;
@@ -581,97 +688,11 @@ pub fn svg(m: &Map) -> String {
             n(oy),
             s = n(SIDE)
         );
-        // Axes: ticks in ms, named.
-        for t in ticks(m.x.lo, m.x.hi) {
-            let x = ox + xpos(t);
-            let _ = writeln!(
-                o,
-                r##"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="#333"/><text class="k" x="{x}" y="{}" text-anchor="middle">{}</text>"##,
-                n(oy + SIDE),
-                n(oy + SIDE + 4.0),
-                n(oy + SIDE + 15.0),
-                t,
-                x = n(x)
-            );
-        }
-        for t in ticks(m.y.lo, m.y.hi) {
-            let y = oy + ypos(t);
-            let _ = writeln!(
-                o,
-                r##"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="#333"/><text class="k" x="{}" y="{}" text-anchor="end">{}</text>"##,
-                n(ox - 4.0),
-                n(ox),
-                n(ox - 6.0),
-                n(y + 3.5),
-                t,
-                y = n(y)
-            );
-        }
-        let _ = writeln!(
-            o,
-            r#"<text class="a axis-x" x="{}" y="{}" text-anchor="middle">{} (ms)</text>"#,
-            n(ox + SIDE / 2.0),
-            n(oy + SIDE + 32.0),
-            escape(&m.x.field)
-        );
-        let _ = writeln!(
-            o,
-            r#"<text class="a axis-y" transform="translate({} {}) rotate(-90)" text-anchor="middle">{} (ms)</text>"#,
-            n(ox - 48.0),
-            n(oy + SIDE / 2.0),
-            escape(&m.y.field)
-        );
-        // The scenario's own point.
-        let inside = (m.x.lo..=m.x.hi).contains(&m.x.own) && (m.y.lo..=m.y.hi).contains(&m.y.own);
-        if inside {
-            let (x, y) = (ox + xpos(m.x.own), oy + ypos(m.y.own));
-            let _ = writeln!(
-                o,
-                r##"<circle class="own" cx="{}" cy="{}" r="5" fill="none" stroke="#fff" stroke-width="3"/><circle cx="{}" cy="{}" r="5" fill="none" stroke="#000" stroke-width="1.5"><title>this scenario: {} = {}, {} = {}</title></circle>"##,
-                n(x),
-                n(y),
-                n(x),
-                n(y),
-                escape(&m.x.field),
-                m.x.own,
-                escape(&m.y.field),
-                m.y.own
-            );
-        }
+        panel_axes(&mut o, m, &g);
+        own_point(&mut o, m, &g);
         o.push_str("</g>\n");
     }
-    // Legend.
-    let _ = writeln!(
-        o,
-        r#"<text class="a" x="10" y="{}">Each cell is one run at that (x, y), coloured by its violations and verdict; black lines mark where the outcome changes.</text>"#,
-        n(legend_y)
-    );
-    let _ = writeln!(
-        o,
-        r#"<text class="a" x="10" y="{}">{}</text>"#,
-        n(legend_y + 16.0),
-        escape(&caption)
-    );
-    for (c, cat) in m.categories.iter().enumerate() {
-        let y = legend_y + 20.0 * (c + 2) as f64;
-        let counts: Vec<String> = m
-            .panels
-            .iter()
-            .map(|p| {
-                let k = p.cells.iter().flatten().filter(|x| **x == c).count();
-                format!("{} {k}", p.preset.name())
-            })
-            .collect();
-        let _ = writeln!(
-            o,
-            r##"<rect x="10" y="{}" width="16" height="12" fill="{}" stroke="#00000044"/><text class="a legend" x="32" y="{}">{} ({} cells)</text>"##,
-            n(y - 10.0),
-            colour(m, c),
-            n(y),
-            escape(&cat.label()),
-            counts.join(", ")
-        );
-    }
+    legend(&mut o, m, legend_y, &caption);
     o.push_str("</svg>\n");
     o
 }

@@ -597,116 +597,126 @@ fn place<'a>(p: &'a Picture, axis: &Axis) -> Vec<Placed<'a>> {
 fn marks(o: &mut String, p: &Picture, axis: &Axis, l: &Layout) {
     o.push_str("<g class=\"marks\">\n");
     for pl in place(p, axis) {
-        let m = pl.mark;
-        let ly = l.lanes_y + LANE_H * m.lane as f64;
-        let cy = ly + LANE_H / 2.0 + pl.dy;
-        let x = pl.x;
-        let c = mark_colour(m.kind);
-        let title = escape(&pl.titles.join("; "));
-        let lane = escape(&p.lanes[m.lane].label);
-        let text = if pl.titles.len() > 1 {
-            escape(&format!("{} x{}", m.label, pl.titles.len()))
-        } else {
-            escape(&m.label)
-        };
-        let kind = match m.kind {
-            MarkKind::ProbeOk | MarkKind::ProbeFailed => "probe",
-            MarkKind::Verdict => "verdict",
-            MarkKind::Violation => "violation",
-            MarkKind::Decision => "decision",
-            MarkKind::Outcome => "outcome",
-            MarkKind::Breaker => "breaker",
-            MarkKind::Event => "event",
-        };
-        match m.kind {
-            MarkKind::ProbeOk | MarkKind::ProbeFailed => {
+        draw_mark(o, p, &pl, l);
+    }
+    o.push_str("</g>\n");
+}
+
+/// The `data-kind` of a mark: what a script looks for.
+fn kind_attr(k: MarkKind) -> &'static str {
+    match k {
+        MarkKind::ProbeOk | MarkKind::ProbeFailed => "probe",
+        MarkKind::Verdict => "verdict",
+        MarkKind::Violation => "violation",
+        MarkKind::Decision => "decision",
+        MarkKind::Outcome => "outcome",
+        MarkKind::Breaker => "breaker",
+        MarkKind::Event => "event",
+    }
+}
+
+/// One placed mark, in its kind's shape, with its tooltip and (outcomes, breakers) label.
+fn draw_mark(o: &mut String, p: &Picture, pl: &Placed<'_>, l: &Layout) {
+    let m = pl.mark;
+    let ly = l.lanes_y + LANE_H * m.lane as f64;
+    let cy = ly + LANE_H / 2.0 + pl.dy;
+    let x = pl.x;
+    let c = mark_colour(m.kind);
+    let title = escape(&pl.titles.join("; "));
+    let lane = escape(&p.lanes[m.lane].label);
+    let text = if pl.titles.len() > 1 {
+        escape(&format!("{} x{}", m.label, pl.titles.len()))
+    } else {
+        escape(&m.label)
+    };
+    let kind = kind_attr(m.kind);
+    match m.kind {
+        MarkKind::ProbeOk | MarkKind::ProbeFailed => {
+            let _ = writeln!(
+                o,
+                r##"<circle class="mark" data-kind="{kind}" data-lane="{lane}" cx="{}" cy="{}" r="4" fill="{c}" stroke="#fff"><title>{title}</title></circle>"##,
+                n(x),
+                n(cy)
+            );
+        }
+        MarkKind::Verdict => {
+            let _ = writeln!(
+                o,
+                r##"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="#000" stroke-width="1.5"/>"##,
+                n(l.lanes_y),
+                n(l.axis_y),
+                x = n(x)
+            );
+            let _ = writeln!(
+                o,
+                r##"<path class="mark" data-kind="{kind}" data-lane="{lane}" d="M{} {}l6 6l-6 6l-6 -6z" fill="{c}"><title>{title}</title></path>"##,
+                n(x),
+                n(cy - 6.0)
+            );
+        }
+        MarkKind::Violation => {
+            let _ = writeln!(
+                o,
+                r##"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="{c}" stroke-dasharray="4 3"/>"##,
+                n(l.strip - 4.0),
+                n(l.axis_y),
+                x = n(x)
+            );
+            let _ = writeln!(
+                o,
+                r##"<path class="mark" data-kind="{kind}" data-lane="{lane}" data-name="{}" d="M{} {}l6 10h-12z" fill="{c}"><title>{title}</title></path>"##,
+                escape(&m.label),
+                n(x),
+                n(cy - 5.0)
+            );
+        }
+        MarkKind::Decision => {
+            let _ = writeln!(
+                o,
+                r##"<rect class="mark" data-kind="{kind}" data-lane="{lane}" x="{}" y="{}" width="3" height="12" fill="{c}"><title>{title}</title></rect>"##,
+                n(x - 1.5),
+                n(cy - 6.0)
+            );
+        }
+        MarkKind::Breaker => {
+            let _ = writeln!(
+                o,
+                r##"<path class="mark" data-kind="{kind}" data-lane="{lane}" d="M{} {}h8v8h-8z" fill="{c}" transform="rotate(45 {} {})"><title>{title}</title></path><text class="out" x="{}" y="{}" fill="{c}">{}</text>"##,
+                n(x - 4.0),
+                n(cy - 4.0),
+                n(x),
+                n(cy),
+                n(x + 7.0),
+                n(cy - 4.0),
+                if pl.label { text.as_str() } else { "" }
+            );
+        }
+        MarkKind::Outcome => {
+            let _ = writeln!(
+                o,
+                r##"<rect class="mark" data-kind="{kind}" data-lane="{lane}" x="{}" y="{}" width="7" height="7" fill="{c}"><title>{title}</title></rect>"##,
+                n(x - 3.5),
+                n(cy - 3.5)
+            );
+            if pl.label {
                 let _ = writeln!(
                     o,
-                    r##"<circle class="mark" data-kind="{kind}" data-lane="{lane}" cx="{}" cy="{}" r="4" fill="{c}" stroke="#fff"><title>{title}</title></circle>"##,
-                    n(x),
-                    n(cy)
-                );
-            }
-            MarkKind::Verdict => {
-                let _ = writeln!(
-                    o,
-                    r##"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="#000" stroke-width="1.5"/>"##,
-                    n(l.lanes_y),
-                    n(l.axis_y),
-                    x = n(x)
-                );
-                let _ = writeln!(
-                    o,
-                    r##"<path class="mark" data-kind="{kind}" data-lane="{lane}" d="M{} {}l6 6l-6 6l-6 -6z" fill="{c}"><title>{title}</title></path>"##,
-                    n(x),
-                    n(cy - 6.0)
-                );
-            }
-            MarkKind::Violation => {
-                let _ = writeln!(
-                    o,
-                    r##"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="{c}" stroke-dasharray="4 3"/>"##,
-                    n(l.strip - 4.0),
-                    n(l.axis_y),
-                    x = n(x)
-                );
-                let _ = writeln!(
-                    o,
-                    r##"<path class="mark" data-kind="{kind}" data-lane="{lane}" data-name="{}" d="M{} {}l6 10h-12z" fill="{c}"><title>{title}</title></path>"##,
-                    escape(&m.label),
-                    n(x),
-                    n(cy - 5.0)
-                );
-            }
-            MarkKind::Decision => {
-                let _ = writeln!(
-                    o,
-                    r##"<rect class="mark" data-kind="{kind}" data-lane="{lane}" x="{}" y="{}" width="3" height="12" fill="{c}"><title>{title}</title></rect>"##,
-                    n(x - 1.5),
-                    n(cy - 6.0)
-                );
-            }
-            MarkKind::Breaker => {
-                let _ = writeln!(
-                    o,
-                    r##"<path class="mark" data-kind="{kind}" data-lane="{lane}" d="M{} {}h8v8h-8z" fill="{c}" transform="rotate(45 {} {})"><title>{title}</title></path><text class="out" x="{}" y="{}" fill="{c}">{}</text>"##,
-                    n(x - 4.0),
-                    n(cy - 4.0),
-                    n(x),
-                    n(cy),
-                    n(x + 7.0),
-                    n(cy - 4.0),
-                    if pl.label { text.as_str() } else { "" }
-                );
-            }
-            MarkKind::Outcome => {
-                let _ = writeln!(
-                    o,
-                    r##"<rect class="mark" data-kind="{kind}" data-lane="{lane}" x="{}" y="{}" width="7" height="7" fill="{c}"><title>{title}</title></rect>"##,
-                    n(x - 3.5),
-                    n(cy - 3.5)
-                );
-                if pl.label {
-                    let _ = writeln!(
-                        o,
-                        r#"<text class="out" x="{}" y="{}">{}</text>"#,
-                        n(x + 6.0),
-                        n(cy + 3.5),
-                        text
-                    );
-                }
-            }
-            MarkKind::Event => {
-                let _ = writeln!(
-                    o,
-                    r##"<rect class="mark" data-kind="{kind}" data-lane="{lane}" x="{}" y="{}" width="2" height="16" fill="{c}"><title>{title}</title></rect>"##,
-                    n(x - 1.0),
-                    n(cy - 8.0)
+                    r#"<text class="out" x="{}" y="{}">{}</text>"#,
+                    n(x + 6.0),
+                    n(cy + 3.5),
+                    text
                 );
             }
         }
+        MarkKind::Event => {
+            let _ = writeln!(
+                o,
+                r##"<rect class="mark" data-kind="{kind}" data-lane="{lane}" x="{}" y="{}" width="2" height="16" fill="{c}"><title>{title}</title></rect>"##,
+                n(x - 1.0),
+                n(cy - 8.0)
+            );
+        }
     }
-    o.push_str("</g>\n");
 }
 
 /// The violation names in their rows.
