@@ -480,18 +480,63 @@ fn spans_from_trace(
     spans: &mut Vec<Span>,
     marks: &mut Vec<Mark>,
 ) {
-    // Open spans per (lane, what): where they started and their label.
-    let mut open: BTreeMap<(usize, u8), (u64, String)> = BTreeMap::new();
-    let mut phase: Option<(u64, String)> = None;
     let startup = lanes.get("startup");
-    let close = |open: &mut BTreeMap<(usize, u8), (u64, String)>,
-                 spans: &mut Vec<Span>,
-                 key: (usize, u8),
-                 t: u64,
-                 kind: Kind,
-                 extra: &str| {
-        if let Some((from, label)) = open.remove(&key) {
-            spans.push(Span {
+    let mut r = TraceReader {
+        lanes,
+        spans,
+        marks,
+        end,
+        startup,
+        open: BTreeMap::new(),
+        phase: None,
+        check_lane: None,
+    };
+    for e in trace {
+        let lane = r.lane_of(e);
+        // Each event is one reader's: the three take disjoint sets of events.
+        let _ = r.phase_event(e, lane) || r.span_event(e, lane) || r.mark_event(e, lane);
+    }
+    r.finish();
+}
+
+/// Reads a trace into spans and marks, event by event.
+struct TraceReader<'a> {
+    lanes: &'a mut Lanes,
+    spans: &'a mut Vec<Span>,
+    marks: &'a mut Vec<Mark>,
+    end: u64,
+    /// The startup lane (phases).
+    startup: usize,
+    /// Open spans per (lane, what): where they started and their label.
+    open: BTreeMap<(usize, u8), (u64, String)>,
+    /// The phase running, since when.
+    phase: Option<(u64, String)>,
+    /// The validator draws one lane per check, so a check's probes and sleeps read as a row.
+    check_lane: Option<usize>,
+}
+
+impl TraceReader<'_> {
+    /// The event's lane: its actor's, or the validator's check's while a check runs.
+    fn lane_of(&mut self, e: &Event) -> usize {
+        let mut lane = self.lanes.get(&actor_lane(e.actor));
+        if e.actor == Actor::Validator {
+            if let Ev::CheckStart { check, .. } = &e.ev {
+                self.check_lane = Some(self.lanes.get(&format!("validator: {}", check.name())));
+            }
+            if let Some(l) = self.check_lane {
+                lane = l;
+            }
+            if matches!(e.ev, Ev::CheckPassed { .. } | Ev::CheckFailed { .. }) {
+                self.check_lane = None;
+            }
+        }
+        lane
+    }
+
+    /// Ends the open span `key` at `t` (with `extra` after its label), if one is open.
+    fn close(&mut self, key: (usize, u8), t: u64, kind: Kind, extra: &str) {
+        if let Some((from, label)) = self.open.remove(&key) {
+            self.spans.push(Span {
                 lane: key.0,
                 from,
                 to: t,
@@ -503,159 +548,105 @@ fn spans_from_trace(
                 },
             });
         }
-    };
-    // The validator draws one lane per check, so a check's probes and sleeps read as a row.
-    let mut check_lane: Option<usize> = None;
-    for e in trace {
-        let mut lane = lanes.get(&actor_lane(e.actor));
-        if e.actor == Actor::Validator {
-            if let Ev::CheckStart { check, .. } = &e.ev {
-                check_lane = Some(lanes.get(&format!("validator: {}", check.name())));
-            }
-            if let Some(l) = check_lane {
-                lane = l;
-            }
-            if matches!(e.ev, Ev::CheckPassed { .. } | Ev::CheckFailed { .. }) {
-                check_lane = None;
-            }
+    }
+
+    /// Ends the running phase at `t`.
+    fn end_phase(&mut self, t: u64) {
+        if let Some((from, label)) = self.phase.take() {
+            self.spans.push(Span {
+                lane: self.startup,
+                from,
+                to: t,
+                kind: Kind::Phase,
+                label,
+            });
         }
-        let t = e.t;
-        let mark = |kind: MarkKind, label: String| Mark {
+    }
+
+    fn mark(&mut self, lane: usize, t: u64, kind: MarkKind, label: String) {
+        self.marks.push(Mark {
             lane,
             t,
             kind,
             label,
             ambient: false,
-        };
+        });
+    }
+
+    /// Startup phases and their end.
+    fn phase_event(&mut self, e: &Event, lane: usize) -> bool {
         match &e.ev {
             Ev::Phase(p) => {
-                if let Some((from, label)) = phase.take() {
-                    spans.push(Span {
-                        lane: startup,
-                        from,
-                        to: t,
-                        kind: Kind::Phase,
-                        label,
-                    });
-                }
-                phase = Some((t, (*p).to_string()));
+                self.end_phase(e.t);
+                self.phase = Some((e.t, (*p).to_string()));
             }
             Ev::StartupComplete | Ev::WorkerExit => {
-                if let Some((from, label)) = phase.take() {
-                    spans.push(Span {
-                        lane: startup,
-                        from,
-                        to: t,
-                        kind: Kind::Phase,
-                        label,
-                    });
-                }
-                marks.push(mark(MarkKind::Event, e.ev.name().to_string()));
+                self.end_phase(e.t);
+                self.mark(lane, e.t, MarkKind::Event, e.ev.name().to_string());
             }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Events that open or close a span, or are a span of known length.
+    fn span_event(&mut self, e: &Event, lane: usize) -> bool {
+        let t = e.t;
+        let timed = |kind: Kind, ms: u64, label: String| Span {
+            lane,
+            from: t,
+            to: t.saturating_add(ms).min(self.end),
+            kind,
+            label,
+        };
+        match &e.ev {
             Ev::CheckStart { check, .. } => {
-                open.insert((lane, 0), (t, check.name().to_string()));
+                self.open.insert((lane, 0), (t, check.name().to_string()));
             }
-            Ev::CheckPassed { .. } => close(&mut open, spans, (lane, 0), t, Kind::CheckPassed, ""),
-            Ev::CheckFailed { .. } => close(&mut open, spans, (lane, 0), t, Kind::CheckFailed, ""),
-            Ev::Probe { check, result } => {
-                let mut d = String::new();
-                e.ev.details(&mut d);
-                let _ = check;
-                marks.push(mark(
-                    if *result == ProbeResult::Ready {
-                        MarkKind::ProbeOk
-                    } else {
-                        MarkKind::ProbeFailed
-                    },
-                    format!("probe {d}"),
-                ))
+            Ev::CheckPassed { .. } => self.close((lane, 0), t, Kind::CheckPassed, ""),
+            Ev::CheckFailed { .. } => self.close((lane, 0), t, Kind::CheckFailed, ""),
+            Ev::PollSleep { ms } | Ev::Backoff { ms } => {
+                let s = timed(Kind::Sleep, *ms, format!("sleep {ms} ms"));
+                self.spans.push(s);
             }
-            Ev::HealthPing { ok } => marks.push(Mark {
-                ambient: *ok,
-                ..mark(
-                    if *ok {
-                        MarkKind::ProbeOk
-                    } else {
-                        MarkKind::ProbeFailed
-                    },
-                    format!("health ping {}", if *ok { "ok" } else { "failed" }),
-                )
-            }),
-            Ev::PollSleep { ms } | Ev::Backoff { ms } => spans.push(Span {
-                lane,
-                from: t,
-                to: t.saturating_add(*ms).min(end),
-                kind: Kind::Sleep,
-                label: format!("sleep {ms} ms"),
-            }),
-            Ev::Grace { ms } => spans.push(Span {
-                lane,
-                from: t,
-                to: t.saturating_add(*ms).min(end),
-                kind: Kind::Grace,
-                label: format!("grace {ms} ms"),
-            }),
-            Ev::Freeze { ms } => spans.push(Span {
-                lane,
-                from: t,
-                to: t.saturating_add(*ms).min(end),
-                kind: Kind::Freeze,
-                label: format!("frozen {ms} ms"),
-            }),
-            Ev::Hold { ms } => spans.push(Span {
-                lane,
-                from: t,
-                to: t.saturating_add(*ms).min(end),
-                kind: Kind::Hold,
-                label: format!("hold {ms} ms"),
-            }),
+            Ev::Grace { ms } => {
+                let s = timed(Kind::Grace, *ms, format!("grace {ms} ms"));
+                self.spans.push(s);
+            }
+            Ev::Freeze { ms } => {
+                let s = timed(Kind::Freeze, *ms, format!("frozen {ms} ms"));
+                self.spans.push(s);
+            }
+            Ev::Hold { ms } => {
+                let s = timed(Kind::Hold, *ms, format!("hold {ms} ms"));
+                self.spans.push(s);
+            }
             Ev::ConnectStart { .. } => {
-                close(&mut open, spans, (lane, 2), t, Kind::LockWait, "");
-                open.insert((lane, 1), (t, "connect".into()));
+                self.close((lane, 2), t, Kind::LockWait, "");
+                self.open.insert((lane, 1), (t, "connect".into()));
             }
-            Ev::Connected => close(&mut open, spans, (lane, 1), t, Kind::Connected, "ok"),
-            Ev::ConnectRefused { .. } => close(
-                &mut open,
-                spans,
-                (lane, 1),
-                t,
-                Kind::ConnectFailed,
-                "refused",
-            ),
-            Ev::ConnectTimedOut { .. } => close(
-                &mut open,
-                spans,
-                (lane, 1),
-                t,
-                Kind::ConnectFailed,
-                "timed out",
-            ),
+            Ev::Connected => self.close((lane, 1), t, Kind::Connected, "ok"),
+            Ev::ConnectRefused { .. } => self.close((lane, 1), t, Kind::ConnectFailed, "refused"),
+            Ev::ConnectTimedOut { .. } => {
+                self.close((lane, 1), t, Kind::ConnectFailed, "timed out")
+            }
             Ev::LockWait => {
-                open.insert((lane, 2), (t, "lock".into()));
+                self.open.insert((lane, 2), (t, "lock".into()));
             }
-            Ev::ConnectReused => close(&mut open, spans, (lane, 2), t, Kind::LockWait, "reused"),
-            Ev::Verdict { ready, .. } => marks.push(mark(
-                MarkKind::Verdict,
-                if *ready {
-                    "verdict: ready"
-                } else {
-                    "verdict: failed"
-                }
-                .into(),
-            )),
+            Ev::ConnectReused => self.close((lane, 2), t, Kind::LockWait, "reused"),
             Ev::Arrive => {
-                open.entry((lane, 3)).or_insert((t, "attempt".into()));
+                self.open.entry((lane, 3)).or_insert((t, "attempt".into()));
             }
             Ev::Backlog => {
-                open.insert((lane, 4), (t, "backlog".into()));
+                self.open.insert((lane, 4), (t, "backlog".into()));
             }
-            Ev::Dispatch | Ev::Reset => close(&mut open, spans, (lane, 4), t, Kind::Backlog, ""),
+            Ev::Dispatch | Ev::Reset => self.close((lane, 4), t, Kind::Backlog, ""),
             Ev::MessageSend { n } => {
-                open.insert((lane, 5), (t, format!("message #{n}")));
+                self.open.insert((lane, 5), (t, format!("message #{n}")));
             }
-            Ev::MessageHandled => close(&mut open, spans, (lane, 5), t, Kind::Message, "handled"),
-            Ev::MessageLost => close(&mut open, spans, (lane, 5), t, Kind::Message, "LOST"),
-            Ev::AuthOk { ms } | Ev::AuthFailed { ms, .. } => spans.push(Span {
+            Ev::MessageHandled => self.close((lane, 5), t, Kind::Message, "handled"),
+            Ev::MessageLost => self.close((lane, 5), t, Kind::Message, "LOST"),
+            Ev::AuthOk { ms } | Ev::AuthFailed { ms, .. } => self.spans.push(Span {
                 lane,
                 from: t.saturating_sub(*ms),
                 to: t,
@@ -663,53 +654,95 @@ fn spans_from_trace(
                 label: e.ev.name().to_string(),
             }),
             Ev::Done(o) => {
-                close(&mut open, spans, (lane, 5), t, Kind::Message, "");
-                close(&mut open, spans, (lane, 3), t, Kind::Attempt, o.name());
-                marks.push(mark(MarkKind::Outcome, o.name().to_string()));
+                self.close((lane, 5), t, Kind::Message, "");
+                self.close((lane, 3), t, Kind::Attempt, o.name());
+                self.mark(lane, t, MarkKind::Outcome, o.name().to_string());
             }
-            Ev::Close1011 { reason } | Ev::Close1008 { reason } => {
-                marks.push(mark(MarkKind::Event, format!("{} {reason}", e.ev.name())))
+            _ => return false,
+        }
+        true
+    }
+
+    /// Events that are an instant: probes, pings, the verdict, closes, breakers.
+    fn mark_event(&mut self, e: &Event, lane: usize) -> bool {
+        let t = e.t;
+        match &e.ev {
+            Ev::Probe { result, .. } => {
+                let mut d = String::new();
+                e.ev.details(&mut d);
+                let kind = if *result == ProbeResult::Ready {
+                    MarkKind::ProbeOk
+                } else {
+                    MarkKind::ProbeFailed
+                };
+                self.mark(lane, t, kind, format!("probe {d}"));
             }
+            Ev::HealthPing { ok } => {
+                let kind = if *ok {
+                    MarkKind::ProbeOk
+                } else {
+                    MarkKind::ProbeFailed
+                };
+                let label = format!("health ping {}", if *ok { "ok" } else { "failed" });
+                self.marks.push(Mark {
+                    lane,
+                    t,
+                    kind,
+                    label,
+                    ambient: *ok,
+                });
+            }
+            Ev::Verdict { ready, .. } => {
+                let label = if *ready {
+                    "verdict: ready"
+                } else {
+                    "verdict: failed"
+                };
+                self.mark(lane, t, MarkKind::Verdict, label.into());
+            }
+            Ev::Close1011 { reason } | Ev::Close1008 { reason } => self.mark(
+                lane,
+                t,
+                MarkKind::Event,
+                format!("{} {reason}", e.ev.name()),
+            ),
             Ev::BreakerFailure { open: true, .. } => {
-                marks.push(mark(MarkKind::Breaker, "redis breaker open".into()))
+                self.mark(lane, t, MarkKind::Breaker, "redis breaker open".into())
             }
             Ev::AuthBreaker { state } => {
-                marks.push(mark(MarkKind::Breaker, format!("auth breaker {state}")))
+                self.mark(lane, t, MarkKind::Breaker, format!("auth breaker {state}"))
             }
             Ev::WsAuthBreaker { open: true, .. } => {
-                marks.push(mark(MarkKind::Breaker, "ws auth breaker open".into()))
+                self.mark(lane, t, MarkKind::Breaker, "ws auth breaker open".into())
             }
             Ev::ErrorFrame | Ev::Reject503 { .. } | Ev::Queued | Ev::WokeLate { .. } => {
-                marks.push(mark(MarkKind::Event, e.ev.name().to_string()))
+                self.mark(lane, t, MarkKind::Event, e.ev.name().to_string())
             }
-            _ => {}
+            _ => return false,
         }
+        true
     }
-    if let Some((from, label)) = phase.take() {
-        spans.push(Span {
-            lane: startup,
-            from,
-            to: end,
-            kind: Kind::Phase,
-            label,
-        });
-    }
-    for ((lane, what), (from, label)) in open {
-        let kind = match what {
-            0 => Kind::CheckPassed,
-            1 => Kind::ConnectFailed,
-            2 => Kind::LockWait,
-            3 => Kind::Attempt,
-            4 => Kind::Backlog,
-            _ => Kind::Message,
-        };
-        spans.push(Span {
-            lane,
-            from,
-            to: end,
-            kind,
-            label,
-        });
+
+    /// Spans still open at the end run to it.
+    fn finish(mut self) {
+        self.end_phase(self.end);
+        for ((lane, what), (from, label)) in std::mem::take(&mut self.open) {
+            let kind = match what {
+                0 => Kind::CheckPassed,
+                1 => Kind::ConnectFailed,
+                2 => Kind::LockWait,
+                3 => Kind::Attempt,
+                4 => Kind::Backlog,
+                _ => Kind::Message,
+            };
+            self.spans.push(Span {
+                lane,
+                from,
+                to: self.end,
+                kind,
+                label,
+            });
+        }
     }
 }
 
