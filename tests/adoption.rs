@@ -16,17 +16,7 @@ fn scenarios() -> PathBuf {
 }
 
 fn run_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("READYSIM_SCENARIOS")
-        .args(args)
-        .output()
-        .expect("run readysim");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    common::readysim_in(dir, args)
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {

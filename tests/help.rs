@@ -5,19 +5,10 @@ use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_readysim");
 
+mod common;
+
 fn run(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(BIN)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("READYSIM_SCENARIOS")
-        .env_remove("COLUMNS")
-        .args(args)
-        .output()
-        .expect("run readysim");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    common::readysim_in(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), args)
 }
 
 fn help(cmd: &str) -> String {
@@ -75,45 +66,29 @@ fn map_steps_range_and_required_output_are_as_the_help_says() {
         h.contains("(2 to 500)") && h.contains("[default: 100]"),
         "{h}"
     );
-    for bad in ["1", "501"] {
-        let (code, out, err) = run(&[
+    // The same map, with the options of each case after it.
+    let map = |extra: &[&str]| {
+        let mut args = vec![
             "map",
             "slow-redis",
             "--x",
             "redis.server.up_from_ms",
             "--y",
             "redis.manager.stabilize_ms",
-            "--steps",
-            bad,
-            "--json",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    for bad in ["1", "501"] {
+        let (code, out, err) = map(&["--steps", bad, "--json"]);
         assert_eq!(code, 2, "--steps {bad}: {err}");
         // With --json the error is the JSON object on standard output.
         assert!(out.contains("from 2 to 500"), "{out}");
     }
     // "needed unless --json"
-    let (code, _, err) = run(&[
-        "map",
-        "slow-redis",
-        "--x",
-        "redis.server.up_from_ms",
-        "--y",
-        "redis.manager.stabilize_ms",
-        "--steps",
-        "2",
-    ]);
+    let (code, _, err) = map(&["--steps", "2"]);
     assert_eq!(code, 2, "{err}");
-    let (code, out, err) = run(&[
-        "--json",
-        "map",
-        "slow-redis",
-        "--x",
-        "redis.server.up_from_ms",
-        "--y",
-        "redis.manager.stabilize_ms",
-        "--steps",
-        "2",
-    ]);
+    let (code, out, err) = map(&["--json", "--steps", "2"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.trim_start().starts_with('{'));
 }

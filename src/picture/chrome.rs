@@ -40,15 +40,7 @@ pub fn trace(p: &Picture) -> Value {
         }));
     }
     for m in &p.marks {
-        let cat = match m.kind {
-            MarkKind::ProbeOk | MarkKind::ProbeFailed => "probe",
-            MarkKind::Verdict => "verdict",
-            MarkKind::Violation => "violation",
-            MarkKind::Decision => "decision",
-            MarkKind::Outcome => "outcome",
-            MarkKind::Breaker => "breaker",
-            MarkKind::Event => "event",
-        };
+        let cat = m.kind.category();
         // Violations and the verdict matter to every thread: global scope draws them across.
         let scope = if matches!(m.kind, MarkKind::Violation | MarkKind::Verdict) {
             "g"

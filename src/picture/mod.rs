@@ -135,6 +135,22 @@ pub enum MarkKind {
     Event,
 }
 
+impl MarkKind {
+    /// Its category as scripts and trace viewers see it: the SVG's `data-kind`, the Chrome
+    /// trace's `cat` (both probe kinds are `probe`).
+    pub fn category(self) -> &'static str {
+        match self {
+            MarkKind::ProbeOk | MarkKind::ProbeFailed => "probe",
+            MarkKind::Verdict => "verdict",
+            MarkKind::Violation => "violation",
+            MarkKind::Decision => "decision",
+            MarkKind::Outcome => "outcome",
+            MarkKind::Breaker => "breaker",
+            MarkKind::Event => "event",
+        }
+    }
+}
+
 /// An instant on a lane.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mark {

@@ -602,19 +602,6 @@ fn marks(o: &mut String, p: &Picture, axis: &Axis, l: &Layout) {
     o.push_str("</g>\n");
 }
 
-/// The `data-kind` of a mark: what a script looks for.
-fn kind_attr(k: MarkKind) -> &'static str {
-    match k {
-        MarkKind::ProbeOk | MarkKind::ProbeFailed => "probe",
-        MarkKind::Verdict => "verdict",
-        MarkKind::Violation => "violation",
-        MarkKind::Decision => "decision",
-        MarkKind::Outcome => "outcome",
-        MarkKind::Breaker => "breaker",
-        MarkKind::Event => "event",
-    }
-}
-
 /// One placed mark, in its kind's shape, with its tooltip and (outcomes, breakers) label.
 fn draw_mark(o: &mut String, p: &Picture, pl: &Placed<'_>, l: &Layout) {
     let m = pl.mark;
@@ -629,7 +616,7 @@ fn draw_mark(o: &mut String, p: &Picture, pl: &Placed<'_>, l: &Layout) {
     } else {
         escape(&m.label)
     };
-    let kind = kind_attr(m.kind);
+    let kind = m.kind.category();
     match m.kind {
         MarkKind::ProbeOk | MarkKind::ProbeFailed => {
             let _ = writeln!(

@@ -29,3 +29,20 @@ pub fn stale(p: &Path) {
     let i = t.find("trace_hash = \"").unwrap() + 14;
     fs::write(p, format!("{}0000000000000000{}", &t[..i], &t[i + 16..])).unwrap();
 }
+
+/// Runs the readysim binary in `dir` with `args` (no `READYSIM_SCENARIOS`, no `COLUMNS`
+/// from the caller's environment): the exit code, stdout and stderr.
+pub fn readysim_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_readysim"))
+        .current_dir(dir)
+        .env_remove("READYSIM_SCENARIOS")
+        .env_remove("COLUMNS")
+        .args(args)
+        .output()
+        .expect("run readysim");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
