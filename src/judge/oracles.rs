@@ -108,150 +108,25 @@ pub fn findings(
     contract: Contract,
     hung: bool,
 ) -> BTreeMap<Finding, u64> {
-    let mut g = Ground::new(env);
-    let mut v = Found::default();
-    let mut open: Keyed<Actor, OpenCheck> = Keyed::default();
-    // Whether each actor's latest probe raised: masking it into ready hides the error.
-    let mut raised_last: Keyed<Actor, bool> = Keyed::default();
-    // Each client's latest keepalive pong wait.
-    let mut pong_wait: Keyed<Actor, u64> = Keyed::default();
-    let mut verdict_ready = None;
+    let mut r = Rules {
+        env,
+        contract,
+        g: Ground::new(env),
+        v: Found::default(),
+        open: Keyed::default(),
+        raised_last: Keyed::default(),
+        pong_wait: Keyed::default(),
+        verdict_ready: None,
+    };
     for e in trace {
-        g.apply(e);
-        let t = e.t;
+        r.g.apply(e);
         if let (Ev::Reconnect { attempt }, Actor::Client(n)) = (&e.ev, e.actor) {
-            v.attempts.insert(n, *attempt);
+            r.v.attempts.insert(n, *attempt);
         }
-        let stale = |probed_at: u64| probed_at < t && !g.is_connected();
-        match &e.ev {
-            Ev::CheckStart {
-                declared_ms,
-                delay_ms,
-                ..
-            } => {
-                open.insert(
-                    e.actor,
-                    OpenCheck {
-                        start: t,
-                        declared_ms: *declared_ms,
-                        delay_ms: *delay_ms,
-                    },
-                );
-            }
-            Ev::CheckPassed {
-                check: Check::Redis,
-                via,
-            } => {
-                if !g.operational(t) {
-                    v.insert(Violation::FalseReady, e);
-                }
-                if *via == PassVia::Masked && raised_last.get(e.actor) == Some(true) {
-                    v.insert(Violation::MaskedProbeError, e);
-                }
-                if let PassVia::Probe { probed_at } = via {
-                    if stale(*probed_at) {
-                        v.insert(Violation::StaleVerdict, e);
-                    }
-                }
-            }
-            Ev::CheckFailed {
-                check,
-                elapsed_ms,
-                circular,
-                ..
-            } => {
-                if let Some(c) = open.get(e.actor) {
-                    if elapsed_ms.abs_diff(c.declared_ms) > c.delay_ms {
-                        v.insert(Violation::DeadConfig, e);
-                    }
-                    let latest_x = c
-                        .start
-                        .saturating_add(c.declared_ms.saturating_sub(c.delay_ms));
-                    if *check == Check::Redis
-                        && g.usable_since(t).is_some_and(|since| since <= latest_x)
-                    {
-                        v.insert(Violation::SpuriousFailure, e);
-                    }
-                }
-                if *circular {
-                    v.insert(Violation::SelfDependency, e);
-                }
-            }
-            Ev::Probe { result, .. } => {
-                match result {
-                    ProbeResult::RaisedDebug => {
-                        v.insert(Violation::MaskedProbeError, e);
-                    }
-                    ProbeResult::Unawaited => {
-                        v.insert(Violation::UnawaitedProbe, e);
-                    }
-                    _ => {}
-                }
-                let raised = matches!(result, ProbeResult::RaisedDebug | ProbeResult::RaisedError);
-                raised_last.insert(e.actor, raised);
-            }
-            Ev::Freeze { ms } if *ms > BLOCKED_LOOP_MS => {
-                v.insert(Violation::BlockedLoop, e);
-            }
-            Ev::Verdict {
-                ready,
-                redis_probed_at,
-                ..
-            } => {
-                verdict_ready = Some(*ready);
-                if *ready {
-                    if !g.operational(t) {
-                        v.insert(Violation::FalseReady, e);
-                    }
-                    if redis_probed_at.is_some_and(stale) {
-                        v.insert(Violation::StaleVerdict, e);
-                    }
-                }
-            }
-            Ev::Admit { via } => {
-                if !g.operational(t) {
-                    v.insert(Violation::FalseReady, e);
-                }
-                if let PassVia::Probe { probed_at } = via {
-                    if stale(*probed_at) {
-                        v.insert(Violation::StaleVerdict, e);
-                    }
-                }
-            }
-            Ev::GcpReadyFlag => {
-                if !g.operational(t) {
-                    v.insert(Violation::FalseReady, e);
-                }
-                if verdict_ready == Some(false) {
-                    v.insert(Violation::LyingFlag, e);
-                }
-            }
-            Ev::KeepalivePing { wait_ms } => pong_wait.insert(e.actor, *wait_ms),
-            // Every 1011 of the accept path is the system's own doing; a 1011 for a Redis
-            // error only while the server is up; under the strict contract, any 1011. Never
-            // a keepalive close of a client whose own round trip is at least the pong wait:
-            // that client was unresponsive, whatever the server did.
-            Ev::Close1011 { reason } => {
-                let unresponsive = *reason == Reason::Keepalive
-                    && match (e.actor, pong_wait.get(e.actor)) {
-                        (Actor::Client(n), Some(wait)) => env.rtt_ms(n).is_some_and(|r| r >= wait),
-                        _ => false,
-                    };
-                let own = *reason != Reason::RedisError || env.server.up(t);
-                if (own || contract.strict) && !unresponsive {
-                    v.insert(Violation::Ws1011, e);
-                }
-            }
-            Ev::RouteReturned => {
-                v.insert(Violation::LostConnection, e);
-            }
-            Ev::MessageLost => {
-                v.insert(Violation::LostMessage, e);
-            }
-            _ => {}
-        }
+        // Each event is one family's: the two take disjoint sets of events.
+        let _ = r.readiness(e) || r.serving(e);
     }
-    let mut set = v.into_map();
+    let mut set = r.v.into_map();
     if hung {
         set.insert(
             Finding {
@@ -262,6 +137,169 @@ pub fn findings(
         );
     }
     set
+}
+
+/// The oracles' state along one trace: the ground truth, what was found, and what each rule
+/// remembers of earlier events.
+struct Rules<'a> {
+    env: &'a Env<'a>,
+    contract: Contract,
+    g: Ground<'a>,
+    v: Found,
+    open: Keyed<Actor, OpenCheck>,
+    /// Whether each actor's latest probe raised: masking it into ready hides the error.
+    raised_last: Keyed<Actor, bool>,
+    /// Each client's latest keepalive pong wait.
+    pong_wait: Keyed<Actor, u64>,
+    verdict_ready: Option<bool>,
+}
+
+impl Rules<'_> {
+    /// A verdict from a probe taken before `t` while Redis is not connected now.
+    fn stale(&self, probed_at: u64, t: u64) -> bool {
+        probed_at < t && !self.g.is_connected()
+    }
+
+    /// Readiness: the validator's checks, probes and verdict, the guard's admits, the flag.
+    fn readiness(&mut self, e: &Event) -> bool {
+        let t = e.t;
+        match &e.ev {
+            Ev::CheckStart {
+                declared_ms,
+                delay_ms,
+                ..
+            } => {
+                let c = OpenCheck {
+                    start: t,
+                    declared_ms: *declared_ms,
+                    delay_ms: *delay_ms,
+                };
+                self.open.insert(e.actor, c);
+            }
+            Ev::CheckPassed {
+                check: Check::Redis,
+                via,
+            } => {
+                if !self.g.operational(t) {
+                    self.v.insert(Violation::FalseReady, e);
+                }
+                if *via == PassVia::Masked && self.raised_last.get(e.actor) == Some(true) {
+                    self.v.insert(Violation::MaskedProbeError, e);
+                }
+                if let PassVia::Probe { probed_at } = via {
+                    if self.stale(*probed_at, t) {
+                        self.v.insert(Violation::StaleVerdict, e);
+                    }
+                }
+            }
+            Ev::CheckFailed {
+                check,
+                elapsed_ms,
+                circular,
+                ..
+            } => self.check_failed(e, *check, *elapsed_ms, *circular),
+            Ev::Probe { result, .. } => {
+                match result {
+                    ProbeResult::RaisedDebug => self.v.insert(Violation::MaskedProbeError, e),
+                    ProbeResult::Unawaited => self.v.insert(Violation::UnawaitedProbe, e),
+                    _ => {}
+                }
+                let raised = matches!(result, ProbeResult::RaisedDebug | ProbeResult::RaisedError);
+                self.raised_last.insert(e.actor, raised);
+            }
+            Ev::Verdict {
+                ready,
+                redis_probed_at,
+                ..
+            } => {
+                self.verdict_ready = Some(*ready);
+                if *ready {
+                    if !self.g.operational(t) {
+                        self.v.insert(Violation::FalseReady, e);
+                    }
+                    if redis_probed_at.is_some_and(|p| self.stale(p, t)) {
+                        self.v.insert(Violation::StaleVerdict, e);
+                    }
+                }
+            }
+            Ev::Admit { via } => {
+                if !self.g.operational(t) {
+                    self.v.insert(Violation::FalseReady, e);
+                }
+                if let PassVia::Probe { probed_at } = via {
+                    if self.stale(*probed_at, t) {
+                        self.v.insert(Violation::StaleVerdict, e);
+                    }
+                }
+            }
+            Ev::GcpReadyFlag => {
+                if !self.g.operational(t) {
+                    self.v.insert(Violation::FalseReady, e);
+                }
+                if self.verdict_ready == Some(false) {
+                    self.v.insert(Violation::LyingFlag, e);
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// A failed check: past its declared timeout (dead config), failed although Redis was
+    /// usable in time (spurious), or waiting on itself (circular).
+    fn check_failed(&mut self, e: &Event, check: Check, elapsed_ms: u64, circular: bool) {
+        let t = e.t;
+        if let Some(c) = self.open.get(e.actor) {
+            if elapsed_ms.abs_diff(c.declared_ms) > c.delay_ms {
+                self.v.insert(Violation::DeadConfig, e);
+            }
+            let latest_x = c
+                .start
+                .saturating_add(c.declared_ms.saturating_sub(c.delay_ms));
+            if check == Check::Redis
+                && self
+                    .g
+                    .usable_since(t)
+                    .is_some_and(|since| since <= latest_x)
+            {
+                self.v.insert(Violation::SpuriousFailure, e);
+            }
+        }
+        if circular {
+            self.v.insert(Violation::SelfDependency, e);
+        }
+    }
+
+    /// Serving: blocked loops, 1011 closes, connections and messages lost.
+    fn serving(&mut self, e: &Event) -> bool {
+        match &e.ev {
+            Ev::Freeze { ms } if *ms > BLOCKED_LOOP_MS => {
+                self.v.insert(Violation::BlockedLoop, e);
+            }
+            Ev::KeepalivePing { wait_ms } => self.pong_wait.insert(e.actor, *wait_ms),
+            // Every 1011 of the accept path is the system's own doing; a 1011 for a Redis
+            // error only while the server is up; under the strict contract, any 1011. Never
+            // a keepalive close of a client whose own round trip is at least the pong wait:
+            // that client was unresponsive, whatever the server did.
+            Ev::Close1011 { reason } => {
+                let unresponsive = *reason == Reason::Keepalive
+                    && match (e.actor, self.pong_wait.get(e.actor)) {
+                        (Actor::Client(n), Some(wait)) => {
+                            self.env.rtt_ms(n).is_some_and(|r| r >= wait)
+                        }
+                        _ => false,
+                    };
+                let own = *reason != Reason::RedisError || self.env.server.up(e.t);
+                if (own || self.contract.strict) && !unresponsive {
+                    self.v.insert(Violation::Ws1011, e);
+                }
+            }
+            Ev::RouteReturned => self.v.insert(Violation::LostConnection, e),
+            Ev::MessageLost => self.v.insert(Violation::LostMessage, e),
+            _ => return false,
+        }
+        true
+    }
 }
 
 #[cfg(test)]
