@@ -138,22 +138,48 @@ pub fn generate_by_running(seed: u64, strategy: strategy::Kind) -> Params {
 fn second_pass(mut sc: Scenario, keep: &Keep) -> Scenario {
     let roles = keep.roles();
     for _ in 0..MAX_ROUNDS {
-        let mut progress = false;
-        let mut try_it = |sc: &mut Scenario, c: Scenario| {
-            if c != *sc && keep.ok(&c) {
-                *sc = c;
-                progress = true;
-                true
-            } else {
-                false
-            }
+        let mut s = Simplify {
+            keep,
+            progress: false,
         };
-        // Structure first: fewer clients, outages, spikes, decisions.
+        s.structure(&mut sc);
+        s.windows(&mut sc);
+        s.absent_fields(&mut sc, roles);
+        s.decisions(&mut sc);
+        s.timings(&mut sc, roles);
+        if !s.progress {
+            break;
+        }
+    }
+    sc
+}
+
+/// One round of [`second_pass`]: each step tries simpler candidates in turn and keeps the
+/// ones that still show the signature.
+struct Simplify<'a> {
+    keep: &'a Keep<'a>,
+    progress: bool,
+}
+
+impl Simplify<'_> {
+    /// Takes `c` if it differs and still shows the signature.
+    fn try_it(&mut self, sc: &mut Scenario, c: Scenario) -> bool {
+        if c != *sc && self.keep.ok(&c) {
+            *sc = c;
+            self.progress = true;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Structure first: fewer clients, fewer messages, no retries.
+    fn structure(&mut self, sc: &mut Scenario) {
         let mut i = 0;
         while i < sc.clients.len() {
             let mut c = sc.clone();
             c.clients.remove(i);
-            if !try_it(&mut sc, c) {
+            if !self.try_it(sc, c) {
                 i += 1;
             }
         }
@@ -162,15 +188,18 @@ fn second_pass(mut sc: Scenario, keep: &Keep) -> Scenario {
             for fewer in [0, m / 2, m.saturating_sub(1)] {
                 let mut c = sc.clone();
                 c.clients[i].messages = fewer;
-                if fewer < m && try_it(&mut sc, c) {
+                if fewer < m && self.try_it(sc, c) {
                     break;
                 }
             }
             let mut c = sc.clone();
             c.clients[i].retries = 0;
-            try_it(&mut sc, c);
+            self.try_it(sc, c);
         }
-        // Each outage and spike of every dependency.
+    }
+
+    /// Each outage and spike of every dependency.
+    fn windows(&mut self, sc: &mut Scenario) {
         for dep in Dep::all() {
             let row = dep.row();
             for list in [0, 1] {
@@ -187,14 +216,17 @@ fn second_pass(mut sc: Scenario, keep: &Keep) -> Scenario {
                     if !removed {
                         break;
                     }
-                    if !try_it(&mut sc, c) {
+                    if !self.try_it(sc, c) {
                         i += 1;
                     }
                 }
             }
         }
-        // Knob overrides of the roles shrinking may move (the code's only for what-ifs),
-        // and every client field the accept path reads, back to what an absent field means.
+    }
+
+    /// Knob overrides of the roles shrinking may move (the code's only for what-ifs), and
+    /// every client field the accept path reads, back to what an absent field means.
+    fn absent_fields(&mut self, sc: &mut Scenario, roles: &[Role]) {
         for f in FIELDS.iter().filter(|f| roles.contains(&f.role())) {
             let mut c = sc.clone();
             match f.access {
@@ -204,7 +236,7 @@ fn second_pass(mut sc: Scenario, keep: &Keep) -> Scenario {
                 Access::Triple(_, set) => set(&mut c, None),
                 _ => continue,
             }
-            try_it(&mut sc, c);
+            self.try_it(sc, c);
         }
         for i in 0..sc.clients.len() {
             let d = Client::default();
@@ -222,32 +254,40 @@ fn second_pass(mut sc: Scenario, keep: &Keep) -> Scenario {
             for reset in resets {
                 let mut c = sc.clone();
                 reset(&mut c.clients[i], &d);
-                try_it(&mut sc, c);
+                self.try_it(sc, c);
             }
         }
+    }
+
+    /// No decisions, fewer decisions, decisions at 0; the environment's defaults.
+    fn decisions(&mut self, sc: &mut Scenario) {
         let mut c = sc.clone();
         c.run.decisions.clear();
         c.run.decisions_from_ms = 0;
-        try_it(&mut sc, c);
+        self.try_it(sc, c);
         let mut i = sc.run.decisions.len();
         while i > 0 {
             i -= 1;
             let mut c = sc.clone();
             c.run.decisions.remove(i);
-            if try_it(&mut sc, c) {
+            if self.try_it(sc, c) {
                 continue;
             }
             let mut c = sc.clone();
             c.run.decisions[i] = 0;
-            try_it(&mut sc, c);
+            self.try_it(sc, c);
         }
         let mut c = sc.clone();
         c.environment = crate::scenario::Environment::default();
-        try_it(&mut sc, c);
-        // Every timing parameter but one back to its default, the one kept as it is or
-        // raised (greedy one-at-a-time steps stop at local minima such as "stabilize_ms
-        // short enough only because startup was made shorter too").
-        let timings = slots::timing_slots_of(&sc, roles);
+        self.try_it(sc, c);
+    }
+
+    /// Every timing parameter but one back to its default, the one kept as it is or raised
+    /// (greedy one-at-a-time steps stop at local minima such as "stabilize_ms short enough
+    /// only because startup was made shorter too"); then each timing parameter that is not
+    /// at its default: default, zero, half.
+    fn timings(&mut self, sc: &mut Scenario, roles: &[Role]) {
+        let timings = slots::timing_slots_of(sc, roles);
         for (keep_idx, kept) in timings.iter().enumerate() {
             let mut base = sc.clone();
             for (idx, s) in timings.iter().enumerate() {
@@ -255,22 +295,22 @@ fn second_pass(mut sc: Scenario, keep: &Keep) -> Scenario {
                     s.set(&mut base, s.default());
                 }
             }
-            if base == sc {
+            if base == *sc {
                 continue;
             }
-            let v = kept.get(&sc);
+            let v = kept.get(sc);
             let done = [1, 2, 4].into_iter().any(|factor| {
                 let mut c = base.clone();
                 kept.set(&mut c, v.saturating_mul(factor));
-                try_it(&mut sc, c)
+                self.try_it(sc, c)
             });
             if done {
                 break;
             }
         }
         // Then each timing parameter that is not at its default: default, zero, half.
-        for s in slots::timing_slots_of(&sc, roles) {
-            let (value, default) = (s.get(&sc), s.default());
+        for s in slots::timing_slots_of(sc, roles) {
+            let (value, default) = (s.get(sc), s.default());
             if value == default {
                 // Already what an absent field means: nothing simpler to say.
                 continue;
@@ -281,16 +321,12 @@ fn second_pass(mut sc: Scenario, keep: &Keep) -> Scenario {
                 }
                 let mut c = sc.clone();
                 s.set(&mut c, cand);
-                if try_it(&mut sc, c) {
+                if self.try_it(sc, c) {
                     break;
                 }
             }
         }
-        if !progress {
-            break;
-        }
     }
-    sc
 }
 
 /// The value closest to `default` in `[default, value]` (either order) for which `fails` is
