@@ -447,81 +447,117 @@ pub(crate) fn classify_within(
     if roles.contains(&Role::Code) {
         shifted.extend(slots::knob_slots(sc));
     }
-    for slot in shifted {
-        let name = slot.name();
-        let v = slot.get(sc);
-        let at = |x: u64| {
-            let mut c = sc.clone();
-            slot.set(&mut c, x);
-            // Shifting a code timing of a what-if is one more what-if: the code under test
-            // stays what it was.
-            let path = slot.field.path;
-            if slot.field.role() == Role::Code && !c.what_if.iter().any(|w| w == path) {
-                c.what_if.push(path.to_string());
-            }
-            c
-        };
-        // Per target: the largest passing value below v, the smallest above.
-        let mut below: Vec<Option<u64>> = vec![None; n];
-        let mut above: Vec<Option<u64>> = vec![None; n];
-        for x in perturbations(v, slot.min(), slot.field.max) {
-            let Some((still, other)) = judge.trial(&at(x)) else {
-                continue;
-            };
-            for i in 0..n {
-                trials[i].push(Trial {
-                    parameter: name.clone(),
-                    value: x.to_string(),
-                    still_fails: still[i],
-                    other_class: other,
-                });
-                if !still[i] {
-                    if x < v {
-                        below[i] = Some(below[i].map_or(x, |b| b.max(x)));
-                    } else if above[i].is_none() {
-                        above[i] = Some(x);
-                    }
-                }
-            }
+    for slot in &shifted {
+        shift(&judge, sc, slot, &mut trials, &mut windows);
+    }
+    let order_matters = order_trials(&judge, sc, &mut trials);
+    if judge.steps.get() >= budget.max_steps {
+        return Err(Exhausted {
+            runs: judge.runs.get(),
+            steps: judge.steps.get(),
+        });
+    }
+    Ok(settle(targets, windows, trials, order_matters))
+}
+
+/// The runs of one shifted field: each perturbation tried once for every target, then, per
+/// target the shift removed, its window bisected to 1 ms on each side it was removed.
+fn shift(
+    judge: &Judge<'_>,
+    sc: &Scenario,
+    slot: &slots::Slot,
+    trials: &mut [Vec<Trial>],
+    windows: &mut [Vec<Window>],
+) {
+    let n = trials.len();
+    let name = slot.name();
+    let v = slot.get(sc);
+    let at = |x: u64| {
+        let mut c = sc.clone();
+        slot.set(&mut c, x);
+        // Shifting a code timing of a what-if is one more what-if: the code under test
+        // stays what it was.
+        let path = slot.field.path;
+        if slot.field.role() == Role::Code && !c.what_if.iter().any(|w| w == path) {
+            c.what_if.push(path.to_string());
         }
+        c
+    };
+    // Per target: the largest passing value below v, the smallest above.
+    let mut below: Vec<Option<u64>> = vec![None; n];
+    let mut above: Vec<Option<u64>> = vec![None; n];
+    for x in perturbations(v, slot.min(), slot.field.max) {
+        let Some((still, other)) = judge.trial(&at(x)) else {
+            continue;
+        };
         for i in 0..n {
-            if below[i].is_none() && above[i].is_none() {
-                continue;
+            trials[i].push(Trial {
+                parameter: name.clone(),
+                value: x.to_string(),
+                still_fails: still[i],
+                other_class: other,
+            });
+            if !still[i] {
+                if x < v {
+                    below[i] = Some(below[i].map_or(x, |b| b.max(x)));
+                } else if above[i].is_none() {
+                    above[i] = Some(x);
+                }
             }
-            // The boundary between the nearest passing value and v, by bisection (1 ms).
-            let fails = |x: u64| judge.holds(i, &at(x));
-            let from = below[i].map(|mut lo| {
-                let mut hi = v; // lo passes, hi fails
-                while hi - lo > 1 {
-                    let mid = lo + (hi - lo) / 2;
-                    if fails(mid) {
-                        hi = mid;
-                    } else {
-                        lo = mid;
-                    }
-                }
-                hi
-            });
-            let to = above[i].map(|mut hi| {
-                let mut lo = v; // lo fails, hi passes
-                while hi - lo > 1 {
-                    let mid = lo + (hi - lo) / 2;
-                    if fails(mid) {
-                        lo = mid;
-                    } else {
-                        hi = mid;
-                    }
-                }
-                lo
-            });
-            windows[i].push(Window {
-                field: name.clone(),
-                from,
-                to,
-                value: v,
-            });
         }
     }
+    for i in 0..n {
+        if below[i].is_none() && above[i].is_none() {
+            continue;
+        }
+        let (from, to) = edges(v, below[i], above[i], |x| judge.holds(i, &at(x)));
+        windows[i].push(Window {
+            field: name.clone(),
+            from,
+            to,
+            value: v,
+        });
+    }
+}
+
+/// The boundaries between the nearest passing values (`below`, `above`) and `v`, where the
+/// failure is, by bisection to 1: the smallest and the largest value that still fail.
+fn edges(
+    v: u64,
+    below: Option<u64>,
+    above: Option<u64>,
+    fails: impl Fn(u64) -> bool,
+) -> (Option<u64>, Option<u64>) {
+    let from = below.map(|mut lo| {
+        let mut hi = v; // lo passes, hi fails
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if fails(mid) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        hi
+    });
+    let to = above.map(|mut hi| {
+        let mut lo = v; // lo fails, hi passes
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if fails(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    });
+    (from, to)
+}
+
+/// The runs with another same-instant order; per target, whether one of them passed.
+fn order_trials(judge: &Judge<'_>, sc: &Scenario, trials: &mut [Vec<Trial>]) -> Vec<bool> {
+    let n = trials.len();
     let mut order_matters = vec![false; n];
     for d in decision_variants(&sc.run.decisions) {
         let mut c = sc.clone();
@@ -539,13 +575,18 @@ pub(crate) fn classify_within(
             });
         }
     }
-    if judge.steps.get() >= budget.max_steps {
-        return Err(Exhausted {
-            runs: judge.runs.get(),
-            steps: judge.steps.get(),
-        });
-    }
-    Ok(targets
+    order_matters
+}
+
+/// Each target's result: its windows, shortest first (the order's entry last), race when
+/// any, with every trial.
+fn settle(
+    targets: &[Target],
+    windows: Vec<Vec<Window>>,
+    trials: Vec<Vec<Trial>>,
+    order_matters: Vec<bool>,
+) -> Vec<Classified> {
+    targets
         .iter()
         .zip(windows)
         .zip(trials)
@@ -572,7 +613,7 @@ pub(crate) fn classify_within(
                 trials,
             }
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
