@@ -604,10 +604,80 @@ fn storm_after_ping(g: &mut Genes, kind: Kind) -> [ClientParams; 2] {
     [idle, storm]
 }
 
+/// Per drawn field of the table: its rank (a rank at or above the density leaves the knob
+/// unset: simpler is higher) and its value, drawn whether set or not (the layout is fixed).
+fn knob_genes(g: &mut Genes, kind: Kind, density: u8) -> (Vec<Option<KnobValue>>, Vec<u8>) {
+    let p_knob = if kind == Kind::Swarm {
+        SWARM_KNOB_P
+    } else {
+        0.5
+    };
+    let mut knobs = Vec::with_capacity(64);
+    let mut ranks = Vec::with_capacity(64);
+    for f in drawn_rows() {
+        let rank = 99 - g.range(0, 99).min(99) as u8;
+        ranks.push(rank);
+        let set = rank < density;
+        let knob = |g: &mut Genes| g.maybe(p_knob, |g| row_draw(g, f.draw, f.ty, kind));
+        knobs.push(if set {
+            knob(g)
+        } else {
+            g.unused(knob);
+            None
+        });
+    }
+    (knobs, ranks)
+}
+
+/// The clients: a plan's first, then free clients up to the drawn count; every slot up to
+/// the maximum is drawn (used or not).
+fn client_genes(
+    g: &mut Genes,
+    kind: Kind,
+    planned: Option<[ClientParams; 2]>,
+) -> Vec<ClientParams> {
+    let n_clients = g.range(0, MAX_CLIENTS as u64) as usize;
+    let mut clients = Vec::with_capacity(MAX_CLIENTS);
+    if let Some(two) = planned {
+        clients.extend(two);
+    }
+    let want = n_clients.max(clients.len());
+    for _ in 0..MAX_CLIENTS {
+        if clients.len() < want {
+            clients.push(client(g, kind));
+        } else {
+            g.unused(|g| client(g, kind));
+        }
+    }
+    clients
+}
+
+/// The decisions list: its length, then every slot up to the maximum (small values more
+/// often: orders among a few ready tasks).
+fn decision_genes(g: &mut Genes) -> Vec<u32> {
+    let n_decisions = g.range(0, MAX_DECISIONS as u64) as usize;
+    let mut decisions = Vec::with_capacity(n_decisions);
+    for i in 0..MAX_DECISIONS {
+        let value = |g: &mut Genes| {
+            g.either(
+                0,
+                (1, 1),
+                |r| uniform(r, 0, 3),
+                |r| uniform(r, 0, MAX_DECISION),
+            )
+        };
+        if i < n_decisions {
+            decisions.push(value(g) as u32);
+        } else {
+            g.unused(value);
+        }
+    }
+    decisions
+}
+
 /// The whole layout: every gene of a case, in order, turned into its [`Params`].
 fn layout(g: &mut Genes, kind: Kind) -> Params {
     let swarm = kind == Kind::Swarm;
-    let p_knob = if swarm { SWARM_KNOB_P } else { 0.5 };
     let env = g.range(0, 19) as u8;
     let regime = g.range(0, Regime::ALL.len() as u64 - 1) as u8;
     let r = Regime::ALL[usize::from(regime)];
@@ -673,21 +743,7 @@ fn layout(g: &mut Genes, kind: Kind) -> Params {
     } else {
         100
     };
-    let mut knobs = Vec::with_capacity(64);
-    let mut ranks = Vec::with_capacity(64);
-    for f in drawn_rows() {
-        // A rank at or above the density leaves the knob unset: simpler is higher.
-        let rank = 99 - g.range(0, 99).min(99) as u8;
-        ranks.push(rank);
-        let set = rank < density;
-        let knob = |g: &mut Genes| g.maybe(p_knob, |g| row_draw(g, f.draw, f.ty, kind));
-        knobs.push(if set {
-            knob(g)
-        } else {
-            g.unused(knob);
-            None
-        });
-    }
+    let (knobs, ranks) = knob_genes(g, kind, density);
     let plan = if swarm {
         g.num(0, |r| u64::from(uniform(r, 0, PLAN_ONE_IN - 1) == 0)) as u8
     } else {
@@ -700,37 +756,8 @@ fn layout(g: &mut Genes, kind: Kind) -> Params {
         }
         Plan::StormAfterPing => Some(storm_after_ping(g, kind)),
     };
-    let n_clients = g.range(0, MAX_CLIENTS as u64) as usize;
-    let mut clients = Vec::with_capacity(MAX_CLIENTS);
-    if let Some(two) = planned {
-        clients.extend(two);
-    }
-    // A plan's clients come first; free clients fill up to the drawn count.
-    let want = n_clients.max(clients.len());
-    for _ in 0..MAX_CLIENTS {
-        if clients.len() < want {
-            clients.push(client(g, kind));
-        } else {
-            g.unused(|g| client(g, kind));
-        }
-    }
-    let n_decisions = g.range(0, MAX_DECISIONS as u64) as usize;
-    let mut decisions = Vec::with_capacity(n_decisions);
-    for i in 0..MAX_DECISIONS {
-        let value = |g: &mut Genes| {
-            g.either(
-                0,
-                (1, 1),
-                |r| uniform(r, 0, 3),
-                |r| uniform(r, 0, MAX_DECISION),
-            )
-        };
-        if i < n_decisions {
-            decisions.push(value(g) as u32);
-        } else {
-            g.unused(value);
-        }
-    }
+    let clients = client_genes(g, kind, planned);
+    let decisions = decision_genes(g);
     Params {
         env,
         regime,
