@@ -166,3 +166,49 @@ fn explore_help_defaults_hold() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["summary"]["codes"][0]["cases"], 1000);
 }
+
+#[test]
+fn the_bless_json_keys_are_the_documented_ones() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/format.md")).unwrap();
+    let row = doc
+        .lines()
+        .find(|l| l.starts_with("| `replay --bless` |"))
+        .expect("the row");
+    // The top-level keys of `{a, b, c: [...]}`.
+    let inner = &row[row.find("`{").unwrap() + 2..row.find("}` ").unwrap()];
+    let (mut keys, mut depth, mut cur) = (Vec::new(), 0, String::new());
+    for ch in inner.chars() {
+        match ch {
+            '[' | '{' => depth += 1,
+            ']' | '}' => depth -= 1,
+            ',' if depth == 0 => keys.push(std::mem::take(&mut cur)),
+            _ if depth == 0 => cur.push(ch),
+            _ => {}
+        }
+    }
+    keys.push(cur);
+    let mut keys: Vec<String> = keys
+        .iter()
+        .map(|k| k.split(':').next().unwrap().trim().to_string())
+        .collect();
+    keys.sort();
+    let dir = tempfile::tempdir().unwrap();
+    let scen = dir.path().join("s");
+    std::fs::create_dir_all(&scen).unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/slow-redis.toml");
+    std::fs::copy(src, scen.join("slow-redis.toml")).unwrap();
+    let (code, out, err) = run(&[
+        "--json",
+        "--scenarios",
+        scen.to_str().unwrap(),
+        "replay",
+        "slow-redis",
+        "--bless",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut got: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    got.sort();
+    assert_eq!(got, keys);
+}
