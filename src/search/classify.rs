@@ -528,31 +528,8 @@ fn edges(
     above: Option<u64>,
     fails: impl Fn(u64) -> bool,
 ) -> (Option<u64>, Option<u64>) {
-    let from = below.map(|mut lo| {
-        let mut hi = v; // lo passes, hi fails
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if fails(mid) {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        hi
-    });
-    let to = above.map(|mut hi| {
-        let mut lo = v; // lo fails, hi passes
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if fails(mid) {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
-    });
-    (from, to)
+    let near = |pass: u64| super::shrink::boundary(pass, v, &fails);
+    (below.map(near), above.map(near))
 }
 
 /// The runs with another same-instant order; per target, whether one of them passed.

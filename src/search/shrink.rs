@@ -331,7 +331,8 @@ impl Simplify<'_> {
 
 /// The value closest to `default` in `[default, value]` (either order) for which `fails` is
 /// still true, by bisection, given that it is true at `value` and false at `default`.
-fn boundary(default: u64, value: u64, fails: impl Fn(u64) -> bool) -> u64 {
+/// (Classification uses it too, with a passing value in place of `default`.)
+pub(super) fn boundary(default: u64, value: u64, fails: impl Fn(u64) -> bool) -> u64 {
     let (mut pass, mut fail) = (default, value);
     while pass.abs_diff(fail) > 1 {
         let mid = pass.min(fail) + pass.abs_diff(fail) / 2;
