@@ -729,10 +729,8 @@ pub fn classify_cmd(cli: &Cli, a: &ClassifyArgs, kind: EngineKind) -> Result<Exi
     let all = classify::classify_within(&sc, &targets, kind, &budget);
     bar.finish_and_clear();
     let all = all.map_err(|e| {
-        BadInput::msg(format!(
-            "{}: classify stopped at its budget after {} runs and {} engine steps (--max-steps {}); nothing was written. Raise --max-steps to let it finish",
-            sc.name, e.runs, e.steps, a.max_steps
-        ))
+        let hint = "Raise --max-steps to let it finish";
+        BadInput::msg(e.message(&sc.name, "classify", &e.runs.to_string(), a.max_steps, hint))
     })?;
     if a.write {
         let block = all[0].block();

@@ -267,10 +267,9 @@ pub fn map_cmd(cli: &Cli, a: &MapArgs, kind: EngineKind) -> Result<Exit, BadInpu
     let m = map::run_within(&sc, x, y, &presets, kind, &budget);
     bar.finish_and_clear();
     let m = m.map_err(|e| {
-        BadInput::msg(format!(
-            "{}: map stopped at its budget after {} of {runs} runs and {} engine steps (--max-steps {}); nothing was written. Raise --max-steps, or use fewer --steps",
-            sc.name, e.runs, e.steps, a.max_steps
-        ))
+        let done = format!("{} of {runs}", e.runs);
+        let hint = "Raise --max-steps, or use fewer --steps";
+        BadInput::msg(e.message(&sc.name, "map", &done, a.max_steps, hint))
     })?;
     if let Some(f) = &a.svg {
         write_out(f, "svg", &map::svg(&m))?;

@@ -366,6 +366,25 @@ pub struct Exhausted {
     pub steps: u64,
 }
 
+impl Exhausted {
+    /// The error a command prints: `NAME: WHAT stopped at its budget after RUNS runs and N
+    /// engine steps (--max-steps M); nothing was written. HINT` (`runs` as the command counts
+    /// them, e.g. `59 of 20000`).
+    pub fn message(
+        &self,
+        name: &str,
+        what: &str,
+        runs: &str,
+        max_steps: u64,
+        hint: &str,
+    ) -> String {
+        format!(
+            "{name}: {what} stopped at its budget after {runs} runs and {} engine steps (--max-steps {max_steps}); nothing was written. {hint}",
+            self.steps
+        )
+    }
+}
+
 impl Judge<'_> {
     /// Per target, still there; and whether the availability class changed.
     fn trial(&self, c: &Scenario) -> Option<(Vec<bool>, bool)> {
