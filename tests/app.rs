@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
+mod common;
+
 use readysim::real::{self, AppSpec, RealOptions, RealReport, Source};
 use readysim::scenario;
 
@@ -317,7 +319,7 @@ fn main() {
         ("cleanup_after_sighup", |e| cleanup_after_signal(e, "HUP")),
     ];
     if env.is_none() {
-        eprintln!(
+        let why = format!(
             "\napp: redis-server or the example app's Python environment is missing: the {} \
              tests against examples/incident-app are SKIPPED (shown as ignored).\n  To run \
              them: apt-get install -y redis-server python3-venv; examples/incident-app/install.sh; \
@@ -325,10 +327,7 @@ fn main() {
              examples/incident-app/requirements.txt installed)\n",
             tests.len()
         );
-        if std::env::var_os("READYSIM_REQUIRE_APP").is_some() {
-            eprintln!("app: READYSIM_REQUIRE_APP is set: a missing environment is a failure");
-            std::process::exit(1);
-        }
+        common::missing_environment("app", &why, "READYSIM_REQUIRE_APP", "environment");
     }
     let trials = tests
         .into_iter()

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_readysim");
 
 fn root() -> &'static Path {
@@ -245,16 +247,13 @@ fn main() {
         ),
     ];
     if bin.is_none() {
-        eprintln!(
+        let why = format!(
             "\nreal_cleanup: no redis-server found (READYSIM_REDIS_SERVER, then PATH): these {} \
              tests are SKIPPED (shown as ignored). To run them: apt-get install -y redis-server, \
              then cargo test --test real_cleanup\n",
             tests.len()
         );
-        if std::env::var_os("READYSIM_REQUIRE_REDIS").is_some() {
-            eprintln!("real_cleanup: READYSIM_REQUIRE_REDIS is set: a missing server is a failure");
-            std::process::exit(1);
-        }
+        common::missing_environment("real_cleanup", &why, "READYSIM_REQUIRE_REDIS", "server");
     }
     let trials = tests
         .into_iter()

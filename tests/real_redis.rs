@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
+mod common;
+
 use readysim::engine::RealClock;
 use readysim::real::{self, Proxy, RealOptions, RedisProcess, Source};
 use readysim::scenario::{self, RedisServer};
@@ -399,7 +401,7 @@ fn main() {
     ];
     if bin.is_none() {
         let names: Vec<&str> = tests.iter().map(|t| t.0).collect();
-        eprintln!(
+        let why = format!(
             "\nreal_redis: no redis-server found (READYSIM_REDIS_SERVER, then PATH): the {} tests \
              against a real server are SKIPPED (shown as ignored): {}.\n  To run them: apt-get \
              install -y redis-server (or set READYSIM_REDIS_SERVER=/path/to/redis-server), then \
@@ -407,10 +409,7 @@ fn main() {
             names.len(),
             names.join(", ")
         );
-        if std::env::var_os("READYSIM_REQUIRE_REDIS").is_some() {
-            eprintln!("real_redis: READYSIM_REQUIRE_REDIS is set: a missing server is a failure");
-            std::process::exit(1);
-        }
+        common::missing_environment("real_redis", &why, "READYSIM_REQUIRE_REDIS", "server");
     }
     let trials = tests
         .into_iter()

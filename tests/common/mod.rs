@@ -46,3 +46,14 @@ pub fn readysim_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
 }
+
+/// A suite whose environment is missing: prints `why` (its tests then show as ignored), or,
+/// when the variable `require` is set (CI, where the tools are installed), says so and fails
+/// the test binary: a missing `missing` is a failure there.
+pub fn missing_environment(suite: &str, why: &str, require: &str, missing: &str) {
+    eprintln!("{why}");
+    if std::env::var_os(require).is_some() {
+        eprintln!("{suite}: {require} is set: a missing {missing} is a failure");
+        std::process::exit(1);
+    }
+}
