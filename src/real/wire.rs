@@ -193,9 +193,9 @@ impl RealWire {
     /// one, and the accept loop runs only between model tasks. Without this, the first
     /// sessions could start their blocking work before the rest of the storm was read, and the
     /// reads that follow would let other traffic (a keepalive pong) in between, which the
-    /// model's instant does not. So a session taking such a connection waits until every
-    /// connection of its storm that the clients established has been read (bounded like
-    /// [`Wire::take`]; after the bound it goes on with its own).
+    /// model's instant does not. So a session arriving on such a connection waits, before it
+    /// shows in the trace, until every connection of its storm that the clients established
+    /// has been read ([`Wire::arrival`], bounded like [`Wire::take`]).
     pub fn arrive_together(&self, first: &[(u32, u64)]) -> Arc<Storms> {
         let mut count: BTreeMap<u64, usize> = BTreeMap::new();
         for &(_, at) in first {
